@@ -1,0 +1,166 @@
+//! `ApiError`: the one error type handlers return, rendered as RFC 9457 problem+json.
+//!
+//! A handler's error becomes a response carrying a `Problem` extension and no body; the
+//! `render_problems` middleware, which knows the request id, writes the body. Any other error
+//! response (axum's own 404/405/413, a caught panic) is turned into a problem there too, so no
+//! error ever leaves the server in another shape.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+const PROBLEM_TYPE_BASE: &str = "https://strongroom.dev/problems/";
+
+/// One field that failed validation, as in API.md: `{"field": "amount", "code": "out_of_range"}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+}
+
+/// Every way a request can fail, each with a stable `code` from API.md.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// Malformed JSON, wrong type, missing field, duplicate key, bad header or query.
+    InvalidRequest { detail: String },
+    /// A field the request type does not have.
+    UnknownField { field: String },
+    /// Well-formed but semantically invalid values.
+    ValidationFailed { errors: Vec<FieldError> },
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    Forbidden,
+    RequestTimeout,
+    Internal,
+    ServiceUnavailable { retry_after_secs: u32 },
+}
+
+impl ApiError {
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { detail: detail.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } | ApiError::UnknownField { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::ValidationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::RequestTimeout | ApiError::ServiceUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest { .. } => "invalid_request",
+            ApiError::UnknownField { .. } => "unknown_field",
+            ApiError::ValidationFailed { .. } => "validation_failed",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Forbidden => "forbidden",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::Internal => "internal_error",
+            ApiError::ServiceUnavailable { .. } => "service_unavailable",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest { .. } => "The request is malformed",
+            ApiError::UnknownField { .. } => "The request has a field this endpoint does not accept",
+            ApiError::ValidationFailed { .. } => "A field has an invalid value",
+            ApiError::UnsupportedMediaType => "Request bodies must be application/json",
+            ApiError::PayloadTooLarge => "The request body is too large",
+            ApiError::NotFound => "Not found",
+            ApiError::MethodNotAllowed => "Method not allowed on this resource",
+            ApiError::Forbidden => "Forbidden",
+            ApiError::RequestTimeout => "The request took too long",
+            ApiError::Internal => "Internal error",
+            ApiError::ServiceUnavailable { .. } => "The service is temporarily unavailable",
+        }
+    }
+
+    /// The problem document without `request_id` (added by `render_problems`).
+    pub fn to_problem(&self) -> Problem {
+        let (detail, errors) = match self {
+            ApiError::InvalidRequest { detail } => (Some(detail.clone()), Vec::new()),
+            ApiError::UnknownField { field } => (
+                Some(format!("Unknown field `{field}`.")),
+                vec![FieldError { field: field.clone(), code: "unknown_field" }],
+            ),
+            ApiError::ValidationFailed { errors } => (None, errors.clone()),
+            _ => (None, Vec::new()),
+        };
+        let status = self.status();
+        Problem {
+            problem_type: format!("{PROBLEM_TYPE_BASE}{}", self.code()),
+            title: self.title(),
+            status: status.as_u16(),
+            code: self.code(),
+            detail,
+            errors,
+            request_id: String::new(),
+        }
+    }
+
+    /// The generic problem for an error status produced outside our handlers.
+    pub fn for_status(status: StatusCode) -> ApiError {
+        match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            StatusCode::FORBIDDEN => ApiError::Forbidden,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                ApiError::RequestTimeout
+            }
+            status if status.is_client_error() => {
+                ApiError::invalid_request("The request could not be processed.")
+            }
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+/// RFC 9457 problem document, as sent on the wire.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    /// Stable machine-readable error code (see API.md).
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    pub request_id: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        if let ApiError::ServiceUnavailable { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response.extensions_mut().insert(self.to_problem());
+        response
+    }
+}

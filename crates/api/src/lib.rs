@@ -1,0 +1,129 @@
+//! The HTTP edge of Strongroom: the public, internal and ops routers with their middleware,
+//! the strict JSON extractor, problem+json errors, client-address resolution and OpenAPI.
+//!
+//! This crate knows nothing about sockets or TLS (the `server` crate owns listeners); it turns
+//! requests that already carry a `PeerAddr` (and, internally, a `PeerIdentity`) into responses.
+
+pub mod client_ip;
+pub mod error;
+pub mod json;
+pub mod limits;
+pub mod middleware;
+pub mod principal;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use http::{HeaderName, HeaderValue, Method, header};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::client_ip::TrustedProxies;
+use crate::error::ApiError;
+use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
+use crate::routes::{health, internal, openapi};
+pub use crate::state::{AppState, OpsState};
+
+/// Edge settings taken from `[server]`.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeConfig {
+    pub trusted_proxies: TrustedProxies,
+    /// Exact origins allowed to make credentialed cross-origin calls; never `*` or `null`.
+    pub cors_allowed_origins: Vec<HeaderValue>,
+}
+
+/// The customer-facing router (TLS listener).
+pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/openapi.json", get(openapi::openapi_json));
+    with_edge(routes, state, "public", edge, Some(cors_layer(&edge.cors_allowed_origins)))
+}
+
+/// The service-to-service router (mutual-TLS listener). Deny by default: every route needs a
+/// recognised service principal.
+pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
+    let routes = Router::new()
+        .route("/internal/v1/whoami", get(internal::whoami))
+        .layer(from_fn(principal::require_known_service));
+    with_edge(routes, state, "internal", edge, None)
+}
+
+/// The operations router (loopback plain HTTP): health, readiness, metrics.
+pub fn ops_router(state: OpsState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::Extension(ListenerName("ops")))
+                .layer(from_fn(middleware::security_headers))
+                .layer(from_fn(middleware::request_id))
+                .layer(from_fn(middleware::render_problems)),
+        )
+}
+
+fn with_edge(
+    routes: Router<AppState>,
+    state: AppState,
+    listener: &'static str,
+    edge: &EdgeConfig,
+    cors: Option<CorsLayer>,
+) -> Router {
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::Extension(ListenerName(listener)))
+                .layer(from_fn(middleware::security_headers))
+                .layer(from_fn(middleware::request_id))
+                .layer(from_fn(middleware::access_log))
+                .layer(from_fn(middleware::render_problems))
+                .option_layer(cors)
+                .layer(from_fn(middleware::body_size_precheck))
+                .layer(from_fn_with_state(edge.trusted_proxies.clone(), middleware::client_address))
+                .layer(from_fn(middleware::request_timeout))
+                .layer(CatchPanicLayer::custom(middleware::panic_response)),
+        )
+}
+
+/// CORS by exact allowlist: other origins (including `null` and look-alike suffixes) get no
+/// `Access-Control-Allow-Origin` at all.
+fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            REQUEST_ID_HEADER,
+        ])
+        .expose_headers([
+            REQUEST_ID_HEADER,
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(limits::CORS_PREFLIGHT_MAX_AGE)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

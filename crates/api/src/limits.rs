@@ -1,0 +1,19 @@
+//! Every bound of the HTTP edge, named, in one place. Relations are asserted at compile time.
+
+use std::time::Duration;
+
+/// Largest request body accepted; larger bodies get 413 before they are read.
+pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Deepest JSON nesting accepted (objects and arrays), checked without recursion.
+pub const JSON_DEPTH_MAX: usize = 32;
+/// Longest `X-Request-Id` echoed back; longer ones are replaced by a generated id.
+pub const REQUEST_ID_LEN_MAX: usize = 128;
+/// Time a handler may take before the client gets 503 `request_timeout`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Addresses read from one `X-Forwarded-For`/`Forwarded` chain; longer chains are malformed.
+pub const FORWARDED_HOPS_MAX: usize = 32;
+/// How long browsers may cache a CORS preflight answer.
+pub const CORS_PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+const _: () = assert!(JSON_DEPTH_MAX < 128, "serde_json's own recursion limit is 128");
+const _: () = assert!(REQUEST_BODY_BYTES_MAX >= 64 * 1024);

@@ -1,0 +1,210 @@
+//! The edge middleware every public and internal request passes, outermost first:
+//! security headers → request id → access log and metrics → problem rendering → CORS →
+//! body-size pre-check → client address → timeout → panic catcher → handler.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, StatusCode, header};
+
+use crate::client_ip::{self, ClientIp, PeerAddr, TrustedProxies};
+use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
+use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_ID_LEN_MAX, REQUEST_TIMEOUT};
+use crate::principal::PeerIdentity;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request: echoed from a well-formed `X-Request-Id` or generated.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Which listener a request arrived on, for logs and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerName(pub &'static str);
+
+const JSON_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
+     magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
+
+/// Sets the full API.md security header set on every response and strips any `Server` banner.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut http::HeaderMap, name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
+    set(headers, header::CONTENT_SECURITY_POLICY, JSON_CONTENT_SECURITY_POLICY);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(headers, HeaderName::from_static("permissions-policy"), PERMISSIONS_POLICY);
+    // Every API answer is about one caller or is cheap to recompute: nothing is cacheable.
+    set(headers, header::CACHE_CONTROL, "no-store");
+    headers.remove(header::SERVER);
+    headers.remove(HeaderName::from_static("x-powered-by"));
+    response
+}
+
+/// True for 1–`REQUEST_ID_LEN_MAX` characters of `[A-Za-z0-9._-]`.
+pub fn is_well_formed_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= REQUEST_ID_LEN_MAX
+        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// Echoes a well-formed `X-Request-Id` or generates one, for the request and the response.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let incoming = request
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_well_formed_request_id(value))
+        .map(str::to_owned);
+    let id = incoming.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// One structured log line and the request metrics, after the response is built. Logs the
+/// route template (never the raw path or query, which may carry personal data).
+pub async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let request_id =
+        request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    let listener = request.extensions().get::<ListenerName>().map_or("unknown", |name| name.0);
+    let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0.ip());
+    let principal = match request.extensions().get::<PeerIdentity>() {
+        Some(PeerIdentity::Service(service)) => service.name.clone(),
+        _ => String::new(),
+    };
+    let response = next.run(request).await;
+    let client_ip = response.extensions().get::<ClientIp>().map(|ip| ip.0).or(peer);
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::info!(
+        target: "strongroom::access",
+        request_id,
+        listener,
+        method = %method,
+        route,
+        status,
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        principal,
+        "request"
+    );
+    let labels = [("listener", listener.to_owned()), ("route", route), ("status", status.to_string())];
+    metrics::counter!("strongroom_http_requests_total", &labels).increment(1);
+    metrics::histogram!("strongroom_http_request_duration_seconds", &labels)
+        .record(latency.as_secs_f64());
+    response
+}
+
+/// Writes the problem+json body of every error response, with the request id; turns any error
+/// response that is not already a problem (axum's 404/405, a caught panic) into one.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let request_id =
+        request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let problem = match response.extensions_mut().remove::<Problem>() {
+        Some(problem) => problem,
+        None if status.is_client_error() || status.is_server_error() => {
+            ApiError::for_status(status).to_problem()
+        }
+        None => return response,
+    };
+    problem_response(response, Problem { request_id, ..problem })
+}
+
+fn problem_response(response: Response, problem: Problem) -> Response {
+    let (mut parts, _body) = response.into_parts();
+    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+    parts.status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// 413 before reading when the declared length is over the limit (the JSON extractor also
+/// enforces it while reading, for chunked bodies).
+pub async fn body_size_precheck(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let limit = u64::try_from(REQUEST_BODY_BYTES_MAX).unwrap_or(u64::MAX);
+    if declared.is_some_and(|length| length > limit) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
+}
+
+/// Resolves `ClientIp` from the peer and, for trusted proxies, the forwarding headers.
+pub async fn client_address(
+    State(trusted): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() else {
+        return ApiError::Internal.into_response();
+    };
+    match client_ip::resolve(peer.ip(), request.headers(), &trusted) {
+        Ok(address) => {
+            request.extensions_mut().insert(ClientIp(address));
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(ClientIp(address));
+            response
+        }
+        Err(malformed) => {
+            tracing::warn!(peer = %peer, reason = malformed.0, "malformed forwarding header");
+            ApiError::invalid_request("Malformed forwarding header.").into_response()
+        }
+    }
+}
+
+/// Answers 503 `request_timeout` when a handler runs longer than `REQUEST_TIMEOUT`.
+pub async fn request_timeout(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
+
+/// The response for a panicking handler: a bare 500 `internal_error`, nothing internal.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::Internal.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_echoed_only_when_well_formed() {
+        assert!(is_well_formed_request_id("abc-123_x.y"));
+        assert!(is_well_formed_request_id(&"a".repeat(REQUEST_ID_LEN_MAX)));
+        assert!(!is_well_formed_request_id(&"a".repeat(REQUEST_ID_LEN_MAX + 1)));
+        assert!(!is_well_formed_request_id(""));
+        assert!(!is_well_formed_request_id("a b"));
+        assert!(!is_well_formed_request_id("<script>"));
+        assert!(!is_well_formed_request_id("a\u{e9}"));
+    }
+}

@@ -1,0 +1,45 @@
+//! Liveness and readiness: `/healthz` on the public and ops listeners, `/readyz` and
+//! `/metrics` on the ops listener only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::{AppState, OpsState};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the process is serving.
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and serving. Says nothing about dependencies.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The server is alive", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the store answers and its schema is in place.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    match state.store.ping().await {
+        Ok(()) => Ok(Json(Health { status: "ready" })),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            Err(ApiError::ServiceUnavailable { retry_after_secs: 1 })
+        }
+    }
+}
+
+/// Prometheus text exposition format.
+pub async fn metrics(State(state): State<OpsState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,21 @@
+//! Shared state handed to handlers: cheap clones of long-lived services.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+}
+
+#[derive(Clone)]
+pub struct OpsState {
+    pub app: AppState,
+    pub metrics: PrometheusHandle,
+}
+
+impl axum::extract::FromRef<OpsState> for AppState {
+    fn from_ref(ops: &OpsState) -> AppState {
+        ops.app.clone()
+    }
+}

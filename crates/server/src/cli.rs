@@ -1,0 +1,50 @@
+//! The command line (OPERATIONS.md): parsed by clap, dispatched by `main`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "strongroom", version, about = "Zero-trust core for products that hold and move money")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create DIR/strongroom.toml, a development PKI and fresh keys.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Overwrite an existing, non-empty DIR.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the public, internal and ops listeners (applies pending migrations first).
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Manage the internal PKI.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Issue an internal client certificate for service principal NAME.
+    IssueClient {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+}

@@ -1,0 +1,489 @@
+//! Configuration in two stages: `RawConfig` mirrors the TOML file and the
+//! `STRONGROOM__SECTION__KEY` environment exactly (unknown keys refused), then `Config` holds
+//! validated, typed values with paths resolved against the file's directory and secrets
+//! resolved from `file:`/`env:` references into `secrecy` types.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use http::HeaderValue;
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub const ENV_PREFIX: &str = "STRONGROOM__";
+/// Bounds of `server.header_read_timeout_secs`.
+const HEADER_READ_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
+/// Largest secret file read for a `file:` reference.
+const SECRET_FILE_BYTES_MAX: u64 = 64 * 1024;
+/// Configured service principals and their scopes.
+const SERVICES_LEN_MAX: usize = 256;
+const SCOPES_PER_SERVICE_MAX: usize = 64;
+
+/// A configuration mistake: one line naming the key at fault. The process exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), reason: reason.into() }
+}
+
+// ---- Stage one: the file, as written. ----
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    server: RawServer,
+    tls: RawTls,
+    database: RawDatabase,
+    redis: RawRedis,
+    keys: RawKeys,
+    auth: RawAuth,
+    ledger: RawLedger,
+    protection: RawProtection,
+    rate_limits: RawRateLimits,
+    services: BTreeMap<String, RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    public_addr: String,
+    internal_addr: String,
+    ops_addr: String,
+    public_origin: String,
+    cors_allowed_origins: Vec<String>,
+    trusted_proxies: Vec<String>,
+    header_read_timeout_secs: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            public_addr: "127.0.0.1:8443".into(),
+            internal_addr: "127.0.0.1:9443".into(),
+            ops_addr: "127.0.0.1:9100".into(),
+            public_origin: "https://localhost:8443".into(),
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTls {
+    cert: String,
+    key: String,
+    internal_client_ca: String,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        RawTls {
+            cert: "pki/server.pem".into(),
+            key: "pki/server.key".into(),
+            internal_client_ca: "pki/internal-ca.pem".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDatabase {
+    url: String,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        RawDatabase { url: "sqlite://data/strongroom.db".into() }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRedis {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawKeys {
+    provider: String,
+    local_kek_file: String,
+    signing_key_file: String,
+    addr: String,
+    token: String,
+    transit_key: String,
+    module: String,
+    token_label: String,
+    pin: String,
+    key_label: String,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawKeys {
+            provider: "local".into(),
+            local_kek_file: "keys/kek.bin".into(),
+            signing_key_file: "keys/signing.ed25519".into(),
+            addr: String::new(),
+            token: String::new(),
+            transit_key: String::new(),
+            module: String::new(),
+            token_label: String::new(),
+            pin: String::new(),
+            key_label: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAuth {
+    access_token_ttl_secs: u64,
+    refresh_family_ttl_secs: u64,
+    step_up_max_age_secs: u64,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth {
+            access_token_ttl_secs: 900,
+            refresh_family_ttl_secs: 604_800,
+            step_up_max_age_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLedger {
+    currencies: Vec<String>,
+    step_up_amount: i64,
+}
+
+impl Default for RawLedger {
+    fn default() -> Self {
+        RawLedger {
+            currencies: vec!["EUR".into(), "USD".into(), "GBP".into()],
+            step_up_amount: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawProtection {
+    geoip_db: String,
+    impossible_travel_kmh: u32,
+    blocked_countries: Vec<String>,
+}
+
+impl Default for RawProtection {
+    fn default() -> Self {
+        RawProtection {
+            geoip_db: String::new(),
+            impossible_travel_kmh: 1000,
+            blocked_countries: Vec::new(),
+        }
+    }
+}
+
+/// Route-class limits arrive with the rate-limiting capability; until then the section must
+/// be empty (an unknown key in it is refused like any other).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRateLimits {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    subject: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+// ---- Stage two: what the server runs with. ----
+
+#[derive(Debug)]
+pub struct Config {
+    /// Directory of the configuration file; relative paths resolve against it.
+    pub base_dir: PathBuf,
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub database: store::DatabaseLocation,
+    pub keys: KeysConfig,
+    pub services: Vec<ServiceConfig>,
+}
+
+#[derive(Debug)]
+pub struct ServerConfig {
+    pub public_addr: SocketAddr,
+    pub internal_addr: SocketAddr,
+    pub ops_addr: SocketAddr,
+    pub public_origin: String,
+    pub cors_allowed_origins: Vec<HeaderValue>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub header_read_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub internal_client_ca: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct KeysConfig {
+    pub provider: KeyProvider,
+    pub local_kek_file: PathBuf,
+    pub signing_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProvider {
+    Local,
+    OpenBao,
+    Pkcs11,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub subject: String,
+    pub scopes: Vec<String>,
+}
+
+impl Config {
+    /// Reads the file, applies environment overrides, validates everything.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    fn load_with_env(path: &Path, env: Env) -> Result<Config, ConfigError> {
+        if !path.is_file() {
+            return Err(config_error("--config", format!("no configuration file at {}", path.display())));
+        }
+        let raw: RawConfig = Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(env)
+            .extract()
+            .map_err(|error| describe_figment_error(&error))?;
+        let base_dir = path
+            .canonicalize()
+            .ok()
+            .and_then(|full| full.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        validate(raw, base_dir)
+    }
+}
+
+/// One line naming the key, without echoing values (which may be secrets).
+fn describe_figment_error(error: &figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let Some(error) = error.clone().into_iter().next() else {
+        return config_error("configuration", "unreadable");
+    };
+    let path = error.path.join(".");
+    match &error.kind {
+        Kind::UnknownField(field, _) => {
+            let key = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+            config_error(key, "unknown configuration key")
+        }
+        Kind::MissingField(field) => {
+            let key = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+            config_error(key, "missing required key")
+        }
+        Kind::InvalidType(actual, expected) => {
+            config_error(path, format!("expected {expected}, found {actual}"))
+        }
+        Kind::Message(message) if message.contains("TOML") || message.contains("parse") => {
+            config_error("configuration file", "is not valid TOML")
+        }
+        _ => config_error(if path.is_empty() { "configuration".into() } else { path }, "invalid value"),
+    }
+}
+
+fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
+    let resolve = |value: &str| -> PathBuf {
+        let path = Path::new(value);
+        if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
+    };
+    let parse_addr = |key: &str, value: &str| -> Result<SocketAddr, ConfigError> {
+        value.parse().map_err(|_| config_error(key, "must be an IP:port socket address"))
+    };
+    let server = ServerConfig {
+        public_addr: parse_addr("server.public_addr", &raw.server.public_addr)?,
+        internal_addr: parse_addr("server.internal_addr", &raw.server.internal_addr)?,
+        ops_addr: parse_addr("server.ops_addr", &raw.server.ops_addr)?,
+        public_origin: validate_origin("server.public_origin", &raw.server.public_origin)?,
+        cors_allowed_origins: raw
+            .server
+            .cors_allowed_origins
+            .iter()
+            .map(|origin| {
+                let origin = validate_origin("server.cors_allowed_origins", origin)?;
+                HeaderValue::from_str(&origin)
+                    .map_err(|_| config_error("server.cors_allowed_origins", "not a header value"))
+            })
+            .collect::<Result<_, _>>()?,
+        trusted_proxies: raw
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|cidr| parse_network(cidr))
+            .collect::<Result<_, _>>()?,
+        header_read_timeout: {
+            let secs = raw.server.header_read_timeout_secs;
+            if !HEADER_READ_TIMEOUT_SECS_RANGE.contains(&secs) {
+                return Err(config_error("server.header_read_timeout_secs", "must be 1 to 120"));
+            }
+            Duration::from_secs(secs)
+        },
+    };
+    let tls = TlsConfig {
+        cert: resolve(&raw.tls.cert),
+        key: resolve(&raw.tls.key),
+        internal_client_ca: resolve(&raw.tls.internal_client_ca),
+    };
+    let database_url = resolve_secret("database.url", &raw.database.url)?;
+    let database = store::DatabaseLocation::parse(&database_url, &base_dir)
+        .map_err(|error| config_error("database.url", error.to_string()))?;
+    let provider = match raw.keys.provider.as_str() {
+        "local" => KeyProvider::Local,
+        "openbao" => KeyProvider::OpenBao,
+        "pkcs11" => KeyProvider::Pkcs11,
+        _ => return Err(config_error("keys.provider", "must be local, openbao or pkcs11")),
+    };
+    if provider != KeyProvider::Local {
+        return Err(config_error(
+            "keys.provider",
+            "only `local` is available in this build (openbao and pkcs11 are not yet implemented)",
+        ));
+    }
+    let keys = KeysConfig {
+        provider,
+        local_kek_file: resolve(&raw.keys.local_kek_file),
+        signing_key_file: resolve(&raw.keys.signing_key_file),
+    };
+    check_private_file("keys.local_kek_file", &keys.local_kek_file)?;
+    check_private_file("keys.signing_key_file", &keys.signing_key_file)?;
+    check_private_file("tls.key", &tls.key)?;
+    validate_unused_sections(&raw)?;
+    if raw.services.len() > SERVICES_LEN_MAX {
+        return Err(config_error("services", format!("at most {SERVICES_LEN_MAX} services")));
+    }
+    let mut services = Vec::with_capacity(raw.services.len());
+    for (name, service) in raw.services {
+        let key = format!("services.{name}");
+        if service.subject.trim().is_empty() {
+            return Err(config_error(format!("{key}.subject"), "must not be empty"));
+        }
+        if service.scopes.len() > SCOPES_PER_SERVICE_MAX {
+            return Err(config_error(format!("{key}.scopes"), "too many scopes"));
+        }
+        if services.iter().any(|other: &ServiceConfig| other.subject == service.subject) {
+            return Err(config_error(format!("{key}.subject"), "is used by another service"));
+        }
+        services.push(ServiceConfig { name, subject: service.subject, scopes: service.scopes });
+    }
+    Ok(Config { base_dir, server, tls, database, keys, services })
+}
+
+/// Checks the sections whose capabilities are not wired yet, so a typo there still fails now.
+fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
+    if raw.auth.access_token_ttl_secs == 0 || raw.auth.access_token_ttl_secs > 900 {
+        return Err(config_error("auth.access_token_ttl_secs", "must be 1 to 900"));
+    }
+    if raw.auth.refresh_family_ttl_secs == 0 || raw.auth.refresh_family_ttl_secs > 604_800 {
+        return Err(config_error("auth.refresh_family_ttl_secs", "must be 1 to 604800"));
+    }
+    if raw.auth.step_up_max_age_secs == 0 || raw.auth.step_up_max_age_secs > 3600 {
+        return Err(config_error("auth.step_up_max_age_secs", "must be 1 to 3600"));
+    }
+    let currency_ok = |code: &String| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+    if raw.ledger.currencies.is_empty() || !raw.ledger.currencies.iter().all(currency_ok) {
+        return Err(config_error("ledger.currencies", "must be ISO 4217 codes like \"EUR\""));
+    }
+    if raw.ledger.step_up_amount < 1 {
+        return Err(config_error("ledger.step_up_amount", "must be a positive amount of minor units"));
+    }
+    if !raw.protection.blocked_countries.iter().all(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())) {
+        return Err(config_error("protection.blocked_countries", "must be ISO 3166 alpha-2 codes"));
+    }
+    if !raw.redis.url.is_empty() {
+        return Err(config_error("redis.url", "Redis support is not yet implemented; leave empty"));
+    }
+    if !raw.protection.geoip_db.is_empty() {
+        return Err(config_error("protection.geoip_db", "GeoIP checks are not yet implemented; leave empty"));
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` exactly: no wildcard, no `null`, no path.
+fn validate_origin(key: &str, origin: &str) -> Result<String, ConfigError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| config_error(key, "origins must start with https:// or http://"))?;
+    let valid = !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && !rest.starts_with(['.', ':', '-']);
+    if valid { Ok(origin.to_owned()) } else { Err(config_error(key, "must be an exact origin like https://app.example.com")) }
+}
+
+fn parse_network(value: &str) -> Result<IpNet, ConfigError> {
+    const KEY: &str = "server.trusted_proxies";
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| config_error(KEY, "entries must be CIDRs like 10.0.0.0/8 or addresses"))
+}
+
+/// A secret given inline, as `file:/path` (trailing newline trimmed) or as `env:NAME`.
+pub fn resolve_secret(key: &str, value: &str) -> Result<SecretString, ConfigError> {
+    if let Some(path) = value.strip_prefix("file:") {
+        let metadata = std::fs::metadata(path)
+            .map_err(|_| config_error(key, "the referenced secret file cannot be read"))?;
+        if metadata.len() > SECRET_FILE_BYTES_MAX {
+            return Err(config_error(key, "the referenced secret file is too large"));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|_| config_error(key, "the referenced secret file cannot be read"))?;
+        return Ok(SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    if let Some(name) = value.strip_prefix("env:") {
+        let text = std::env::var(name)
+            .map_err(|_| config_error(key, format!("environment variable {name} is not set")))?;
+        return Ok(SecretString::from(text));
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+/// Key material must exist and be readable by its owner only.
+fn check_private_file(key: &str, path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path)
+        .map_err(|_| config_error(key, format!("cannot read {}", path.display())))?;
+    if metadata.permissions().mode() & 0o077 != 0 {
+        return Err(config_error(
+            key,
+            format!("{} is readable by group or others; chmod 600 it", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+//! `strongroom init --dir DIR`: a configuration, a development PKI and fresh keys, so that a
+//! fresh checkout serves with TLS on. Key files are created 0600 and never overwritten unless
+//! `--force` is given.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::pki;
+
+/// Bytes of the local key-encryption key.
+const LOCAL_KEK_BYTES: usize = 32;
+
+pub const CONFIG_TEMPLATE: &str = r#"# Strongroom configuration written by `strongroom init`.
+# Every key can be overridden by STRONGROOM__SECTION__KEY; relative paths are relative to this file.
+
+[server]
+public_addr = "127.0.0.1:8443"
+internal_addr = "127.0.0.1:9443"
+ops_addr = "127.0.0.1:9100"
+public_origin = "https://localhost:8443"
+cors_allowed_origins = []
+trusted_proxies = []
+header_read_timeout_secs = 10
+
+[tls]
+cert = "pki/server.pem"
+key = "pki/server.key"
+internal_client_ca = "pki/internal-ca.pem"
+
+[database]
+url = "sqlite://data/strongroom.db"
+
+[redis]
+url = ""
+
+[keys]
+provider = "local"
+local_kek_file = "keys/kek.bin"
+signing_key_file = "keys/signing.ed25519"
+
+[auth]
+access_token_ttl_secs = 900
+refresh_family_ttl_secs = 604800
+step_up_max_age_secs = 300
+
+[ledger]
+currencies = ["EUR", "USD", "GBP"]
+step_up_amount = 100000
+
+[protection]
+geoip_db = ""
+impossible_travel_kmh = 1000
+blocked_countries = []
+
+[rate_limits]
+
+[services.payments]
+subject = "payments"
+scopes = ["ledger:deposit", "ledger:withdraw", "ledger:read"]
+"#;
+
+/// Why `init` refused to run (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("--dir: {0} already exists and is not empty; pass --force to overwrite it")]
+pub struct WouldOverwrite(pub String);
+
+pub fn run(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let occupied = dir.exists()
+        && std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(true);
+    if occupied && !force {
+        return Err(WouldOverwrite(dir.display().to_string()).into());
+    }
+    for sub in ["pki/clients", "keys", "data"] {
+        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {sub}"))?;
+    }
+    std::fs::set_permissions(dir.join("keys"), std::fs::Permissions::from_mode(0o700))?;
+
+    let server_ca = pki::generate_ca(false)?;
+    let server = pki::issue_server(&server_ca.key_pem)?;
+    let internal_ca = pki::generate_ca(true)?;
+    let payments = pki::issue_client(&internal_ca.key_pem, "payments")?;
+    let mut kek = [0_u8; LOCAL_KEK_BYTES];
+    aws_lc_rs::rand::fill(&mut kek).map_err(|_| anyhow::anyhow!("no system randomness"))?;
+    let signing = pki::generate_signing_key()?;
+
+    write_file(&dir.join("strongroom.toml"), CONFIG_TEMPLATE.as_bytes(), 0o644)?;
+    write_file(&dir.join("pki/ca.pem"), server_ca.cert_pem.as_bytes(), 0o644)?;
+    write_file(&dir.join("pki/ca.key"), server_ca.key_pem.as_bytes(), 0o600)?;
+    write_file(&dir.join("pki/server.pem"), server.cert_pem.as_bytes(), 0o644)?;
+    write_file(&dir.join("pki/server.key"), server.key_pem.as_bytes(), 0o600)?;
+    write_file(&dir.join("pki/internal-ca.pem"), internal_ca.cert_pem.as_bytes(), 0o644)?;
+    write_file(&dir.join("pki/internal-ca.key"), internal_ca.key_pem.as_bytes(), 0o600)?;
+    write_file(&dir.join("pki/clients/payments.pem"), payments.cert_pem.as_bytes(), 0o644)?;
+    write_file(&dir.join("pki/clients/payments.key"), payments.key_pem.as_bytes(), 0o600)?;
+    write_file(&dir.join("keys/kek.bin"), &kek, 0o600)?;
+    write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
+    kek.fill(0);
+    Ok(())
+}
+
+/// Writes a file with `mode` from its creation on (never briefly world-readable), replacing
+/// an existing one.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}

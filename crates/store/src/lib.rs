@@ -1,0 +1,200 @@
+//! The persistence boundary: SQLite (embedded default) and PostgreSQL behind one `Store`.
+//!
+//! Every SQL statement of Strongroom lives in this crate and is parameterized. Backend
+//! differences stay inside; callers see one API whichever database `database.url` names.
+
+mod limits;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use limits::*;
+
+/// Which database engine a `Store` talks to; shown in logs and health output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where the data lives, already resolved: a SQLite file or a PostgreSQL connection string
+/// (which may hold a password, hence secret).
+pub enum DatabaseLocation {
+    SqliteFile(PathBuf),
+    Postgres(SecretString),
+}
+
+impl std::fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseLocation::SqliteFile(path) => f.debug_tuple("SqliteFile").field(path).finish(),
+            DatabaseLocation::Postgres(_) => f.write_str("Postgres([redacted])"),
+        }
+    }
+}
+
+impl DatabaseLocation {
+    /// Parses `database.url`. A relative SQLite path is resolved against `base_dir` (the
+    /// directory of the configuration file).
+    pub fn parse(url: &SecretString, base_dir: &Path) -> Result<Self, StoreError> {
+        let raw = url.expose_secret();
+        if let Some(rest) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+            if rest.is_empty() || rest.contains('?') || rest.starts_with(":memory:") {
+                return Err(StoreError::InvalidUrl(
+                    "sqlite URL must name a database file, without options",
+                ));
+            }
+            let path = Path::new(rest);
+            let path = if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) };
+            return Ok(DatabaseLocation::SqliteFile(path));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseLocation::Postgres(url.clone()));
+        }
+        Err(StoreError::InvalidUrl("database.url must start with sqlite:// or postgres://"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(&'static str),
+    #[error("cannot create the database directory: {0}")]
+    CreateDirectory(std::io::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle to the database; cheap to clone (pools inside).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish()
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens a pool. SQLite runs in WAL mode with `synchronous=FULL`, foreign keys on and a
+    /// busy timeout; the file and its directory are created when missing.
+    pub async fn connect(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        match location {
+            DatabaseLocation::SqliteFile(path) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(StoreError::CreateDirectory)?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_POOL_CONNECTIONS_MAX)
+                    .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                Ok(Store { pool: Pool::Sqlite(pool) })
+            }
+            DatabaseLocation::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url.expose_secret())
+                    .map_err(|_| StoreError::InvalidUrl("unparseable PostgreSQL URL"))?
+                    .application_name("strongroom")
+                    .statement_cache_capacity(POSTGRES_STATEMENT_CACHE_LEN_MAX);
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_POOL_CONNECTIONS_MAX)
+                    .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::Connect)?;
+                Ok(Store { pool: Pool::Postgres(pool) })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every pending migration of this backend, in version order. Safe to run from
+    /// several instances at once on PostgreSQL (the migrator takes an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The highest applied migration version, or `None` on an empty database.
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        const QUERY: &str =
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
+        let version: Option<i64> = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+            Pool::Postgres(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
+        };
+        Ok(version)
+    }
+
+    /// Readiness: a round trip to the database that also proves the schema is in place.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        const QUERY: &str = "SELECT value FROM strongroom_meta WHERE key = $1";
+        let _family: Option<String> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar(QUERY).bind("schema_family").fetch_optional(pool).await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(QUERY).bind("schema_family").fetch_optional(pool).await?
+            }
+        };
+        Ok(())
+    }
+
+    /// Waits for in-flight queries and closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -23,11 +23,17 @@ pub struct FieldError {
 #[derive(Debug, Clone)]
 pub enum ApiError {
     /// Malformed JSON, wrong type, missing field, duplicate key, bad header or query.
-    InvalidRequest { detail: String },
+    InvalidRequest {
+        detail: String,
+    },
     /// A field the request type does not have.
-    UnknownField { field: String },
+    UnknownField {
+        field: String,
+    },
     /// Well-formed but semantically invalid values.
-    ValidationFailed { errors: Vec<FieldError> },
+    ValidationFailed {
+        errors: Vec<FieldError>,
+    },
     UnsupportedMediaType,
     PayloadTooLarge,
     NotFound,
@@ -35,12 +41,16 @@ pub enum ApiError {
     Forbidden,
     RequestTimeout,
     Internal,
-    ServiceUnavailable { retry_after_secs: u32 },
+    ServiceUnavailable {
+        retry_after_secs: u32,
+    },
 }
 
 impl ApiError {
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        ApiError::InvalidRequest { detail: detail.into() }
+        ApiError::InvalidRequest {
+            detail: detail.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -80,7 +90,9 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::InvalidRequest { .. } => "The request is malformed",
-            ApiError::UnknownField { .. } => "The request has a field this endpoint does not accept",
+            ApiError::UnknownField { .. } => {
+                "The request has a field this endpoint does not accept"
+            }
             ApiError::ValidationFailed { .. } => "A field has an invalid value",
             ApiError::UnsupportedMediaType => "Request bodies must be application/json",
             ApiError::PayloadTooLarge => "The request body is too large",
@@ -99,7 +111,10 @@ impl ApiError {
             ApiError::InvalidRequest { detail } => (Some(detail.clone()), Vec::new()),
             ApiError::UnknownField { field } => (
                 Some(format!("Unknown field `{field}`.")),
-                vec![FieldError { field: field.clone(), code: "unknown_field" }],
+                vec![FieldError {
+                    field: field.clone(),
+                    code: "unknown_field",
+                }],
             ),
             ApiError::ValidationFailed { errors } => (None, errors.clone()),
             _ => (None, Vec::new()),
@@ -154,11 +169,14 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status().into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
         if let ApiError::ServiceUnavailable { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response.extensions_mut().insert(self.to_problem());
         response

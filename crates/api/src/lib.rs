@@ -40,7 +40,13 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json));
-    with_edge(routes, state, "public", edge, Some(cors_layer(&edge.cors_allowed_origins)))
+    with_edge(
+        routes,
+        state,
+        "public",
+        edge,
+        Some(cors_layer(&edge.cors_allowed_origins)),
+    )
 }
 
 /// The service-to-service router (mutual-TLS listener). Deny by default: every route needs a
@@ -90,7 +96,10 @@ fn with_edge(
                 .layer(from_fn(middleware::render_problems))
                 .option_layer(cors)
                 .layer(from_fn(middleware::body_size_precheck))
-                .layer(from_fn_with_state(edge.trusted_proxies.clone(), middleware::client_address))
+                .layer(from_fn_with_state(
+                    edge.trusted_proxies.clone(),
+                    middleware::client_address,
+                ))
                 .layer(from_fn(middleware::request_timeout))
                 .layer(CatchPanicLayer::custom(middleware::panic_response)),
         )
@@ -102,7 +111,13 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

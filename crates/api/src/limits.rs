@@ -15,5 +15,8 @@ pub const FORWARDED_HOPS_MAX: usize = 32;
 /// How long browsers may cache a CORS preflight answer.
 pub const CORS_PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
-const _: () = assert!(JSON_DEPTH_MAX < 128, "serde_json's own recursion limit is 128");
+const _: () = assert!(
+    JSON_DEPTH_MAX < 128,
+    "serde_json's own recursion limit is 128"
+);
 const _: () = assert!(REQUEST_BODY_BYTES_MAX >= 64 * 1024);

@@ -36,14 +36,34 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let set = |headers: &mut http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
-    set(headers, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains");
-    set(headers, header::CONTENT_SECURITY_POLICY, JSON_CONTENT_SECURITY_POLICY);
+    set(
+        headers,
+        header::STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000; includeSubDomains",
+    );
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        JSON_CONTENT_SECURITY_POLICY,
+    );
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(headers, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
-    set(headers, HeaderName::from_static("permissions-policy"), PERMISSIONS_POLICY);
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
+    set(
+        headers,
+        HeaderName::from_static("permissions-policy"),
+        PERMISSIONS_POLICY,
+    );
     // Every API answer is about one caller or is cheap to recompute: nothing is cacheable.
     set(headers, header::CACHE_CONTROL, "no-store");
     headers.remove(header::SERVER);
@@ -55,7 +75,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 pub fn is_well_formed_request_id(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= REQUEST_ID_LEN_MAX
-        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
 }
 
 /// Echoes a well-formed `X-Request-Id` or generates one, for the request and the response.
@@ -84,16 +106,29 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let request_id =
-        request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
-    let listener = request.extensions().get::<ListenerName>().map_or("unknown", |name| name.0);
-    let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0.ip());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let listener = request
+        .extensions()
+        .get::<ListenerName>()
+        .map_or("unknown", |name| name.0);
+    let peer = request
+        .extensions()
+        .get::<PeerAddr>()
+        .map(|peer| peer.0.ip());
     let principal = match request.extensions().get::<PeerIdentity>() {
         Some(PeerIdentity::Service(service)) => service.name.clone(),
         _ => String::new(),
     };
     let response = next.run(request).await;
-    let client_ip = response.extensions().get::<ClientIp>().map(|ip| ip.0).or(peer);
+    let client_ip = response
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ip| ip.0)
+        .or(peer);
     let latency = started.elapsed();
     let status = response.status().as_u16();
     tracing::info!(
@@ -108,7 +143,11 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         principal,
         "request"
     );
-    let labels = [("listener", listener.to_owned()), ("route", route), ("status", status.to_string())];
+    let labels = [
+        ("listener", listener.to_owned()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("strongroom_http_requests_total", &labels).increment(1);
     metrics::histogram!("strongroom_http_request_duration_seconds", &labels)
         .record(latency.as_secs_f64());
@@ -118,8 +157,11 @@ pub async fn access_log(request: Request, next: Next) -> Response {
 /// Writes the problem+json body of every error response, with the request id; turns any error
 /// response that is not already a problem (axum's 404/405, a caught panic) into one.
 pub async fn render_problems(request: Request, next: Next) -> Response {
-    let request_id =
-        request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
     let mut response = next.run(request).await;
     let status = response.status();
     let problem = match response.extensions_mut().remove::<Problem>() {
@@ -129,14 +171,24 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         }
         None => return response,
     };
-    problem_response(response, Problem { request_id, ..problem })
+    problem_response(
+        response,
+        Problem {
+            request_id,
+            ..problem
+        },
+    )
 }
 
 fn problem_response(response: Response, problem: Problem) -> Response {
     let (mut parts, _body) = response.into_parts();
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
-    parts.status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    parts.status =
+        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }
@@ -201,7 +253,9 @@ mod tests {
     fn request_ids_are_echoed_only_when_well_formed() {
         assert!(is_well_formed_request_id("abc-123_x.y"));
         assert!(is_well_formed_request_id(&"a".repeat(REQUEST_ID_LEN_MAX)));
-        assert!(!is_well_formed_request_id(&"a".repeat(REQUEST_ID_LEN_MAX + 1)));
+        assert!(!is_well_formed_request_id(
+            &"a".repeat(REQUEST_ID_LEN_MAX + 1)
+        ));
         assert!(!is_well_formed_request_id(""));
         assert!(!is_well_formed_request_id("a b"));
         assert!(!is_well_formed_request_id("<script>"));

@@ -36,7 +36,11 @@ pub struct Service(pub Arc<ServicePrincipal>);
 
 impl Service {
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.scopes.contains(scope) { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.0.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "strongroom", version, about = "Zero-trust core for products that hold and move money")]
+#[command(
+    name = "strongroom",
+    version,
+    about = "Zero-trust core for products that hold and move money"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

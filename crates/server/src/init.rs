@@ -70,7 +70,9 @@ pub struct WouldOverwrite(pub String);
 
 pub fn run(dir: &Path, force: bool) -> anyhow::Result<()> {
     let occupied = dir.exists()
-        && std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(true);
+        && std::fs::read_dir(dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(true);
     if occupied && !force {
         return Err(WouldOverwrite(dir.display().to_string()).into());
     }
@@ -87,15 +89,47 @@ pub fn run(dir: &Path, force: bool) -> anyhow::Result<()> {
     aws_lc_rs::rand::fill(&mut kek).map_err(|_| anyhow::anyhow!("no system randomness"))?;
     let signing = pki::generate_signing_key()?;
 
-    write_file(&dir.join("strongroom.toml"), CONFIG_TEMPLATE.as_bytes(), 0o644)?;
-    write_file(&dir.join("pki/ca.pem"), server_ca.cert_pem.as_bytes(), 0o644)?;
+    write_file(
+        &dir.join("strongroom.toml"),
+        CONFIG_TEMPLATE.as_bytes(),
+        0o644,
+    )?;
+    write_file(
+        &dir.join("pki/ca.pem"),
+        server_ca.cert_pem.as_bytes(),
+        0o644,
+    )?;
     write_file(&dir.join("pki/ca.key"), server_ca.key_pem.as_bytes(), 0o600)?;
-    write_file(&dir.join("pki/server.pem"), server.cert_pem.as_bytes(), 0o644)?;
-    write_file(&dir.join("pki/server.key"), server.key_pem.as_bytes(), 0o600)?;
-    write_file(&dir.join("pki/internal-ca.pem"), internal_ca.cert_pem.as_bytes(), 0o644)?;
-    write_file(&dir.join("pki/internal-ca.key"), internal_ca.key_pem.as_bytes(), 0o600)?;
-    write_file(&dir.join("pki/clients/payments.pem"), payments.cert_pem.as_bytes(), 0o644)?;
-    write_file(&dir.join("pki/clients/payments.key"), payments.key_pem.as_bytes(), 0o600)?;
+    write_file(
+        &dir.join("pki/server.pem"),
+        server.cert_pem.as_bytes(),
+        0o644,
+    )?;
+    write_file(
+        &dir.join("pki/server.key"),
+        server.key_pem.as_bytes(),
+        0o600,
+    )?;
+    write_file(
+        &dir.join("pki/internal-ca.pem"),
+        internal_ca.cert_pem.as_bytes(),
+        0o644,
+    )?;
+    write_file(
+        &dir.join("pki/internal-ca.key"),
+        internal_ca.key_pem.as_bytes(),
+        0o600,
+    )?;
+    write_file(
+        &dir.join("pki/clients/payments.pem"),
+        payments.cert_pem.as_bytes(),
+        0o644,
+    )?;
+    write_file(
+        &dir.join("pki/clients/payments.key"),
+        payments.key_pem.as_bytes(),
+        0o600,
+    )?;
     write_file(&dir.join("keys/kek.bin"), &kek, 0o600)?;
     write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
     kek.fill(0);

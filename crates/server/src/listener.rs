@@ -55,7 +55,13 @@ pub struct Listener {
 impl Listener {
     /// Serves until `shutdown` flips, then drains connections for at most `SHUTDOWN_GRACE`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let Listener { name, tcp, security, router, header_read_timeout } = self;
+        let Listener {
+            name,
+            tcp,
+            security,
+            router,
+            header_read_timeout,
+        } = self;
         let security = Arc::new(security);
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(CONNECTIONS_PER_LISTENER_MAX));
@@ -72,7 +78,10 @@ impl Listener {
                 _ = shutdown.changed() => break,
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
-                tracing::warn!(listener = name, "connection limit reached; closing new connection");
+                tracing::warn!(
+                    listener = name,
+                    "connection limit reached; closing new connection"
+                );
                 drop(stream);
                 continue;
             };
@@ -82,20 +91,30 @@ impl Listener {
             let router = router.clone();
             tokio::spawn(async move {
                 let _slot = slot;
-                let connection = Connection { peer, router, header_read_timeout };
+                let connection = Connection {
+                    peer,
+                    router,
+                    header_read_timeout,
+                };
                 match security.as_ref() {
                     Security::Plain => connection.serve(stream, None, watcher).await,
                     Security::Tls(acceptor) | Security::MutualTls(acceptor, _) => {
                         let handshake =
-                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await;
                         let Ok(Ok(tls)) = handshake else {
                             tracing::debug!(listener = name, peer = %peer, "TLS handshake failed");
                             return;
                         };
                         let identity = match security.as_ref() {
-                            Security::MutualTls(_, directory) => Some(directory.identify(
-                                tls.get_ref().1.peer_certificates().and_then(|certs| certs.first()),
-                            )),
+                            Security::MutualTls(_, directory) => Some(
+                                directory.identify(
+                                    tls.get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|certs| certs.first()),
+                                ),
+                            ),
                             _ => None,
                         };
                         connection.serve(tls, identity, watcher).await;
@@ -104,8 +123,14 @@ impl Listener {
             });
         }
         drop(tcp);
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
-            tracing::warn!(listener = name, "connections still open after the shutdown grace");
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                listener = name,
+                "connections still open after the shutdown grace"
+            );
         }
     }
 }
@@ -125,14 +150,20 @@ impl Connection {
     ) where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let Connection { peer, router, header_read_timeout } = self;
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(PeerAddr(peer));
-            if let Some(identity) = &identity {
-                request.extensions_mut().insert(identity.clone());
-            }
-            router.clone().oneshot(request.map(axum::body::Body::new))
-        });
+        let Connection {
+            peer,
+            router,
+            header_read_timeout,
+        } = self;
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                if let Some(identity) = &identity {
+                    request.extensions_mut().insert(identity.clone());
+                }
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()

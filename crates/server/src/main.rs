@@ -23,7 +23,10 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let result = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime.block_on(run(cli.command)),
         Err(error) => Err(anyhow::Error::from(error)),
     };
@@ -47,7 +50,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init { dir, force } => {
             init::run(&dir, force)?;
-            println!("initialised {}; start with: strongroom serve --config {}", dir.display(), dir.join("strongroom.toml").display());
+            println!(
+                "initialised {}; start with: strongroom serve --config {}",
+                dir.display(),
+                dir.join("strongroom.toml").display()
+            );
             Ok(())
         }
         Command::Serve { config } => {
@@ -62,10 +69,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             store.migrate().await?;
             let version = store.schema_version().await?.unwrap_or(0);
             store.close().await;
-            println!("migrated {} store to schema version {version}", store.backend().name());
+            println!(
+                "migrated {} store to schema version {version}",
+                store.backend().name()
+            );
             Ok(())
         }
-        Command::Pki { command: PkiCommand::IssueClient { config, name } } => {
+        Command::Pki {
+            command: PkiCommand::IssueClient { config, name },
+        } => {
             let config = Config::load(&config)?;
             issue_client(&config, &name)
         }
@@ -97,5 +109,9 @@ fn issue_client(config: &Config, name: &str) -> anyhow::Result<()> {
 }
 
 fn print_issued(cert: &Path, key: &Path) {
-    println!("certificate {}\nprivate key {}", cert.display(), key.display());
+    println!(
+        "certificate {}\nprivate key {}",
+        cert.display(),
+        key.display()
+    );
 }

@@ -3,8 +3,8 @@
 //! common name is a service principal. ECDSA P-256 throughout, generated in-process.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -33,7 +33,11 @@ fn ca_params(common_name: &str) -> CertificateParams {
     params
 }
 
-fn leaf_params(common_name: &str, sans: Vec<SanType>, usage: ExtendedKeyUsagePurpose) -> CertificateParams {
+fn leaf_params(
+    common_name: &str,
+    sans: Vec<SanType>,
+    usage: ExtendedKeyUsagePurpose,
+) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, common_name);
@@ -56,16 +60,30 @@ fn new_key() -> Result<KeyPair, rcgen::Error> {
 /// A self-signed CA (`server` or `internal` flavour).
 pub fn generate_ca(internal: bool) -> Result<Issued, rcgen::Error> {
     let key = new_key()?;
-    let params = ca_params(if internal { INTERNAL_CA_NAME } else { SERVER_CA_NAME });
+    let params = ca_params(if internal {
+        INTERNAL_CA_NAME
+    } else {
+        SERVER_CA_NAME
+    });
     let cert = params.self_signed(&key)?;
-    Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 /// Rebuilds an issuer from the CA key: the parameters are deterministic, so certificates it
 /// signs chain to the CA certificate written by `init`.
 fn issuer(ca_key_pem: &str, internal: bool) -> Result<Issuer<'static, KeyPair>, rcgen::Error> {
     let key = KeyPair::from_pem(ca_key_pem)?;
-    Ok(Issuer::new(ca_params(if internal { INTERNAL_CA_NAME } else { SERVER_CA_NAME }), key))
+    Ok(Issuer::new(
+        ca_params(if internal {
+            INTERNAL_CA_NAME
+        } else {
+            SERVER_CA_NAME
+        }),
+        key,
+    ))
 }
 
 /// The server certificate for localhost, 127.0.0.1 and ::1.
@@ -78,7 +96,10 @@ pub fn issue_server(ca_key_pem: &str) -> Result<Issued, rcgen::Error> {
     let key = new_key()?;
     let params = leaf_params("localhost", sans, ExtendedKeyUsagePurpose::ServerAuth);
     let cert = params.signed_by(&key, &issuer(ca_key_pem, false)?)?;
-    Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 /// A client certificate for service principal `name` (CN and a `spiffe://strongroom/NAME`
@@ -89,7 +110,10 @@ pub fn issue_client(internal_ca_key_pem: &str, name: &str) -> Result<Issued, rcg
     let key = new_key()?;
     let params = leaf_params(name, sans, ExtendedKeyUsagePurpose::ClientAuth);
     let cert = params.signed_by(&key, &issuer(internal_ca_key_pem, true)?)?;
-    Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 /// A fresh Ed25519 token-signing key, PKCS#8 PEM.
@@ -102,5 +126,7 @@ pub fn is_valid_service_name(name: &str) -> bool {
     const SERVICE_NAME_LEN_MAX: usize = 64;
     !name.is_empty()
         && name.len() <= SERVICE_NAME_LEN_MAX
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }

@@ -30,7 +30,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let metrics = crate::telemetry::init_metrics()?;
 
-    let state = AppState { store: store.clone() };
+    let state = AppState {
+        store: store.clone(),
+    };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
@@ -68,7 +70,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             name: "ops",
             tcp: ops_tcp,
             security: Security::Plain,
-            router: api::ops_router(OpsState { app: state.clone(), metrics }),
+            router: api::ops_router(OpsState {
+                app: state.clone(),
+                metrics,
+            }),
             header_read_timeout: timeout,
         },
     ];
@@ -95,7 +100,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("{key}: cannot listen on {addr}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{key}: cannot listen on {addr}"))
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

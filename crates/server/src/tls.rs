@@ -32,7 +32,10 @@ fn crypto_provider() -> Arc<CryptoProvider> {
         provider::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         provider::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ];
-    Arc::new(CryptoProvider { cipher_suites: suites, ..provider::default_provider() })
+    Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        ..provider::default_provider()
+    })
 }
 
 const PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
@@ -41,9 +44,15 @@ const PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
 fn load_certs(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|_| ConfigError { key: key.into(), reason: format!("cannot read PEM certificates from {}", path.display()) })?;
+        .map_err(|_| ConfigError {
+            key: key.into(),
+            reason: format!("cannot read PEM certificates from {}", path.display()),
+        })?;
     if certs.is_empty() {
-        return Err(ConfigError { key: key.into(), reason: format!("no certificate in {}", path.display()) });
+        return Err(ConfigError {
+            key: key.into(),
+            reason: format!("no certificate in {}", path.display()),
+        });
     }
     Ok(certs)
 }
@@ -56,7 +65,10 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
 }
 
 fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
-    config.alpn_protocols = ALPN_PROTOCOLS.iter().map(|protocol| protocol.to_vec()).collect();
+    config.alpn_protocols = ALPN_PROTOCOLS
+        .iter()
+        .map(|protocol| protocol.to_vec())
+        .collect();
     config.ignore_client_order = true;
     Arc::new(config)
 }
@@ -67,10 +79,16 @@ pub fn public_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError> 
     let key = load_key(&tls.key)?;
     let config = ServerConfig::builder_with_provider(crypto_provider())
         .with_protocol_versions(PROTOCOL_VERSIONS)
-        .map_err(|_| ConfigError { key: "tls".into(), reason: "unsupported protocol set".into() })?
+        .map_err(|_| ConfigError {
+            key: "tls".into(),
+            reason: "unsupported protocol set".into(),
+        })?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|_| ConfigError { key: "tls.key".into(), reason: "does not match tls.cert".into() })?;
+        .map_err(|_| ConfigError {
+            key: "tls.key".into(),
+            reason: "does not match tls.cert".into(),
+        })?;
     Ok(finish(config))
 }
 
@@ -80,21 +98,31 @@ pub fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError
     const KEY: &str = "tls.internal_client_ca";
     let mut roots = RootCertStore::empty();
     for cert in load_certs(KEY, &tls.internal_client_ca)? {
-        roots
-            .add(cert)
-            .map_err(|_| ConfigError { key: KEY.into(), reason: "not a usable CA certificate".into() })?;
+        roots.add(cert).map_err(|_| ConfigError {
+            key: KEY.into(),
+            reason: "not a usable CA certificate".into(),
+        })?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto_provider())
         .build()
-        .map_err(|_| ConfigError { key: KEY.into(), reason: "cannot build a client verifier".into() })?;
+        .map_err(|_| ConfigError {
+            key: KEY.into(),
+            reason: "cannot build a client verifier".into(),
+        })?;
     let certs = load_certs("tls.cert", &tls.cert)?;
     let key = load_key(&tls.key)?;
     let config = ServerConfig::builder_with_provider(crypto_provider())
         .with_protocol_versions(PROTOCOL_VERSIONS)
-        .map_err(|_| ConfigError { key: "tls".into(), reason: "unsupported protocol set".into() })?
+        .map_err(|_| ConfigError {
+            key: "tls".into(),
+            reason: "unsupported protocol set".into(),
+        })?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
-        .map_err(|_| ConfigError { key: "tls.key".into(), reason: "does not match tls.cert".into() })?;
+        .map_err(|_| ConfigError {
+            key: "tls.key".into(),
+            reason: "does not match tls.cert".into(),
+        })?;
     Ok(finish(config))
 }
 
@@ -122,7 +150,9 @@ impl ServiceDirectory {
     /// Maps the leaf certificate (already verified by rustls) to a principal by its common
     /// name or one of its URI SANs.
     pub fn identify(&self, leaf: Option<&CertificateDer<'_>>) -> PeerIdentity {
-        let Some(leaf) = leaf else { return PeerIdentity::Unrecognised };
+        let Some(leaf) = leaf else {
+            return PeerIdentity::Unrecognised;
+        };
         let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.as_ref()) else {
             return PeerIdentity::Unrecognised;
         };

@@ -53,20 +53,29 @@ impl DatabaseLocation {
     /// directory of the configuration file).
     pub fn parse(url: &SecretString, base_dir: &Path) -> Result<Self, StoreError> {
         let raw = url.expose_secret();
-        if let Some(rest) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+        if let Some(rest) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
             if rest.is_empty() || rest.contains('?') || rest.starts_with(":memory:") {
                 return Err(StoreError::InvalidUrl(
                     "sqlite URL must name a database file, without options",
                 ));
             }
             let path = Path::new(rest);
-            let path = if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) };
+            let path = if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base_dir.join(path)
+            };
             return Ok(DatabaseLocation::SqliteFile(path));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             return Ok(DatabaseLocation::Postgres(url.clone()));
         }
-        Err(StoreError::InvalidUrl("database.url must start with sqlite:// or postgres://"))
+        Err(StoreError::InvalidUrl(
+            "database.url must start with sqlite:// or postgres://",
+        ))
     }
 }
 
@@ -98,7 +107,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
     }
 }
 
@@ -127,7 +138,9 @@ impl Store {
                     .connect_with(options)
                     .await
                     .map_err(StoreError::Connect)?;
-                Ok(Store { pool: Pool::Sqlite(pool) })
+                Ok(Store {
+                    pool: Pool::Sqlite(pool),
+                })
             }
             DatabaseLocation::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url.expose_secret())
@@ -140,7 +153,9 @@ impl Store {
                     .connect_with(options)
                     .await
                     .map_err(StoreError::Connect)?;
-                Ok(Store { pool: Pool::Postgres(pool) })
+                Ok(Store {
+                    pool: Pool::Postgres(pool),
+                })
             }
         }
     }
@@ -164,8 +179,7 @@ impl Store {
 
     /// The highest applied migration version, or `None` on an empty database.
     pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
-        const QUERY: &str =
-            "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
+        const QUERY: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
         let version: Option<i64> = match &self.pool {
             Pool::Sqlite(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
             Pool::Postgres(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await?,
@@ -178,10 +192,16 @@ impl Store {
         const QUERY: &str = "SELECT value FROM strongroom_meta WHERE key = $1";
         let _family: Option<String> = match &self.pool {
             Pool::Sqlite(pool) => {
-                sqlx::query_scalar(QUERY).bind("schema_family").fetch_optional(pool).await?
+                sqlx::query_scalar(QUERY)
+                    .bind("schema_family")
+                    .fetch_optional(pool)
+                    .await?
             }
             Pool::Postgres(pool) => {
-                sqlx::query_scalar(QUERY).bind("schema_family").fetch_optional(pool).await?
+                sqlx::query_scalar(QUERY)
+                    .bind("schema_family")
+                    .fetch_optional(pool)
+                    .await?
             }
         };
         Ok(())

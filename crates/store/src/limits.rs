@@ -13,4 +13,7 @@ pub const POSTGRES_STATEMENT_CACHE_LEN_MAX: usize = 256;
 /// How long a request waits for a free pooled connection before failing.
 pub const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-const _: () = assert!(SQLITE_POOL_CONNECTIONS_MAX >= 2, "WAL readers need at least two connections");
+const _: () = assert!(
+    SQLITE_POOL_CONNECTIONS_MAX >= 2,
+    "WAL readers need at least two connections"
+);

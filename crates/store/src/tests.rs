@@ -3,7 +3,10 @@
 use super::*;
 
 fn parse(url: &str) -> Result<DatabaseLocation, StoreError> {
-    DatabaseLocation::parse(&SecretString::from(url.to_owned()), Path::new("/etc/strongroom"))
+    DatabaseLocation::parse(
+        &SecretString::from(url.to_owned()),
+        Path::new("/etc/strongroom"),
+    )
 }
 
 #[test]
@@ -23,8 +26,17 @@ fn relative_sqlite_paths_resolve_against_the_config_directory() {
 
 #[test]
 fn unsupported_urls_are_refused() {
-    for url in ["mysql://x", "sqlite://", "sqlite::memory:", "sqlite://x.db?mode=ro", ""] {
-        assert!(matches!(parse(url), Err(StoreError::InvalidUrl(_))), "{url}");
+    for url in [
+        "mysql://x",
+        "sqlite://",
+        "sqlite::memory:",
+        "sqlite://x.db?mode=ro",
+        "",
+    ] {
+        assert!(
+            matches!(parse(url), Err(StoreError::InvalidUrl(_))),
+            "{url}"
+        );
     }
 }
 
@@ -45,10 +57,21 @@ async fn sqlite_store_is_durable_and_migrates_idempotently() {
     store.migrate().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), Some(1));
     store.ping().await.unwrap();
-    let Pool::Sqlite(pool) = &store.pool else { panic!("sqlite expected") };
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
+    let Pool::Sqlite(pool) = &store.pool else {
+        panic!("sqlite expected")
+    };
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(journal, "wal");
     assert_eq!(synchronous, 2, "synchronous=FULL");
     assert_eq!(foreign_keys, 1);

@@ -1,1 +1,25 @@
-//! Harness.
+//! The hermetic test harness: every test starts what it needs on free loopback ports in a
+//! temporary directory and tears it down on drop. Nothing here talks to a service it did not
+//! start, and nothing uses a fixed port.
+//!
+//! - `TestServer`: `strongroom init` + `strongroom serve` with all listeners on port 0; the
+//!   addresses are read from the ready line the server prints.
+//! - `PgCluster`: a throwaway PostgreSQL cluster (`initdb` + `pg_ctl`) that tests can stop and
+//!   start again to inject faults.
+//! - `Daemon`: the child-process guard both use; Redis, OpenBao and SoftHSM helpers are a few
+//!   lines on top of it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test harness: a failed set-up should stop the test loudly"
+)]
+
+mod postgres;
+mod process;
+mod server;
+
+pub use postgres::PgCluster;
+pub use process::{Daemon, free_port, run_checked};
+pub use server::{Database, TestServer};

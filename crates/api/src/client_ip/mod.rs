@@ -55,8 +55,14 @@ pub fn resolve(
     if chain.len() > FORWARDED_HOPS_MAX {
         return Err(MalformedForwarding("too many forwarding hops"));
     }
-    let rightmost_untrusted = chain.iter().rev().find(|address| !trusted.contains(**address));
-    Ok(rightmost_untrusted.or(chain.first()).copied().unwrap_or(peer))
+    let rightmost_untrusted = chain
+        .iter()
+        .rev()
+        .find(|address| !trusted.contains(**address));
+    Ok(rightmost_untrusted
+        .or(chain.first())
+        .copied()
+        .unwrap_or(peer))
 }
 
 fn header_values<'h>(
@@ -66,7 +72,11 @@ fn header_values<'h>(
     headers
         .get_all(name)
         .iter()
-        .map(|value| value.to_str().map_err(|_| MalformedForwarding("non-ASCII forwarding header")))
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| MalformedForwarding("non-ASCII forwarding header"))
+        })
         .collect()
 }
 
@@ -126,8 +136,14 @@ fn parse_node(node: &str) -> Result<IpAddr, MalformedForwarding> {
     if let Ok(socket) = node.parse::<SocketAddr>() {
         return Ok(socket.ip().to_canonical());
     }
-    let bracketed = node.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).ok_or(MALFORMED)?;
-    bracketed.parse::<std::net::Ipv6Addr>().map(|v6| IpAddr::V6(v6).to_canonical()).map_err(|_| MALFORMED)
+    let bracketed = node
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .ok_or(MALFORMED)?;
+    bracketed
+        .parse::<std::net::Ipv6Addr>()
+        .map(|v6| IpAddr::V6(v6).to_canonical())
+        .map_err(|_| MALFORMED)
 }
 
 #[cfg(test)]

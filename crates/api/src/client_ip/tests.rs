@@ -4,10 +4,13 @@ use super::*;
 use http::HeaderValue;
 
 fn trusted() -> TrustedProxies {
-    TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()])
+    TrustedProxies::new(vec![
+        "10.0.0.0/8".parse().unwrap(),
+        "fd00::/8".parse().unwrap(),
+    ])
 }
 
-fn check(peer: &str, headers: &[(&str, &str)], expected: Result<&str, ()>) {
+fn check(peer: &str, headers: &[(&'static str, &str)], expected: Result<&str, ()>) {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
         map.append(*name, HeaderValue::from_str(value).unwrap());
@@ -21,30 +24,88 @@ fn check(peer: &str, headers: &[(&str, &str)], expected: Result<&str, ()>) {
 
 #[test]
 fn untrusted_peers_cannot_claim_another_address() {
-    check("203.0.113.9", &[("x-forwarded-for", "1.2.3.4")], Ok("203.0.113.9"));
-    check("203.0.113.9", &[("forwarded", "for=1.2.3.4")], Ok("203.0.113.9"));
+    check(
+        "203.0.113.9",
+        &[("x-forwarded-for", "1.2.3.4")],
+        Ok("203.0.113.9"),
+    );
+    check(
+        "203.0.113.9",
+        &[("forwarded", "for=1.2.3.4")],
+        Ok("203.0.113.9"),
+    );
     // Malformed headers from an untrusted peer are ignored, not errors.
-    check("203.0.113.9", &[("x-forwarded-for", "garbage")], Ok("203.0.113.9"));
+    check(
+        "203.0.113.9",
+        &[("x-forwarded-for", "garbage")],
+        Ok("203.0.113.9"),
+    );
 }
 
 #[test]
 fn trusted_proxies_forward_the_rightmost_untrusted_address() {
-    check("10.0.0.1", &[("x-forwarded-for", "198.51.100.7")], Ok("198.51.100.7"));
+    check(
+        "10.0.0.1",
+        &[("x-forwarded-for", "198.51.100.7")],
+        Ok("198.51.100.7"),
+    );
     // A client prepending a fake address cannot displace the one our proxy appended.
-    check("10.0.0.1", &[("x-forwarded-for", "1.1.1.1, 198.51.100.7")], Ok("198.51.100.7"));
-    check("10.0.0.1", &[("x-forwarded-for", "1.1.1.1, 198.51.100.7, 10.2.3.4")], Ok("198.51.100.7"));
-    check("10.0.0.1", &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.7")], Ok("198.51.100.7"));
-    check("10.0.0.1", &[("x-forwarded-for", "10.9.9.9, 10.2.3.4")], Ok("10.9.9.9"));
+    check(
+        "10.0.0.1",
+        &[("x-forwarded-for", "1.1.1.1, 198.51.100.7")],
+        Ok("198.51.100.7"),
+    );
+    check(
+        "10.0.0.1",
+        &[("x-forwarded-for", "1.1.1.1, 198.51.100.7, 10.2.3.4")],
+        Ok("198.51.100.7"),
+    );
+    check(
+        "10.0.0.1",
+        &[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ],
+        Ok("198.51.100.7"),
+    );
+    check(
+        "10.0.0.1",
+        &[("x-forwarded-for", "10.9.9.9, 10.2.3.4")],
+        Ok("10.9.9.9"),
+    );
     check("10.0.0.1", &[], Ok("10.0.0.1"));
-    check("::ffff:10.0.0.1", &[("x-forwarded-for", "198.51.100.7")], Ok("198.51.100.7"));
+    check(
+        "::ffff:10.0.0.1",
+        &[("x-forwarded-for", "198.51.100.7")],
+        Ok("198.51.100.7"),
+    );
 }
 
 #[test]
 fn forwarded_header_is_understood_and_preferred() {
-    check("10.0.0.1", &[("forwarded", "for=198.51.100.7;proto=https")], Ok("198.51.100.7"));
-    check("10.0.0.1", &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.1.1.1"#)], Ok("2001:db8::1"));
-    check("10.0.0.1", &[("forwarded", "for=192.0.2.1:8080"), ("x-forwarded-for", "1.2.3.4")], Ok("192.0.2.1"));
-    check("10.0.0.1", &[("forwarded", "proto=https"), ("x-forwarded-for", "1.2.3.4")], Ok("1.2.3.4"));
+    check(
+        "10.0.0.1",
+        &[("forwarded", "for=198.51.100.7;proto=https")],
+        Ok("198.51.100.7"),
+    );
+    check(
+        "10.0.0.1",
+        &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.1.1.1"#)],
+        Ok("2001:db8::1"),
+    );
+    check(
+        "10.0.0.1",
+        &[
+            ("forwarded", "for=192.0.2.1:8080"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ],
+        Ok("192.0.2.1"),
+    );
+    check(
+        "10.0.0.1",
+        &[("forwarded", "proto=https"), ("x-forwarded-for", "1.2.3.4")],
+        Ok("1.2.3.4"),
+    );
 }
 
 #[test]

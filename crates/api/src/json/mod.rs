@@ -34,7 +34,11 @@ where
             Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
                 return Err(ApiError::PayloadTooLarge);
             }
-            Err(_) => return Err(ApiError::invalid_request("The request body could not be read.")),
+            Err(_) => {
+                return Err(ApiError::invalid_request(
+                    "The request body could not be read.",
+                ));
+            }
         };
         parse_json(&bytes).map(ApiJson)
     }
@@ -81,7 +85,11 @@ fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         return ApiError::invalid_request(format!("The body is not valid JSON ({position})."));
     }
     let join = |name: &str| {
-        if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") }
+        if path.is_empty() || path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
     };
     if let Some(name) = backticked_after(&message, "unknown field `") {
         return ApiError::UnknownField { field: join(name) };
@@ -107,8 +115,14 @@ fn backticked_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
     let start = message.find(prefix)?.checked_add(prefix.len())?;
     let rest = message.get(start..)?;
     let name = rest.get(..rest.find('`')?)?;
-    let printable = name.bytes().all(|byte| byte.is_ascii_graphic() && byte != b'`');
-    if name.len() <= ECHOED_FIELD_LEN_MAX && printable { Some(name) } else { Some("(unprintable)") }
+    let printable = name
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() && byte != b'`');
+    if name.len() <= ECHOED_FIELD_LEN_MAX && printable {
+        Some(name)
+    } else {
+        Some("(unprintable)")
+    }
 }
 
 /// True when `bytes` nests `[`/`{` deeper than `depth_max`. A linear scan with a counter (no

@@ -25,19 +25,42 @@ fn check(body: &str, expected_code: &str, expected_detail_part: &str) {
     let problem = error.to_problem();
     let text = serde_json::to_string(&problem).unwrap();
     assert!(text.contains(expected_detail_part), "{body}: {text}");
-    assert!(!text.contains("Transfer") && !text.contains("i64"), "leaks type names: {text}");
+    assert!(
+        !text.contains("Transfer") && !text.contains("i64"),
+        "leaks type names: {text}"
+    );
 }
 
 #[test]
 fn bad_bodies_get_specific_codes() {
-    check(r#"{"amount": 1, "is_admin": true}"#, "unknown_field", "is_admin");
-    check(r#"{"amount": 1, "nested": {"city": "x", "zip": 1}}"#, "unknown_field", "nested.zip");
-    check(r#"{"amount": 1, "amount": 2}"#, "invalid_request", "Duplicate key `amount`");
+    check(
+        r#"{"amount": 1, "is_admin": true}"#,
+        "unknown_field",
+        "is_admin",
+    );
+    check(
+        r#"{"amount": 1, "nested": {"city": "x", "zip": 1}}"#,
+        "unknown_field",
+        "nested.zip",
+    );
+    check(
+        r#"{"amount": 1, "amount": 2}"#,
+        "invalid_request",
+        "Duplicate key `amount`",
+    );
     check(r#"{"amount": "1"}"#, "invalid_request", "`amount`");
     check(r#"{"amount": 1.5}"#, "invalid_request", "`amount`");
-    check(r#"{"memo": "x"}"#, "invalid_request", "Missing required field `amount`");
+    check(
+        r#"{"memo": "x"}"#,
+        "invalid_request",
+        "Missing required field `amount`",
+    );
     check(r#"{"amount": 1"#, "invalid_request", "not valid JSON");
-    check(r#"{"amount": 1} {}"#, "invalid_request", "after the JSON value");
+    check(
+        r#"{"amount": 1} {}"#,
+        "invalid_request",
+        "after the JSON value",
+    );
     check(r#"[1]"#, "invalid_request", "wrong shape");
     check("\"\\ud800\"", "invalid_request", "");
 }
@@ -52,18 +75,28 @@ fn good_bodies_parse() {
 fn depth_scan_counts_nesting_but_not_brackets_in_strings() {
     let deep = "[".repeat(JSON_DEPTH_MAX + 1);
     assert!(json_depth_exceeds(deep.as_bytes(), JSON_DEPTH_MAX));
-    let at_limit = format!("{}{}", "[".repeat(JSON_DEPTH_MAX), "]".repeat(JSON_DEPTH_MAX));
+    let at_limit = format!(
+        "{}{}",
+        "[".repeat(JSON_DEPTH_MAX),
+        "]".repeat(JSON_DEPTH_MAX)
+    );
     assert!(!json_depth_exceeds(at_limit.as_bytes(), JSON_DEPTH_MAX));
     let in_string = format!("{{\"a\": \"{}\\\"\"}}", "[".repeat(1000));
     assert!(!json_depth_exceeds(in_string.as_bytes(), JSON_DEPTH_MAX));
     // A million brackets must be rejected quickly, without recursion.
     let hostile = "[".repeat(1_000_000);
-    assert_eq!(parse_json::<Transfer>(hostile.as_bytes()).unwrap_err().code(), "invalid_request");
+    assert_eq!(
+        parse_json::<Transfer>(hostile.as_bytes())
+            .unwrap_err()
+            .code(),
+        "invalid_request"
+    );
 }
 
 #[test]
 fn content_type_must_be_json() {
-    let check = |value: &str| is_json_content_type(Some(&http::HeaderValue::from_str(value).unwrap()));
+    let check =
+        |value: &str| is_json_content_type(Some(&http::HeaderValue::from_str(value).unwrap()));
     assert!(check("application/json"));
     assert!(check("Application/JSON; charset=utf-8"));
     assert!(!check("text/plain"));

@@ -29,7 +29,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         Ok(()) => Ok(Json(Health { status: "ready" })),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
-            Err(ApiError::ServiceUnavailable { retry_after_secs: 1 })
+            Err(ApiError::ServiceUnavailable {
+                retry_after_secs: 1,
+            })
         }
     }
 }

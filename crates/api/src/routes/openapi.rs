@@ -17,12 +17,15 @@ use crate::routes::health::{self, Health};
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(health::healthz, openapi_json),
-    components(schemas(Health, Problem, FieldError)),
+    components(schemas(Health, Problem, FieldError))
 )]
 pub struct ApiDoc;
 
-static OPENAPI_JSON: LazyLock<String> =
-    LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
+static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+});
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
@@ -30,8 +33,9 @@ static OPENAPI_JSON: LazyLock<String> =
         content_type = "application/json", body = Object)))]
 pub async fn openapi_json() -> Response {
     let mut response = OPENAPI_JSON.as_str().into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

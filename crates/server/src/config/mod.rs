@@ -33,7 +33,10 @@ pub struct ConfigError {
 }
 
 fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), reason: reason.into() }
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 // ---- Stage one: the file, as written. ----
@@ -105,7 +108,9 @@ struct RawDatabase {
 
 impl Default for RawDatabase {
     fn default() -> Self {
-        RawDatabase { url: "sqlite://data/strongroom.db".into() }
+        RawDatabase {
+            url: "sqlite://data/strongroom.db".into(),
+        }
     }
 }
 
@@ -222,6 +227,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub tls: TlsConfig,
     pub database: store::DatabaseLocation,
+    #[expect(
+        dead_code,
+        reason = "read by the token and data-protection capabilities"
+    )]
     pub keys: KeysConfig,
     pub services: Vec<ServiceConfig>,
 }
@@ -231,6 +240,7 @@ pub struct ServerConfig {
     pub public_addr: SocketAddr,
     pub internal_addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    #[expect(dead_code, reason = "read by the CSRF check of cookie endpoints")]
     pub public_origin: String,
     pub cors_allowed_origins: Vec<HeaderValue>,
     pub trusted_proxies: Vec<IpNet>,
@@ -246,6 +256,7 @@ pub struct TlsConfig {
 
 #[derive(Debug)]
 pub struct KeysConfig {
+    #[expect(dead_code, reason = "read by the data-protection capability")]
     pub provider: KeyProvider,
     pub local_kek_file: PathBuf,
     pub signing_key_file: PathBuf,
@@ -273,7 +284,10 @@ impl Config {
 
     fn load_with_env(path: &Path, env: Env) -> Result<Config, ConfigError> {
         if !path.is_file() {
-            return Err(config_error("--config", format!("no configuration file at {}", path.display())));
+            return Err(config_error(
+                "--config",
+                format!("no configuration file at {}", path.display()),
+            ));
         }
         let raw: RawConfig = Figment::new()
             .merge(Toml::file_exact(path))
@@ -298,12 +312,10 @@ fn describe_figment_error(error: &figment::Error) -> ConfigError {
     let path = error.path.join(".");
     match &error.kind {
         Kind::UnknownField(field, _) => {
-            let key = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
-            config_error(key, "unknown configuration key")
+            config_error(join_key(&error.path, field), "unknown configuration key")
         }
         Kind::MissingField(field) => {
-            let key = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
-            config_error(key, "missing required key")
+            config_error(join_key(&error.path, field), "missing required key")
         }
         Kind::InvalidType(actual, expected) => {
             config_error(path, format!("expected {expected}, found {actual}"))
@@ -311,17 +323,39 @@ fn describe_figment_error(error: &figment::Error) -> ConfigError {
         Kind::Message(message) if message.contains("TOML") || message.contains("parse") => {
             config_error("configuration file", "is not valid TOML")
         }
-        _ => config_error(if path.is_empty() { "configuration".into() } else { path }, "invalid value"),
+        _ => config_error(
+            if path.is_empty() {
+                "configuration".into()
+            } else {
+                path
+            },
+            "invalid value",
+        ),
+    }
+}
+
+/// Figment sometimes includes the offending field in the path and sometimes not.
+fn join_key(path: &[String], field: &str) -> String {
+    match path.last() {
+        Some(last) if last == field => path.join("."),
+        Some(_) => format!("{}.{field}", path.join(".")),
+        None => field.to_owned(),
     }
 }
 
 fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let resolve = |value: &str| -> PathBuf {
         let path = Path::new(value);
-        if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base_dir.join(path)
+        }
     };
     let parse_addr = |key: &str, value: &str| -> Result<SocketAddr, ConfigError> {
-        value.parse().map_err(|_| config_error(key, "must be an IP:port socket address"))
+        value
+            .parse()
+            .map_err(|_| config_error(key, "must be an IP:port socket address"))
     };
     let server = ServerConfig {
         public_addr: parse_addr("server.public_addr", &raw.server.public_addr)?,
@@ -347,7 +381,10 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         header_read_timeout: {
             let secs = raw.server.header_read_timeout_secs;
             if !HEADER_READ_TIMEOUT_SECS_RANGE.contains(&secs) {
-                return Err(config_error("server.header_read_timeout_secs", "must be 1 to 120"));
+                return Err(config_error(
+                    "server.header_read_timeout_secs",
+                    "must be 1 to 120",
+                ));
             }
             Duration::from_secs(secs)
         },
@@ -364,7 +401,12 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         "local" => KeyProvider::Local,
         "openbao" => KeyProvider::OpenBao,
         "pkcs11" => KeyProvider::Pkcs11,
-        _ => return Err(config_error("keys.provider", "must be local, openbao or pkcs11")),
+        _ => {
+            return Err(config_error(
+                "keys.provider",
+                "must be local, openbao or pkcs11",
+            ));
+        }
     };
     if provider != KeyProvider::Local {
         return Err(config_error(
@@ -382,7 +424,10 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     check_private_file("tls.key", &tls.key)?;
     validate_unused_sections(&raw)?;
     if raw.services.len() > SERVICES_LEN_MAX {
-        return Err(config_error("services", format!("at most {SERVICES_LEN_MAX} services")));
+        return Err(config_error(
+            "services",
+            format!("at most {SERVICES_LEN_MAX} services"),
+        ));
     }
     let mut services = Vec::with_capacity(raw.services.len());
     for (name, service) in raw.services {
@@ -393,40 +438,87 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         if service.scopes.len() > SCOPES_PER_SERVICE_MAX {
             return Err(config_error(format!("{key}.scopes"), "too many scopes"));
         }
-        if services.iter().any(|other: &ServiceConfig| other.subject == service.subject) {
-            return Err(config_error(format!("{key}.subject"), "is used by another service"));
+        if services
+            .iter()
+            .any(|other: &ServiceConfig| other.subject == service.subject)
+        {
+            return Err(config_error(
+                format!("{key}.subject"),
+                "is used by another service",
+            ));
         }
-        services.push(ServiceConfig { name, subject: service.subject, scopes: service.scopes });
+        services.push(ServiceConfig {
+            name,
+            subject: service.subject,
+            scopes: service.scopes,
+        });
     }
-    Ok(Config { base_dir, server, tls, database, keys, services })
+    Ok(Config {
+        base_dir,
+        server,
+        tls,
+        database,
+        keys,
+        services,
+    })
 }
 
 /// Checks the sections whose capabilities are not wired yet, so a typo there still fails now.
 fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
     if raw.auth.access_token_ttl_secs == 0 || raw.auth.access_token_ttl_secs > 900 {
-        return Err(config_error("auth.access_token_ttl_secs", "must be 1 to 900"));
+        return Err(config_error(
+            "auth.access_token_ttl_secs",
+            "must be 1 to 900",
+        ));
     }
     if raw.auth.refresh_family_ttl_secs == 0 || raw.auth.refresh_family_ttl_secs > 604_800 {
-        return Err(config_error("auth.refresh_family_ttl_secs", "must be 1 to 604800"));
+        return Err(config_error(
+            "auth.refresh_family_ttl_secs",
+            "must be 1 to 604800",
+        ));
     }
     if raw.auth.step_up_max_age_secs == 0 || raw.auth.step_up_max_age_secs > 3600 {
-        return Err(config_error("auth.step_up_max_age_secs", "must be 1 to 3600"));
+        return Err(config_error(
+            "auth.step_up_max_age_secs",
+            "must be 1 to 3600",
+        ));
     }
-    let currency_ok = |code: &String| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+    let currency_ok =
+        |code: &String| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
     if raw.ledger.currencies.is_empty() || !raw.ledger.currencies.iter().all(currency_ok) {
-        return Err(config_error("ledger.currencies", "must be ISO 4217 codes like \"EUR\""));
+        return Err(config_error(
+            "ledger.currencies",
+            "must be ISO 4217 codes like \"EUR\"",
+        ));
     }
     if raw.ledger.step_up_amount < 1 {
-        return Err(config_error("ledger.step_up_amount", "must be a positive amount of minor units"));
+        return Err(config_error(
+            "ledger.step_up_amount",
+            "must be a positive amount of minor units",
+        ));
     }
-    if !raw.protection.blocked_countries.iter().all(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())) {
-        return Err(config_error("protection.blocked_countries", "must be ISO 3166 alpha-2 codes"));
+    if !raw
+        .protection
+        .blocked_countries
+        .iter()
+        .all(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(config_error(
+            "protection.blocked_countries",
+            "must be ISO 3166 alpha-2 codes",
+        ));
     }
     if !raw.redis.url.is_empty() {
-        return Err(config_error("redis.url", "Redis support is not yet implemented; leave empty"));
+        return Err(config_error(
+            "redis.url",
+            "Redis support is not yet implemented; leave empty",
+        ));
     }
     if !raw.protection.geoip_db.is_empty() {
-        return Err(config_error("protection.geoip_db", "GeoIP checks are not yet implemented; leave empty"));
+        return Err(config_error(
+            "protection.geoip_db",
+            "GeoIP checks are not yet implemented; leave empty",
+        ));
     }
     Ok(())
 }
@@ -438,9 +530,18 @@ fn validate_origin(key: &str, origin: &str) -> Result<String, ConfigError> {
         .or_else(|| origin.strip_prefix("http://"))
         .ok_or_else(|| config_error(key, "origins must start with https:// or http://"))?;
     let valid = !rest.is_empty()
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
         && !rest.starts_with(['.', ':', '-']);
-    if valid { Ok(origin.to_owned()) } else { Err(config_error(key, "must be an exact origin like https://app.example.com")) }
+    if valid {
+        Ok(origin.to_owned())
+    } else {
+        Err(config_error(
+            key,
+            "must be an exact origin like https://app.example.com",
+        ))
+    }
 }
 
 fn parse_network(value: &str) -> Result<IpNet, ConfigError> {
@@ -461,7 +562,9 @@ pub fn resolve_secret(key: &str, value: &str) -> Result<SecretString, ConfigErro
         }
         let text = std::fs::read_to_string(path)
             .map_err(|_| config_error(key, "the referenced secret file cannot be read"))?;
-        return Ok(SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()));
+        return Ok(SecretString::from(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        ));
     }
     if let Some(name) = value.strip_prefix("env:") {
         let text = std::env::var(name)
@@ -479,7 +582,10 @@ fn check_private_file(key: &str, path: &Path) -> Result<(), ConfigError> {
     if metadata.permissions().mode() & 0o077 != 0 {
         return Err(config_error(
             key,
-            format!("{} is readable by group or others; chmod 600 it", path.display()),
+            format!(
+                "{} is readable by group or others; chmod 600 it",
+                path.display()
+            ),
         ));
     }
     Ok(())

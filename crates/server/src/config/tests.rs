@@ -6,7 +6,15 @@ use super::*;
 fn origins_must_be_exact() {
     assert!(validate_origin("k", "https://app.example.com").is_ok());
     assert!(validate_origin("k", "http://localhost:3000").is_ok());
-    for bad in ["*", "null", "https://*.example.com", "https://app.example.com/", "app.example.com", "https://", "ftp://x"] {
+    for bad in [
+        "*",
+        "null",
+        "https://*.example.com",
+        "https://app.example.com/",
+        "app.example.com",
+        "https://",
+        "ftp://x",
+    ] {
         assert!(validate_origin("k", bad).is_err(), "{bad}");
     }
 }
@@ -16,7 +24,10 @@ fn trusted_proxies_accept_cidrs_and_addresses() {
     assert!(parse_network("10.0.0.0/8").is_ok());
     assert!(parse_network("192.0.2.1").is_ok());
     assert!(parse_network("fd00::/8").is_ok());
-    assert_eq!(parse_network("10.0.0.0/33").unwrap_err().key, "server.trusted_proxies");
+    assert_eq!(
+        parse_network("10.0.0.0/33").unwrap_err().key,
+        "server.trusted_proxies"
+    );
 }
 
 #[test]
@@ -29,7 +40,10 @@ fn secrets_resolve_from_files_and_environment_without_echoing() {
     assert_eq!(secret.expose_secret(), "postgres://u:pw@h/db");
     let missing = resolve_secret("database.url", "env:STRONGROOM_TEST_SURELY_UNSET").unwrap_err();
     assert_eq!(missing.key, "database.url");
-    assert_eq!(resolve_secret("k", "inline").unwrap().expose_secret(), "inline");
+    assert_eq!(
+        resolve_secret("k", "inline").unwrap().expose_secret(),
+        "inline"
+    );
 }
 
 #[test]
@@ -37,9 +51,11 @@ fn unknown_keys_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("strongroom.toml");
     std::fs::write(&path, "[server]\npublic_adr = \"127.0.0.1:1\"\n").unwrap();
-    let error = Config::load_with_env(&path, Env::prefixed("STRONGROOM_TEST_NOTHING__")).unwrap_err();
+    let error =
+        Config::load_with_env(&path, Env::prefixed("STRONGROOM_TEST_NOTHING__")).unwrap_err();
     assert_eq!(error.key, "server.public_adr");
     std::fs::write(&path, "[sever]\n").unwrap();
-    let error = Config::load_with_env(&path, Env::prefixed("STRONGROOM_TEST_NOTHING__")).unwrap_err();
+    let error =
+        Config::load_with_env(&path, Env::prefixed("STRONGROOM_TEST_NOTHING__")).unwrap_err();
     assert_eq!(error.key, "sever");
 }

@@ -1,0 +1,286 @@
+//! The CLI contract of OPERATIONS.md: init, migrate, pki issue-client, configuration errors.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use test_support::{Database, PgCluster, TestServer};
+
+use crate::{binary, strongroom};
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_config_pki_and_owner_only_keys_and_refuses_to_overwrite() {
+    // An operator's first command must produce a runnable directory whose secrets only the
+    // owner can read, and must never silently destroy an existing one.
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("sr");
+    let dir_arg = dir.to_str().unwrap();
+    let output = strongroom(&["init", "--dir", dir_arg]);
+    assert!(output.status.success(), "{output:?}");
+    for public in [
+        "strongroom.toml",
+        "pki/ca.pem",
+        "pki/server.pem",
+        "pki/internal-ca.pem",
+        "pki/clients/payments.pem",
+    ] {
+        assert!(dir.join(public).is_file(), "{public}");
+    }
+    for secret in [
+        "keys/kek.bin",
+        "keys/signing.ed25519",
+        "pki/server.key",
+        "pki/ca.key",
+        "pki/internal-ca.key",
+        "pki/clients/payments.key",
+    ] {
+        assert_eq!(mode(&dir.join(secret)), 0o600, "{secret}");
+    }
+    assert_eq!(std::fs::read(dir.join("keys/kek.bin")).unwrap().len(), 32);
+    let signing = std::fs::read_to_string(dir.join("keys/signing.ed25519")).unwrap();
+    assert!(signing.starts_with("-----BEGIN PRIVATE KEY-----"));
+
+    let kek_before = std::fs::read(dir.join("keys/kek.bin")).unwrap();
+    let again = strongroom(&["init", "--dir", dir_arg]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read(dir.join("keys/kek.bin")).unwrap(),
+        kek_before,
+        "key was overwritten"
+    );
+
+    let forced = strongroom(&["init", "--dir", dir_arg, "--force"]);
+    assert!(forced.status.success());
+    assert_ne!(std::fs::read(dir.join("keys/kek.bin")).unwrap(), kek_before);
+}
+
+/// Runs `migrate` with an edited config and/or extra environment; returns (exit code, stderr).
+fn migrate_with(
+    edit: impl FnOnce(&std::path::Path),
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
+            .status
+            .success()
+    );
+    edit(dir.path());
+    let output = Command::new(binary())
+        .args(["migrate", "--config"])
+        .arg(dir.path().join("strongroom.toml"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn append(line: &'static str) -> impl FnOnce(&std::path::Path) {
+    move |dir| {
+        let path = dir.join("strongroom.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("[server]\n", &format!("[server]\n{line}\n")),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
+    // A typo must stop the server with a message that points at the key, never be ignored.
+    let check = |(code, stderr): (Option<i32>, String), key: &str| {
+        assert_eq!(code, Some(2), "{key}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+    };
+    check(
+        migrate_with(append("public_adr = \"127.0.0.1:1\""), &[]),
+        "server.public_adr",
+    );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__SERVER__NOPE", "1")]),
+        "server.nope",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVER__PUBLIC_ADDR", "not-an-address")],
+        ),
+        "server.public_addr",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVER__CORS_ALLOWED_ORIGINS", "[\"*\"]")],
+        ),
+        "server.cors_allowed_origins",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/99\"]")],
+        ),
+        "server.trusted_proxies",
+    );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__DATABASE__URL", "mysql://x")]),
+        "database.url",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__DATABASE__URL", "env:STRONGROOM_TEST_UNSET_VAR")],
+        ),
+        "database.url",
+    );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__KEYS__PROVIDER", "cloud")]),
+        "keys.provider",
+    );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__LEDGER__CURRENCIES", "[\"euro\"]")]),
+        "ledger.currencies",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVER__HEADER_READ_TIMEOUT_SECS", "abc")],
+        ),
+        "server.header_read_timeout_secs",
+    );
+    check(
+        migrate_with(
+            |dir| {
+                std::fs::set_permissions(
+                    dir.join("keys/kek.bin"),
+                    std::fs::Permissions::from_mode(0o644),
+                )
+                .unwrap();
+            },
+            &[],
+        ),
+        "keys.local_kek_file",
+    );
+    let missing = strongroom(&["migrate", "--config", "/nonexistent/strongroom.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    // A secret given by reference is never echoed, even when it is wrong.
+    let (_, stderr) = migrate_with(
+        |_| {},
+        &[(
+            "STRONGROOM__DATABASE__URL",
+            "postgres://u:hunter2@127.0.0.1:1/x?bad=%%",
+        )],
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn migrate_is_idempotent_on_sqlite_and_postgresql() {
+    // Both stores apply the versioned migrations and a second run changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
+            .status
+            .success()
+    );
+    let config = dir.path().join("strongroom.toml");
+    let cluster = PgCluster::start();
+    let pg_url = cluster.create_database("strongroom");
+    for env in [vec![], vec![("STRONGROOM__DATABASE__URL", pg_url.as_str())]] {
+        for _ in 0..2 {
+            let output = Command::new(binary())
+                .args(["migrate", "--config"])
+                .arg(&config)
+                .envs(env.iter().copied())
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains("schema version 1"),
+                "{output:?}"
+            );
+        }
+    }
+    assert!(dir.path().join("data/strongroom.db").is_file());
+}
+
+#[test]
+fn issued_client_certificates_name_their_principal_and_unknown_ones_are_forbidden() {
+    // `pki issue-client` must produce certificates the internal listener maps to the
+    // configured principal; a valid certificate for an unconfigured name gets 403.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
+            .status
+            .success()
+    );
+    let config = dir.path().join("strongroom.toml");
+    for name in ["ledgerbot", "stranger"] {
+        let output = strongroom(&[
+            "pki",
+            "issue-client",
+            "--config",
+            config.to_str().unwrap(),
+            "--name",
+            name,
+        ]);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            mode(&dir.path().join(format!("pki/clients/{name}.key"))),
+            0o600
+        );
+    }
+    let bad = strongroom(&[
+        "pki",
+        "issue-client",
+        "--config",
+        config.to_str().unwrap(),
+        "--name",
+        "../evil",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let server = TestServer::serve_in(
+        binary(),
+        dir,
+        Database::Sqlite,
+        &[
+            ("STRONGROOM__SERVICES__LEDGERBOT__SUBJECT", "ledgerbot"),
+            (
+                "STRONGROOM__SERVICES__LEDGERBOT__SCOPES",
+                "[\"ledger:read\"]",
+            ),
+        ],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let whoami = format!("{}/internal/v1/whoami", server.internal_url);
+        let response = server
+            .service_client("ledgerbot")
+            .get(&whoami)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["service"], "ledgerbot");
+        assert_eq!(body["scopes"], serde_json::json!(["ledger:read"]));
+        let response = server
+            .service_client("stranger")
+            .get(&whoami)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "forbidden");
+    });
+}

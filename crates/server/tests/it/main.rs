@@ -1,0 +1,30 @@
+//! End-to-end tests of the `strongroom` binary through its real CLI, sockets and TLS.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
+mod cli;
+mod edge;
+mod stores;
+mod tls;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use test_support::{Database, TestServer};
+
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+pub fn strongroom(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).output().unwrap()
+}
+
+pub fn sqlite_server(env: &[(&str, &str)]) -> TestServer {
+    TestServer::start(binary(), Database::Sqlite, env)
+}

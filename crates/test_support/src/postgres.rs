@@ -1,0 +1,185 @@
+//! A throwaway PostgreSQL cluster in a temporary directory, on a free loopback port, using the
+//! binaries of Debian's `postgresql` package. `initdb` refuses to run as root, so as root the
+//! cluster runs as the `postgres` user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::process::{free_port, run_checked};
+
+const START_ATTEMPTS_MAX: usize = 3;
+
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bindir: PathBuf,
+    pub port: u16,
+    running: bool,
+}
+
+fn is_root() -> bool {
+    let output = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+/// The newest installed `/usr/lib/postgresql/*/bin` that has `initdb`.
+fn bindir() -> PathBuf {
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is not installed: run the test command (cargo xtask test) as root once")
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .pop()
+        .expect("no initdb under /usr/lib/postgresql/*/bin")
+        .1
+}
+
+impl PgCluster {
+    /// Initialises and starts a new cluster with trust authentication on 127.0.0.1 only.
+    pub fn start() -> PgCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("strongroom-pg-")
+            .tempdir()
+            .unwrap();
+        let mut cluster = PgCluster {
+            bindir: bindir(),
+            dir,
+            port: 0,
+            running: false,
+        };
+        if is_root() {
+            run_checked(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(cluster.dir.path()),
+            );
+        }
+        let data = cluster.data_dir();
+        run_checked(&mut cluster.command(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        ));
+        for _ in 0..START_ATTEMPTS_MAX {
+            cluster.port = free_port();
+            if cluster.try_start() {
+                return cluster;
+            }
+        }
+        panic!(
+            "PostgreSQL did not start; see {}",
+            cluster.dir.path().join("log").display()
+        );
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let binary = self.bindir.join(program);
+        let mut command = if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        command.args(args).current_dir(self.dir.path());
+        command
+    }
+
+    fn try_start(&mut self) -> bool {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        let data = self.data_dir();
+        let log = self.dir.path().join("log");
+        let status = self
+            .command(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-o",
+                    &options,
+                    "-w",
+                    "-t",
+                    "30",
+                    "start",
+                ],
+            )
+            .status()
+            .unwrap();
+        self.running = status.success();
+        self.running
+    }
+
+    /// Starts the cluster again on the same port after `stop` (fault injection).
+    pub fn restart(&mut self) {
+        assert!(self.try_start(), "PostgreSQL did not restart");
+    }
+
+    /// Stops the cluster immediately, as a crash or network cut would look to clients.
+    pub fn stop(&mut self) {
+        if self.running {
+            let data = self.data_dir();
+            let _ = self
+                .command(
+                    "pg_ctl",
+                    &[
+                        "-D",
+                        data.to_str().unwrap(),
+                        "-m",
+                        "immediate",
+                        "-w",
+                        "stop",
+                    ],
+                )
+                .status();
+            self.running = false;
+        }
+    }
+
+    /// Creates a database and returns its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        let port = self.port.to_string();
+        run_checked(&mut self.command(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name],
+        ));
+        self.url(name)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,1 +1,260 @@
-fn main() {}
+//! Developer tasks (`cargo xtask <task>`), std only so it builds in seconds:
+//!
+//! - `run`: release build, `strongroom init` into `./run` (once), `strongroom serve`.
+//! - `test`: installs what the suite needs when missing (as root: Debian packages; PyPI tools),
+//!   runs every test with nextest, then fuzzes a live server's OpenAPI with schemathesis.
+//! - `deny`: `cargo deny check` against the offline RustSec snapshot in `../shared/data`.
+
+mod tidy;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// Versions pinned for reproducible gates.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+const CARGO_DENY_VERSION: &str = "0.20.2";
+const CARGO_NEXTEST_VERSION: &str = "0.9.143";
+/// Debian packages the test suite starts throwaway instances of.
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[("postgresql", "/usr/lib/postgresql")];
+/// Generated cases per operation in the API fuzzing gate.
+const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";
+/// Directory cargo-deny derives from the default advisory-db URL.
+const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run_server(),
+        Some("test") => test(),
+        Some("deny") => deny(),
+        _ => Err("usage: cargo xtask <run|test|deny>".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn status(command: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {command:?}");
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+fn run_server() -> Result<()> {
+    status(cargo().args(["build", "--release", "--locked", "-p", "server"]))?;
+    let binary = root().join("target/release/strongroom");
+    let dir = root().join("run");
+    if !dir.join("strongroom.toml").exists() {
+        status(Command::new(&binary).arg("init").arg("--dir").arg(&dir))?;
+    }
+    status(
+        Command::new(&binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("strongroom.toml")),
+    )
+}
+
+/// Installs what the suite needs when it is missing: Debian packages (root only; otherwise
+/// says what to install), PyPI tools, cargo-nextest.
+fn ensure_tools() -> Result<()> {
+    let missing: Vec<&str> = DEBIAN_PACKAGES
+        .iter()
+        .filter(|(_, probe)| !Path::new(probe).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if !missing.is_empty() {
+        if !is_root() {
+            return Err(format!(
+                "missing Debian packages {missing:?}: run once as root"
+            ));
+        }
+        status(Command::new("apt-get").arg("update").arg("-q"))?;
+        status(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    let schemathesis_ok = Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(SCHEMATHESIS_VERSION));
+    if !schemathesis_ok {
+        let mut pip = Command::new("python3");
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        ]);
+        if !is_root() {
+            pip.arg("--user");
+        }
+        status(&mut pip)?;
+    }
+    if !succeeds("cargo", &["nextest", "--version"]) {
+        status(cargo().args([
+            "install",
+            "--locked",
+            "cargo-nextest",
+            "--version",
+            CARGO_NEXTEST_VERSION,
+        ]))?;
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    ensure_tools()?;
+    status(cargo().args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--locked",
+        "--no-fail-fast",
+    ]))?;
+    fuzz_openapi()
+}
+
+/// Starts a real server (SQLite, TLS) and lets schemathesis fuzz every operation in its
+/// OpenAPI document: any 5xx or any response that breaks the documented schema fails.
+fn fuzz_openapi() -> Result<()> {
+    status(cargo().args(["build", "--locked", "-p", "server"]))?;
+    let binary = root().join("target/debug/strongroom");
+    let dir = root().join("target/xtask-schemathesis");
+    status(
+        Command::new(&binary)
+            .arg("init")
+            .arg("--force")
+            .arg("--dir")
+            .arg(&dir),
+    )?;
+    let mut server = Command::new(&binary)
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.join("strongroom.toml"))
+        .env("STRONGROOM__SERVER__PUBLIC_ADDR", "127.0.0.1:0")
+        .env("STRONGROOM__SERVER__INTERNAL_ADDR", "127.0.0.1:0")
+        .env("STRONGROOM__SERVER__OPS_ADDR", "127.0.0.1:0")
+        .env("STRONGROOM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start the server: {error}"))?;
+    let public = server.stdout.take().and_then(|stdout| {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|part| part.strip_prefix("public=").map(str::to_owned))
+            })
+    });
+    let result = match public {
+        Some(public) => status(
+            Command::new("schemathesis")
+                .args(["run", &format!("{public}/openapi.json")])
+                .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"])
+                .args(["--max-examples", SCHEMATHESIS_EXAMPLES_PER_OPERATION])
+                .args(["--generation-deterministic", "--request-timeout", "10"])
+                .arg("--tls-verify")
+                .arg(dir.join("pki/ca.pem")),
+        ),
+        None => Err("the server did not print its listening addresses".to_owned()),
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let _ = server.wait();
+    result
+}
+
+/// `cargo deny check` with the RustSec snapshot shipped in `../shared/data/advisory-db`,
+/// installed as the git clone cargo-deny expects (it reads HEAD's timestamp).
+fn deny() -> Result<()> {
+    if !succeeds("cargo", &["deny", "--version"]) {
+        status(cargo().args([
+            "install",
+            "--locked",
+            "cargo-deny",
+            "--version",
+            CARGO_DENY_VERSION,
+        ]))?;
+    }
+    let snapshot = root().join("../shared/data/advisory-db");
+    if !snapshot.is_dir() {
+        return Err(format!("no advisory snapshot at {}", snapshot.display()));
+    }
+    let db_root = root().join("target/advisory-dbs");
+    let db = db_root.join(ADVISORY_DB_DIR);
+    if !db.join(".git").is_dir() {
+        let _ = std::fs::remove_dir_all(&db);
+        std::fs::create_dir_all(&db_root).map_err(|error| error.to_string())?;
+        status(Command::new("cp").arg("-r").arg(&snapshot).arg(&db))?;
+        let git = |args: &[&str]| {
+            status(
+                Command::new("git")
+                    .args([
+                        "-c",
+                        "user.name=xtask",
+                        "-c",
+                        "user.email=xtask@localhost",
+                        "-c",
+                        "commit.gpgsign=false",
+                    ])
+                    .args(args)
+                    .current_dir(&db),
+            )
+        };
+        git(&["init", "-q"])?;
+        git(&["add", "-A"])?;
+        git(&["commit", "-q", "-m", "RustSec advisory-db snapshot"])?;
+    }
+    status(cargo().args(["fetch", "--locked"]))?;
+    status(cargo().args(["deny", "--offline", "check"]))
+}

@@ -76,9 +76,9 @@ pub fn ops_router(state: OpsState) -> Router {
         )
 }
 
-fn with_edge(
-    routes: Router<AppState>,
-    state: AppState,
+fn with_edge<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    state: S,
     listener: &'static str,
     edge: &EdgeConfig,
     cors: Option<CorsLayer>,
@@ -134,6 +134,9 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
         ])
         .max_age(limits::CORS_PREFLIGHT_MAX_AGE)
 }
+
+#[cfg(test)]
+mod tests;
 
 async fn not_found() -> ApiError {
     ApiError::NotFound

@@ -84,9 +84,13 @@ fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     if inner.is_syntax() || inner.is_eof() {
         return ApiError::invalid_request(format!("The body is not valid JSON ({position})."));
     }
+    // The path sometimes already ends with the offending key (unknown fields) and sometimes
+    // names only its parent (missing fields).
     let join = |name: &str| {
         if path.is_empty() || path == "." {
             name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.clone()
         } else {
             format!("{path}.{name}")
         }

@@ -66,6 +66,19 @@ fn bad_bodies_get_specific_codes() {
 }
 
 #[test]
+fn unknown_fields_are_named_by_their_full_path() {
+    let field = |body: &str| match parse_json::<Transfer>(body.as_bytes()).unwrap_err() {
+        ApiError::UnknownField { field } => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field(r#"{"amount": 1, "roles": []}"#), "roles");
+    assert_eq!(
+        field(r#"{"amount": 1, "nested": {"city": "x", "zip": 1}}"#),
+        "nested.zip"
+    );
+}
+
+#[test]
 fn good_bodies_parse() {
     let transfer = parse_json::<Transfer>(br#"{"amount": 5, "nested": {"city": "Oslo"}}"#).unwrap();
     assert_eq!(transfer.amount, 5);

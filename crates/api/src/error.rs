@@ -44,6 +44,21 @@ pub enum ApiError {
     ServiceUnavailable {
         retry_after_secs: u32,
     },
+    WeakPassword,
+    InvalidCredentials,
+    /// Missing, malformed, expired, wrongly signed or revoked bearer token.
+    InvalidToken,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    CsrfRejected,
+    /// Needs `acr=mfa` within `max_age_secs` (RFC 9470).
+    StepUpRequired {
+        max_age_secs: u64,
+    },
+    RateLimited {
+        retry_after_secs: u64,
+        limit: u32,
+    },
 }
 
 impl ApiError {
@@ -63,7 +78,14 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
+            ApiError::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidCredentials
+            | ApiError::InvalidToken
+            | ApiError::InvalidRefreshToken
+            | ApiError::RefreshTokenReused
+            | ApiError::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout | ApiError::ServiceUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -84,6 +106,14 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::Internal => "internal_error",
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
+            ApiError::WeakPassword => "weak_password",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::InvalidRefreshToken => "invalid_refresh_token",
+            ApiError::RefreshTokenReused => "refresh_token_reused",
+            ApiError::CsrfRejected => "csrf_rejected",
+            ApiError::StepUpRequired { .. } => "step_up_required",
+            ApiError::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -102,6 +132,16 @@ impl ApiError {
             ApiError::RequestTimeout => "The request took too long",
             ApiError::Internal => "Internal error",
             ApiError::ServiceUnavailable { .. } => "The service is temporarily unavailable",
+            ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
+            ApiError::InvalidCredentials => "The email or password is wrong",
+            ApiError::InvalidToken => "The access token is missing, invalid, expired or revoked",
+            ApiError::InvalidRefreshToken => "The refresh token is missing, invalid or expired",
+            ApiError::RefreshTokenReused => {
+                "The refresh token was already used; the session has been revoked"
+            }
+            ApiError::CsrfRejected => "Cross-site request refused",
+            ApiError::StepUpRequired { .. } => "A fresh multi-factor authentication is required",
+            ApiError::RateLimited { .. } => "Too many requests",
         }
     }
 
@@ -173,12 +213,52 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        if let ApiError::ServiceUnavailable { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::ServiceUnavailable { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::StepUpRequired { max_age_secs } => {
+                let value = format!(
+                    "Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age={max_age_secs}"
+                );
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            ApiError::RateLimited {
+                retry_after_secs,
+                limit,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                headers.insert("ratelimit-limit", HeaderValue::from(*limit));
+                headers.insert("ratelimit-remaining", HeaderValue::from(0_u32));
+                headers.insert("ratelimit-reset", HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
         }
         response.extensions_mut().insert(self.to_problem());
         response
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    /// Storage failures are logged here, where their cause is known, and answered with a bare
+    /// 500 — or 503 when the database cannot be reached — that names nothing internal.
+    fn from(error: store::StoreError) -> ApiError {
+        tracing::error!(error = %error, "store error");
+        if error.is_unavailable() {
+            ApiError::ServiceUnavailable {
+                retry_after_secs: 1,
+            }
+        } else {
+            ApiError::Internal
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! This crate knows nothing about sockets or TLS (the `server` crate owns listeners); it turns
 //! requests that already carry a `PeerAddr` (and, internally, a `PeerIdentity`) into responses.
 
+pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod json;
@@ -15,7 +16,7 @@ pub mod state;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderName, HeaderValue, Method, header};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -24,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
-use crate::routes::{health, internal, openapi};
+use crate::routes::{auth as auth_routes, health, internal, me, openapi};
 pub use crate::state::{AppState, OpsState};
 
 /// Edge settings taken from `[server]`.
@@ -39,7 +40,19 @@ pub struct EdgeConfig {
 pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/openapi.json", get(openapi::openapi_json));
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/.well-known/jwks.json", get(auth_routes::jwks))
+        .route("/v1/auth/register", post(auth_routes::register))
+        .route("/v1/auth/login", post(auth_routes::login))
+        .route("/v1/auth/refresh", post(auth_routes::refresh))
+        .route("/v1/auth/logout", post(auth_routes::logout))
+        .route("/v1/auth/sessions", get(auth_routes::list_sessions))
+        .route(
+            "/v1/auth/sessions/{id}",
+            axum::routing::delete(auth_routes::delete_session),
+        )
+        .route("/v1/me", get(me::get_me).patch(me::patch_me))
+        .route("/v1/me/security-events", get(me::security_events));
     with_edge(
         routes,
         state,

@@ -3,9 +3,12 @@
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Store;
 
+use crate::auth::SharedAuth;
+
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub auth: SharedAuth,
 }
 
 #[derive(Clone)]

@@ -12,7 +12,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
+use api::auth::{Auth, AuthSettings, HashingPool, SessionTable, TOKEN_AUDIENCE, Throttles, now_ms};
+use http::HeaderValue;
+use identity::SigningKeys;
+
+use crate::config::{Config, ConfigError};
 use crate::listener::{Listener, Security};
 use crate::tls::{self, ServiceDirectory};
 
@@ -30,8 +34,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let metrics = crate::telemetry::init_metrics()?;
 
+    let auth = build_auth(&config, &store).await?;
+    let throttles = auth.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(THROTTLE_RETAIN_INTERVAL);
+        loop {
+            interval.tick().await;
+            throttles.throttles.retain_recent();
+        }
+    });
     let state = AppState {
         store: store.clone(),
+        auth,
     };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),
@@ -97,6 +111,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often idle throttle keys are forgotten.
+const THROTTLE_RETAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc<Auth>> {
+    let pem = std::fs::read(&config.keys.signing_key_file).map_err(|_| ConfigError {
+        key: "keys.signing_key_file".into(),
+        reason: "cannot be read".into(),
+    })?;
+    let keys = SigningKeys::from_pem_bundle(&pem, &config.server.public_origin, TOKEN_AUDIENCE)
+        .map_err(|error| ConfigError {
+            key: "keys.signing_key_file".into(),
+            reason: error.to_string(),
+        })?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut trusted_origins = vec![HeaderValue::from_str(&config.server.public_origin)?];
+    trusted_origins.extend(config.server.cors_allowed_origins.iter().cloned());
+    tracing::info!(
+        kid = keys.active_kid().unwrap_or_default(),
+        argon2_slots = cores,
+        "identity ready"
+    );
+    Ok(Arc::new(Auth {
+        keys,
+        hashing: HashingPool::new(cores)?,
+        sessions: SessionTable::load(store, now_ms()).await?,
+        throttles: Throttles::default(),
+        settings: AuthSettings {
+            access_token_ttl_secs: config.auth.access_token_ttl_secs,
+            refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
+            step_up_max_age_secs: config.auth.step_up_max_age_secs,
+        },
+        trusted_origins,
+    }))
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -3,6 +3,7 @@
 //! Every SQL statement of Strongroom lives in this crate and is parameterized. Backend
 //! differences stay inside; callers see one API whichever database `database.url` names.
 
+mod identity;
 mod limits;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,20 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use identity::*;
 pub use limits::*;
+
+/// Runs the same statement-building expression against whichever pool the store holds, so
+/// each query is written once for both backends (both accept `$N` placeholders).
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
 
 /// Which database engine a `Store` talks to; shown in logs and health output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +105,24 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// The database could not be reached (as opposed to a query that failed on it).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect(_) => true,
+            StoreError::Query(error) => matches!(
+                error,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone)]

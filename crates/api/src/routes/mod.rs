@@ -1,5 +1,7 @@
 //! Route handlers, one module per area, and the OpenAPI description built from them.
 
+pub mod auth;
 pub mod health;
 pub mod internal;
+pub mod me;
 pub mod openapi;

@@ -6,8 +6,30 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use utoipa::OpenApi;
 
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
 use crate::error::{FieldError, Problem};
+use crate::routes::auth::{
+    self, LoginRequest, RegisterRequest, RegisterResponse, SessionList, SessionView, TokenResponse,
+};
 use crate::routes::health::{self, Health};
+use crate::routes::me::{self, Me, MfaStatus, SecurityEvent, SecurityEventList, UpdateMe};
+
+/// Declares the bearer (JWT access token) security scheme.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,8 +38,17 @@ use crate::routes::health::{self, Health};
         description = "Zero-trust core for products that hold and move customers' money.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    paths(health::healthz, openapi_json),
-    components(schemas(Health, Problem, FieldError))
+    paths(
+        health::healthz, openapi_json, auth::jwks, auth::register, auth::login, auth::refresh,
+        auth::logout, auth::list_sessions, auth::delete_session, me::get_me, me::patch_me,
+        me::security_events,
+    ),
+    components(schemas(
+        Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
+        TokenResponse, SessionView, SessionList, Me, MfaStatus, UpdateMe, SecurityEvent,
+        SecurityEventList,
+    )),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
 

@@ -227,11 +227,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub tls: TlsConfig,
     pub database: store::DatabaseLocation,
-    #[expect(
-        dead_code,
-        reason = "read by the token and data-protection capabilities"
-    )]
     pub keys: KeysConfig,
+    pub auth: AuthConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -240,7 +237,6 @@ pub struct ServerConfig {
     pub public_addr: SocketAddr,
     pub internal_addr: SocketAddr,
     pub ops_addr: SocketAddr,
-    #[expect(dead_code, reason = "read by the CSRF check of cookie endpoints")]
     pub public_origin: String,
     pub cors_allowed_origins: Vec<HeaderValue>,
     pub trusted_proxies: Vec<IpNet>,
@@ -267,6 +263,14 @@ pub enum KeyProvider {
     Local,
     OpenBao,
     Pkcs11,
+}
+
+/// Token and session lifetimes (`[auth]`).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthConfig {
+    pub access_token_ttl_secs: u64,
+    pub refresh_family_ttl_secs: u64,
+    pub step_up_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -453,12 +457,18 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             scopes: service.scopes,
         });
     }
+    let auth = AuthConfig {
+        access_token_ttl_secs: raw.auth.access_token_ttl_secs,
+        refresh_family_ttl_secs: raw.auth.refresh_family_ttl_secs,
+        step_up_max_age_secs: raw.auth.step_up_max_age_secs,
+    };
     Ok(Config {
         base_dir,
         server,
         tls,
         database,
         keys,
+        auth,
         services,
     })
 }

@@ -1,0 +1,99 @@
+//! The session table held in memory: every authenticated request checks its `sid` here, so a
+//! logout, a remote revoke or a reuse detection stops that session's access tokens at once.
+//! Loaded from the store at start, written through on every change; a miss (a session made by
+//! another instance) is read from the store and cached.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use store::Store;
+
+/// Sessions kept in memory; beyond this, expired entries are dropped first and lookups fall
+/// back to the store.
+pub const SESSION_TABLE_LEN_MAX: usize = 1_000_000;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    user_id: String,
+    expires_at_ms: i64,
+    revoked: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionTable {
+    entries: RwLock<HashMap<String, Entry>>,
+}
+
+impl SessionTable {
+    pub async fn load(store: &Store, now_ms: i64) -> Result<SessionTable, store::StoreError> {
+        let table = SessionTable::default();
+        for (id, user_id, expires_at_ms) in store.live_sessions(now_ms).await? {
+            table.remember(&id, &user_id, expires_at_ms, false);
+        }
+        Ok(table)
+    }
+
+    fn remember(&self, id: &str, user_id: &str, expires_at_ms: i64, revoked: bool) {
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        if entries.len() >= SESSION_TABLE_LEN_MAX {
+            entries.retain(|_, entry| !entry.revoked && entry.expires_at_ms > 0);
+            if entries.len() >= SESSION_TABLE_LEN_MAX {
+                return;
+            }
+        }
+        entries.insert(
+            id.to_owned(),
+            Entry {
+                user_id: user_id.to_owned(),
+                expires_at_ms,
+                revoked,
+            },
+        );
+    }
+
+    pub fn insert(&self, id: &str, user_id: &str, expires_at_ms: i64) {
+        self.remember(id, user_id, expires_at_ms, false);
+    }
+
+    /// Marks a session dead in memory (the caller has already written the store).
+    pub fn revoke(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            if let Some(entry) = entries.get_mut(id) {
+                entry.revoked = true;
+            }
+        }
+    }
+
+    /// True when session `id` belongs to `user_id`, is not revoked and has not expired.
+    pub async fn is_live(
+        &self,
+        store: &Store,
+        id: &str,
+        user_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, store::StoreError> {
+        let cached = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|entries| entries.get(id).cloned());
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let Some(session) = store.find_session(id).await? else {
+                    return Ok(false);
+                };
+                let revoked = session.revoked_at.is_some();
+                self.remember(id, &session.user_id, session.expires_at, revoked);
+                Entry {
+                    user_id: session.user_id,
+                    expires_at_ms: session.expires_at,
+                    revoked,
+                }
+            }
+        };
+        Ok(!entry.revoked && entry.user_id == user_id && entry.expires_at_ms > now_ms)
+    }
+}

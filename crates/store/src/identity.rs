@@ -1,0 +1,328 @@
+//! Identity persistence: users, sessions and their refresh families, security events.
+//! Every statement is parameterized; times are milliseconds since the Unix epoch.
+
+use crate::{Pool, Store, StoreError, on_pool};
+
+/// Security events returned per page.
+pub const SECURITY_EVENTS_PAGE_LEN_MAX: i64 = 200;
+/// Sessions listed per user.
+pub const SESSIONS_LIST_LEN_MAX: i64 = 200;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    /// Comma-separated role names.
+    pub roles: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub generation: i64,
+    pub rotated_at: Option<i64>,
+    pub grace_blob: Option<Vec<u8>>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityEventRecord {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub created_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+    pub session_id: Option<String>,
+}
+
+type UserRow = (String, String, String, String, String, String, i64);
+type SessionRow = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<i64>,
+);
+type EventRow = (String, String, String, i64, String, String, Option<String>);
+
+macro_rules! user_columns {
+    () => {
+        "id, email, display_name, password_hash, roles, status, created_at"
+    };
+}
+macro_rules! session_columns {
+    () => {
+        "id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
+         auth_time, acr, amr, generation, rotated_at, grace_blob, revoked_at"
+    };
+}
+
+fn user(row: UserRow) -> UserRecord {
+    let (id, email, display_name, password_hash, roles, status, created_at) = row;
+    UserRecord {
+        id,
+        email,
+        display_name,
+        password_hash,
+        roles,
+        status,
+        created_at,
+    }
+}
+
+fn session(row: SessionRow) -> SessionRecord {
+    let (
+        id,
+        user_id,
+        created_at,
+        last_seen_at,
+        expires_at,
+        ip,
+        user_agent,
+        auth_time,
+        acr,
+        amr,
+        generation,
+        rotated_at,
+        grace_blob,
+        revoked_at,
+    ) = row;
+    SessionRecord {
+        id,
+        user_id,
+        created_at,
+        last_seen_at,
+        expires_at,
+        ip,
+        user_agent,
+        auth_time,
+        acr,
+        amr,
+        generation,
+        rotated_at,
+        grace_blob,
+        revoked_at,
+    }
+}
+
+fn event(row: EventRow) -> SecurityEventRecord {
+    let (id, user_id, kind, created_at, ip, user_agent, session_id) = row;
+    SecurityEventRecord {
+        id,
+        user_id,
+        kind,
+        created_at,
+        ip,
+        user_agent,
+        session_id,
+    }
+}
+
+impl Store {
+    /// Inserts the user unless the email is taken; `false` when it was.
+    pub async fn create_user(&self, user: &UserRecord) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO users (id, email, display_name, password_hash, roles, status, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING";
+        let result = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&user.id).bind(&user.email).bind(&user.display_name).bind(&user.password_hash)
+            .bind(&user.roles).bind(&user.status).bind(user.created_at)
+            .execute(pool).await?.rows_affected());
+        Ok(result == 1)
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+        let row: Option<UserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(email).fetch_optional(pool).await?);
+        Ok(row.map(user))
+    }
+
+    pub async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        let row: Option<UserRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(user))
+    }
+
+    pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn update_display_name(&self, user_id: &str, name: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+            .bind(name).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Creates a session with its first refresh token (generation 0), atomically.
+    pub async fn create_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        let insert_session = concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        let insert_token = "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(insert_session)
+                .bind(&session.id).bind(&session.user_id).bind(session.created_at).bind(session.last_seen_at)
+                .bind(session.expires_at).bind(&session.ip).bind(&session.user_agent).bind(session.auth_time)
+                .bind(&session.acr).bind(&session.amr).bind(session.generation).bind(session.rotated_at)
+                .bind(&session.grace_blob).bind(session.revoked_at)
+                .execute(&mut *tx).await?;
+            sqlx::query(insert_token)
+                .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        );
+        let row: Option<SessionRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(session))
+    }
+
+    /// The session and generation a refresh-token hash was issued for.
+    pub async fn find_refresh_token(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let sql = "SELECT session_id, generation FROM refresh_tokens WHERE token_hash = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(hash).fetch_optional(pool).await?))
+    }
+
+    /// Compare-and-set rotation: moves the family from `expected_generation` to the next one
+    /// only if no one else did, the session is live and unexpired. `false` when it lost.
+    pub async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        expected_generation: i64,
+        new_hash: &[u8],
+        grace_blob: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let Some(next) = expected_generation.checked_add(1) else {
+            return Ok(false);
+        };
+        let update = "UPDATE sessions SET generation = $1, rotated_at = $2, grace_blob = $3, last_seen_at = $2 \
+                      WHERE id = $4 AND generation = $5 AND revoked_at IS NULL AND expires_at > $2";
+        let insert = "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)";
+        let won = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(update)
+                .bind(next).bind(now).bind(grace_blob).bind(session_id).bind(expected_generation)
+                .execute(&mut *tx).await?.rows_affected();
+            if changed == 1 {
+                sqlx::query(insert).bind(new_hash).bind(session_id).bind(next).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+                true
+            } else {
+                tx.rollback().await?;
+                false
+            }
+        });
+        Ok(won)
+    }
+
+    /// Revokes a live session; `false` when it was already revoked or does not exist.
+    pub async fn revoke_session(
+        &self,
+        session_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, grace_blob = NULL \
+                   WHERE id = $3 AND revoked_at IS NULL";
+        let changed = on_pool!(self, pool => sqlx::query(sql)
+            .bind(now).bind(reason).bind(session_id).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Live sessions of one user, newest first.
+    pub async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC LIMIT $3"
+        );
+        let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(user_id).bind(now).bind(SESSIONS_LIST_LEN_MAX).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(session).collect())
+    }
+
+    /// Every live session (id, user, expiry), to warm the in-memory session table.
+    pub async fn live_sessions(&self, now: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let sql = "SELECT id, user_id, expires_at FROM sessions WHERE revoked_at IS NULL AND expires_at > $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(now).fetch_all(pool).await?))
+    }
+
+    pub async fn record_security_event(
+        &self,
+        event: &SecurityEventRecord,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO security_events (id, user_id, kind, created_at, ip, user_agent, session_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&event.id).bind(&event.user_id).bind(&event.kind).bind(event.created_at)
+            .bind(&event.ip).bind(&event.user_agent).bind(&event.session_id)
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// One page of a user's security events, newest first, strictly older than `before_id`
+    /// (ids are time-ordered UUIDv7 strings).
+    pub async fn list_security_events(
+        &self,
+        user_id: &str,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SecurityEventRecord>, StoreError> {
+        let limit = limit.clamp(1, SECURITY_EVENTS_PAGE_LEN_MAX);
+        let sql = "SELECT id, user_id, kind, created_at, ip, user_agent, session_id FROM security_events \
+                   WHERE user_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3";
+        let rows: Vec<EventRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(user_id).bind(before_id).bind(limit).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(event).collect())
+    }
+}

@@ -57,13 +57,21 @@ impl SessionTable {
         self.remember(id, user_id, expires_at_ms, false);
     }
 
-    /// Marks a session dead in memory (the caller has already written the store).
+    /// Marks a session dead in memory (the caller has already written the store). A session
+    /// this instance never saw is remembered as a tombstone, so it cannot be revived by a
+    /// later cache miss reading a stale replica.
     pub fn revoke(&self, id: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            if let Some(entry) = entries.get_mut(id) {
-                entry.revoked = true;
-            }
-        }
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        entries
+            .entry(id.to_owned())
+            .and_modify(|entry| entry.revoked = true)
+            .or_insert(Entry {
+                user_id: String::new(),
+                expires_at_ms: 0,
+                revoked: true,
+            });
     }
 
     /// True when session `id` belongs to `user_id`, is not revoked and has not expired.

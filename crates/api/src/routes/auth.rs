@@ -550,25 +550,27 @@ pub async fn logout(
             .ok()
             .map(|caller| caller.session_id);
     }
-    if let Some(session_id) = session_id {
-        if let Some(session) = state.store.find_session(&session_id).await? {
-            if state
-                .store
-                .revoke_session(&session.id, "logout", now_ms())
-                .await?
-            {
-                record_event(
-                    &state,
-                    &session.user_id,
-                    "logout",
-                    ip,
-                    &headers,
-                    Some(&session.id),
-                )
-                .await?;
-            }
-            state.auth.sessions.revoke(&session.id);
+    let session = match session_id {
+        Some(id) => state.store.find_session(&id).await?,
+        None => None,
+    };
+    if let Some(session) = session {
+        if state
+            .store
+            .revoke_session(&session.id, "logout", now_ms())
+            .await?
+        {
+            record_event(
+                &state,
+                &session.user_id,
+                "logout",
+                ip,
+                &headers,
+                Some(&session.id),
+            )
+            .await?;
         }
+        state.auth.sessions.revoke(&session.id);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response

@@ -9,6 +9,7 @@
 
 mod cli;
 mod edge;
+mod identity;
 mod stores;
 mod tls;
 

@@ -35,10 +35,24 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Manage keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Manage the internal PKI.
     Pki {
         #[command(subcommand)]
         command: PkiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new token-signing key; tokens signed by older keys verify until they expire.
+    RotateSigning {
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 

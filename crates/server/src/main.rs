@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, PkiCommand};
+use crate::cli::{Cli, Command, KeysCommand, PkiCommand};
 use crate::config::{Config, ConfigError};
 
 const EXIT_FAILED: u8 = 1;
@@ -75,6 +75,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::RotateSigning { config },
+        } => {
+            let config = Config::load(&config)?;
+            rotate_signing(&config)
+        }
         Command::Pki {
             command: PkiCommand::IssueClient { config, name },
         } => {
@@ -82,6 +88,37 @@ async fn run(command: Command) -> anyhow::Result<()> {
             issue_client(&config, &name)
         }
     }
+}
+
+/// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is
+/// dropped beyond this (its tokens expired long ago if rotations are minutes apart).
+const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;
+
+fn rotate_signing(config: &Config) -> anyhow::Result<()> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    let path = &config.keys.signing_key_file;
+    let existing = std::fs::read_to_string(path)?;
+    let mut blocks: Vec<String> = existing
+        .split_inclusive("-----END PRIVATE KEY-----")
+        .filter_map(|block| block.find(BEGIN).and_then(|start| block.get(start..)))
+        .map(|block| format!("{}\n", block.trim_end()))
+        .collect();
+    blocks.push(pki::generate_signing_key()?);
+    while blocks.len() > SIGNING_KEYS_KEPT_MAX {
+        blocks.remove(0);
+    }
+    let bundle = blocks.concat();
+    // Refuse to write a bundle the server could not load.
+    let keys = identity::SigningKeys::from_pem_bundle(bundle.as_bytes(), "check", "check")?;
+    let staging = path.with_extension("new");
+    init::write_file(&staging, bundle.as_bytes(), 0o600)?;
+    std::fs::rename(&staging, path)?;
+    println!(
+        "signing keys: {} (new active kid {}); restart the server to use it",
+        blocks.len(),
+        keys.active_kid().unwrap_or_default()
+    );
+    Ok(())
 }
 
 fn issue_client(config: &Config, name: &str) -> anyhow::Result<()> {

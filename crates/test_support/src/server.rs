@@ -140,6 +140,15 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Stops the server gracefully and hands back its directory, to serve it again.
+    pub fn stop(self) -> tempfile::TempDir {
+        let TestServer {
+            dir, mut daemon, ..
+        } = self;
+        daemon.signal_and_wait("TERM");
+        dir
+    }
+
     /// SIGTERM and the exit status (graceful shutdown).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         self.daemon.signal_and_wait("TERM")

@@ -354,7 +354,82 @@ async fn sigterm_stops_the_server_gracefully() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let status = server.terminate();
+    // The idle keep-alive connection must not hold the shutdown for the whole grace period;
+    // the signal is sent from a blocking thread so this runtime keeps the client responsive.
+    let started = std::time::Instant::now();
+    let (status, server) = tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (status, server)
+    })
+    .await
+    .unwrap();
     assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
     assert!(server.log().contains("\"stopped\""));
+}
+
+#[tokio::test]
+async fn json_bodies_and_auth_failures_get_problems_with_headers_over_https() {
+    // The strict body rules and the security headers hold on the wire, on a real endpoint.
+    let server = sqlite_server(&[]);
+    let client = server.client();
+    let url = format!("{}/v1/auth/register", server.public_url);
+    let send = |content_type: &'static str, body: String| {
+        client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_problem(
+        send("text/plain", "{}".into()).await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_problem(
+        send("application/json", "{\"email\":".into())
+            .await
+            .unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    let duplicate =
+        r#"{"email":"a@example.com","email":"b@example.com","password":"x","display_name":"x"}"#;
+    assert_problem(
+        send("application/json", duplicate.into()).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    let unknown = r#"{"email":"a@example.com","password":"x","display_name":"x","role":"admin"}"#;
+    let body = assert_problem(
+        send("application/json", unknown.into()).await.unwrap(),
+        400,
+        "unknown_field",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "role");
+    let deep = format!("{{\"email\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+    assert_problem(
+        send("application/json", deep).await.unwrap(),
+        400,
+        "invalid_request",
+    )
+    .await;
+    let unauthenticated = client
+        .get(format!("{}/v1/me", server.public_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unauthenticated.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
+    assert_problem(unauthenticated, 401, "invalid_token").await;
 }

@@ -774,3 +774,70 @@ async fn a_login_flood_gets_503_instead_of_an_unbounded_queue() {
         "the pool refused everything"
     );
 }
+
+#[tokio::test]
+async fn rotating_the_signing_key_keeps_old_tokens_valid_until_they_expire() {
+    // Operators rotate keys without logging everyone out.
+    let server = sqlite_server(&[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("kim@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (old_token, _) = api.login("kim@example.com").await;
+    let old_kid = decode_part(&old_token, 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = server.config_path();
+    // Stop on a blocking thread so this runtime keeps answering the server's HTTP/2 GOAWAY.
+    let dir = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+
+    let rotated = crate::strongroom(&[
+        "keys",
+        "rotate-signing",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(rotated.status.success(), "{rotated:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("keys/signing.ed25519"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let server = TestServer::serve_in(binary(), dir, Database::Sqlite, &[]);
+    let api = Api::new(&server);
+    let jwks: Value = api
+        .client
+        .get(format!("{}/.well-known/jwks.json", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&old_kid.as_str()));
+    assert_eq!(
+        api.get("/v1/me", &old_token).await.status(),
+        200,
+        "old token no longer verifies"
+    );
+    let (new_token, _) = api.login("kim@example.com").await;
+    let new_kid = decode_part(&new_token, 0)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(api.get("/v1/me", &new_token).await.status(), 200);
+}

@@ -46,6 +46,8 @@ pub enum ApiError {
     },
     WeakPassword,
     InvalidCredentials,
+    /// A TOTP or recovery code that is wrong, already used, or whose ticket is spent.
+    InvalidCode,
     /// Missing, malformed, expired, wrongly signed or revoked bearer token.
     InvalidToken,
     InvalidRefreshToken,
@@ -81,6 +83,7 @@ impl ApiError {
             ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
             ApiError::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidCredentials
+            | ApiError::InvalidCode
             | ApiError::InvalidToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::ServiceUnavailable { .. } => "service_unavailable",
             ApiError::WeakPassword => "weak_password",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidCode => "invalid_code",
             ApiError::InvalidToken => "invalid_token",
             ApiError::InvalidRefreshToken => "invalid_refresh_token",
             ApiError::RefreshTokenReused => "refresh_token_reused",
@@ -134,6 +138,7 @@ impl ApiError {
             ApiError::ServiceUnavailable { .. } => "The service is temporarily unavailable",
             ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
             ApiError::InvalidCredentials => "The email or password is wrong",
+            ApiError::InvalidCode => "The code is wrong, expired or already used",
             ApiError::InvalidToken => "The access token is missing, invalid, expired or revoked",
             ApiError::InvalidRefreshToken => "The refresh token is missing, invalid or expired",
             ApiError::RefreshTokenReused => {

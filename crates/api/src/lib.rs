@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
-use crate::routes::{auth as auth_routes, health, internal, me, openapi};
+use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi};
 pub use crate::state::{AppState, OpsState};
 
 /// Edge settings taken from `[server]`.
@@ -51,6 +51,11 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
             "/v1/auth/sessions/{id}",
             axum::routing::delete(auth_routes::delete_session),
         )
+        .route("/v1/auth/mfa/totp", post(mfa::login_totp))
+        .route("/v1/auth/mfa/recovery", post(mfa::login_recovery))
+        .route("/v1/auth/step-up/totp", post(mfa::step_up_totp))
+        .route("/v1/mfa/totp/enroll", post(mfa::enroll))
+        .route("/v1/mfa/totp/confirm", post(mfa::confirm))
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/me/security-events", get(me::security_events));
     with_edge(

@@ -6,6 +6,7 @@ pub mod email;
 pub mod password;
 pub mod refresh;
 pub mod tokens;
+pub mod totp;
 
 pub use email::{Email, EmailError};
 pub use password::{PasswordError, PasswordHasher};

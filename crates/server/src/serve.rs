@@ -126,6 +126,11 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
             key: "keys.signing_key_file".into(),
             reason: error.to_string(),
         })?;
+    let kek =
+        crypto::LocalKek::from_file(&config.keys.local_kek_file).map_err(|error| ConfigError {
+            key: "keys.local_kek_file".into(),
+            reason: error.to_string(),
+        })?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut trusted_origins = vec![HeaderValue::from_str(&config.server.public_origin)?];
     trusted_origins.extend(config.server.cors_allowed_origins.iter().cloned());
@@ -139,6 +144,8 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
         hashing: HashingPool::new(cores)?,
         sessions: SessionTable::load(store, now_ms()).await?,
         throttles: Throttles::default(),
+        totp_sealing: kek.sealing_key("strongroom/totp-secret/v1")?,
+        recovery_mac: kek.mac_key("strongroom/recovery-code/v1"),
         settings: AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,

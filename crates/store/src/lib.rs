@@ -5,6 +5,7 @@
 
 mod identity;
 mod limits;
+mod mfa;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sqlx::sqlite::{
 
 pub use identity::*;
 pub use limits::*;
+pub use mfa::*;
 
 /// Runs the same statement-building expression against whichever pool the store holds, so
 /// each query is written once for both backends (both accept `$N` placeholders).

@@ -44,6 +44,10 @@ pub struct Auth {
     pub hashing: HashingPool,
     pub sessions: SessionTable,
     pub throttles: Throttles,
+    /// Seals TOTP secrets at rest.
+    pub totp_sealing: crypto::SealingKey,
+    /// Keys the MACs under which recovery codes are stored.
+    pub recovery_mac: crypto::MacKey,
     pub settings: AuthSettings,
     /// Origins allowed on cookie endpoints: our own and the CORS allowlist.
     pub trusted_origins: Vec<HeaderValue>,

@@ -29,6 +29,9 @@ pub const LOGIN_ACCOUNT_PERIOD: Duration = Duration::from_secs(6);
 /// Registrations per IP.
 pub const REGISTER_IP_BURST: u32 = 20;
 pub const REGISTER_IP_PERIOD: Duration = Duration::from_secs(6);
+/// Second-factor code attempts per user (TOTP, recovery codes, step-up).
+pub const OTP_USER_BURST: u32 = 10;
+pub const OTP_USER_PERIOD: Duration = Duration::from_secs(30);
 /// Refresh and other cookie calls per IP.
 pub const REFRESH_IP_BURST: u32 = 120;
 pub const REFRESH_IP_PERIOD: Duration = Duration::from_millis(500);
@@ -49,6 +52,7 @@ pub struct Throttles {
     login_account: Keyed<String>,
     register_ip: Keyed<IpAddr>,
     refresh_ip: Keyed<IpAddr>,
+    otp_user: Keyed<String>,
     clock: DefaultClock,
 }
 
@@ -60,6 +64,7 @@ impl Default for Throttles {
             login_account: keyed(LOGIN_ACCOUNT_BURST, LOGIN_ACCOUNT_PERIOD),
             register_ip: keyed(REGISTER_IP_BURST, REGISTER_IP_PERIOD),
             refresh_ip: keyed(REFRESH_IP_BURST, REFRESH_IP_PERIOD),
+            otp_user: keyed(OTP_USER_BURST, OTP_USER_PERIOD),
             clock: DefaultClock::default(),
         }
     }
@@ -105,6 +110,10 @@ impl Throttles {
         self.check(&self.refresh_ip, &ip, REFRESH_IP_BURST)
     }
 
+    pub fn otp(&self, user_id: &str) -> Result<(), ApiError> {
+        self.check(&self.otp_user, &user_id.to_owned(), OTP_USER_BURST)
+    }
+
     /// Forgets keys whose allowance is full again; called periodically.
     pub fn retain_recent(&self) {
         self.login_account_ip.retain_recent();
@@ -112,5 +121,6 @@ impl Throttles {
         self.login_account.retain_recent();
         self.register_ip.retain_recent();
         self.refresh_ip.retain_recent();
+        self.otp_user.retain_recent();
     }
 }

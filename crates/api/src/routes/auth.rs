@@ -61,6 +61,14 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
+/// What a successful password step answers: tokens, or a second-factor challenge.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(TokenResponse),
+    Mfa(crate::routes::mfa::MfaChallenge),
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
     pub id: String,
@@ -187,7 +195,7 @@ pub async fn register(
 /// after the same Argon2 work.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in; the refresh cookie is set", body = TokenResponse),
+        (status = 200, description = "Signed in (refresh cookie set), or a second factor is required", body = LoginAnswer),
         (status = 400, description = "Malformed body", content_type = "application/problem+json", body = Problem),
         (status = 401, description = "invalid_credentials", content_type = "application/problem+json", body = Problem),
         (status = 413, description = "Body too large", content_type = "application/problem+json", body = Problem),
@@ -237,6 +245,9 @@ pub async fn login(
             .store
             .update_password_hash(&user.id, &new_hash)
             .await?;
+    }
+    if crate::routes::mfa::has_totp(&state, &user.id).await? {
+        return crate::routes::mfa::challenge(&state, &user.id).await;
     }
     start_session(&state, &user, ip, &headers, Acr::Pwd, &["pwd"]).await
 }

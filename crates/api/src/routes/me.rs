@@ -79,7 +79,7 @@ async fn me_view(state: &AppState, caller: &Caller) -> Result<Me, ApiError> {
             .map(str::to_owned)
             .collect(),
         mfa: MfaStatus {
-            totp: false,
+            totp: crate::routes::mfa::has_totp(state, &caller.user_id).await?,
             webauthn: false,
         },
         status: user.status,

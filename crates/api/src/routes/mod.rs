@@ -4,4 +4,5 @@ pub mod auth;
 pub mod health;
 pub mod internal;
 pub mod me;
+pub mod mfa;
 pub mod openapi;

@@ -9,11 +9,16 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::{FieldError, Problem};
+use crate::routes::auth::LoginAnswer;
 use crate::routes::auth::{
     self, LoginRequest, RegisterRequest, RegisterResponse, SessionList, SessionView, TokenResponse,
 };
 use crate::routes::health::{self, Health};
 use crate::routes::me::{self, Me, MfaStatus, SecurityEvent, SecurityEventList, UpdateMe};
+use crate::routes::mfa::{
+    self, CodeRequest, MfaChallenge, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
+    TotpEnrolment,
+};
 
 /// Declares the bearer (JWT access token) security scheme.
 struct BearerScheme;
@@ -41,12 +46,14 @@ impl utoipa::Modify for BearerScheme {
     paths(
         health::healthz, openapi_json, auth::jwks, auth::register, auth::login, auth::refresh,
         auth::logout, auth::list_sessions, auth::delete_session, me::get_me, me::patch_me,
-        me::security_events,
+        me::security_events, mfa::enroll, mfa::confirm, mfa::login_totp, mfa::login_recovery,
+        mfa::step_up_totp,
     ),
     components(schemas(
         Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
         TokenResponse, SessionView, SessionList, Me, MfaStatus, UpdateMe, SecurityEvent,
-        SecurityEventList,
+        SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
+        TicketCodeRequest, TicketRecoveryRequest, LoginAnswer,
     )),
     modifiers(&BearerScheme)
 )]

@@ -11,7 +11,7 @@ use test_support::{Database, PgCluster, TestServer};
 
 use crate::{binary, sqlite_server};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A server whose forwarding headers are believed from loopback, so tests can act from
 /// several client addresses.
@@ -23,20 +23,20 @@ fn proxied_server(database: Database) -> TestServer {
     )
 }
 
-struct Api {
-    client: Client,
-    base: String,
+pub struct Api {
+    pub client: Client,
+    pub base: String,
 }
 
 impl Api {
-    fn new(server: &TestServer) -> Api {
+    pub fn new(server: &TestServer) -> Api {
         Api {
             client: server.client(),
             base: server.public_url.clone(),
         }
     }
 
-    async fn post(&self, path: &str, body: Value, ip: &str) -> Response {
+    pub async fn post(&self, path: &str, body: Value, ip: &str) -> Response {
         self.client
             .post(format!("{}{path}", self.base))
             .header("x-forwarded-for", ip)
@@ -46,7 +46,7 @@ impl Api {
             .unwrap()
     }
 
-    async fn register(&self, email: &str, password: &str) -> Response {
+    pub async fn register(&self, email: &str, password: &str) -> Response {
         self.post(
             "/v1/auth/register",
             json!({"email": email, "password": password, "display_name": "Test User"}),
@@ -55,7 +55,7 @@ impl Api {
         .await
     }
 
-    async fn login_from(&self, email: &str, password: &str, ip: &str) -> Response {
+    pub async fn login_from(&self, email: &str, password: &str, ip: &str) -> Response {
         self.post(
             "/v1/auth/login",
             json!({"email": email, "password": password}),
@@ -65,7 +65,7 @@ impl Api {
     }
 
     /// Logs in and returns (access token, refresh cookie value).
-    async fn login(&self, email: &str) -> (String, String) {
+    pub async fn login(&self, email: &str) -> (String, String) {
         let response = self.login_from(email, PASSWORD, "192.0.2.10").await;
         assert_eq!(response.status(), 200);
         let cookie = refresh_cookie(&response).expect("refresh cookie");
@@ -73,7 +73,7 @@ impl Api {
         (body["access_token"].as_str().unwrap().to_owned(), cookie)
     }
 
-    async fn get(&self, path: &str, token: &str) -> Response {
+    pub async fn get(&self, path: &str, token: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))
             .bearer_auth(token)
@@ -92,7 +92,7 @@ impl Api {
     }
 }
 
-fn refresh_cookie(response: &Response) -> Option<String> {
+pub fn refresh_cookie(response: &Response) -> Option<String> {
     let header = response
         .headers()
         .get("set-cookie")?
@@ -119,7 +119,7 @@ fn refresh_cookie(response: &Response) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-async fn code(response: Response) -> (u16, String) {
+pub async fn code(response: Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     (status, body["code"].as_str().unwrap_or_default().to_owned())
@@ -324,7 +324,7 @@ async fn login_reveals_nothing_about_which_emails_exist() {
     assert!((0.5..=2.0).contains(&ratio), "timing ratio {ratio}");
 }
 
-fn decode_part(token: &str, index: usize) -> Value {
+pub fn decode_part(token: &str, index: usize) -> Value {
     let part = token.split('.').nth(index).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }

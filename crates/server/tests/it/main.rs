@@ -10,6 +10,7 @@
 mod cli;
 mod edge;
 mod identity;
+mod mfa;
 mod stores;
 mod tls;
 

@@ -1,0 +1,203 @@
+//! Key material: the local key-encryption key (KEK) from `strongroom init`, and keys derived
+//! from it for one purpose each (HMAC-SHA-256 as the KDF, the purpose label as context), so
+//! a key used to seal TOTP secrets can never open anything else.
+//!
+//! Sealing is AES-256-GCM with a random 96-bit nonce and associated data that binds the
+//! ciphertext to where it is stored (table, record, field): moved elsewhere, it fails to open.
+//! Envelope encryption with per-record data keys and external KEK providers (OpenBao,
+//! PKCS#11) builds on this crate.
+
+use std::path::Path;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
+use zeroize::Zeroizing;
+
+/// Bytes of the local KEK file.
+pub const LOCAL_KEK_BYTES: usize = 32;
+/// Largest plaintext sealed in one call.
+pub const SEALED_PLAINTEXT_BYTES_MAX: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the key file cannot be read or is not {LOCAL_KEK_BYTES} bytes")]
+    BadKeyFile,
+    #[error("no system randomness")]
+    Randomness,
+    #[error("plaintext too large")]
+    TooLarge,
+    /// Wrong key, wrong associated data, or tampered ciphertext.
+    #[error("ciphertext failed authentication")]
+    Integrity,
+}
+
+/// The local KEK. Never `Debug`-printed, zeroized on drop.
+pub struct LocalKek {
+    bytes: Zeroizing<[u8; LOCAL_KEK_BYTES]>,
+}
+
+impl std::fmt::Debug for LocalKek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalKek([redacted])")
+    }
+}
+
+impl LocalKek {
+    pub fn from_file(path: &Path) -> Result<LocalKek, CryptoError> {
+        let raw = Zeroizing::new(std::fs::read(path).map_err(|_| CryptoError::BadKeyFile)?);
+        let bytes: [u8; LOCAL_KEK_BYTES] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::BadKeyFile)?;
+        Ok(LocalKek {
+            bytes: Zeroizing::new(bytes),
+        })
+    }
+
+    fn derive(&self, purpose: &str) -> Zeroizing<Vec<u8>> {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.bytes.as_slice());
+        Zeroizing::new(hmac::sign(&key, purpose.as_bytes()).as_ref().to_vec())
+    }
+
+    /// An AEAD key for one purpose.
+    pub fn sealing_key(&self, purpose: &str) -> Result<SealingKey, CryptoError> {
+        let derived = self.derive(purpose);
+        let key = UnboundKey::new(&AES_256_GCM, &derived).map_err(|_| CryptoError::BadKeyFile)?;
+        Ok(SealingKey {
+            key: LessSafeKey::new(key),
+        })
+    }
+
+    /// A MAC key for one purpose (e.g. hashing recovery codes so a database dump alone cannot
+    /// be brute-forced offline).
+    pub fn mac_key(&self, purpose: &str) -> MacKey {
+        let derived = self.derive(purpose);
+        MacKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
+        }
+    }
+}
+
+pub struct SealingKey {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey([redacted])")
+    }
+}
+
+impl SealingKey {
+    /// nonce || ciphertext || tag.
+    pub fn seal(&self, associated_data: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if plaintext.len() > SEALED_PLAINTEXT_BYTES_MAX {
+            return Err(CryptoError::TooLarge);
+        }
+        let mut nonce = [0_u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
+        let mut in_out = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(associated_data.as_bytes()),
+                &mut in_out,
+            )
+            .map_err(|_| CryptoError::Integrity)?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend(in_out);
+        Ok(sealed)
+    }
+
+    pub fn open(
+        &self,
+        associated_data: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let nonce: [u8; NONCE_LEN] = sealed
+            .get(..NONCE_LEN)
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(CryptoError::Integrity)?;
+        let mut in_out = Zeroizing::new(
+            sealed
+                .get(NONCE_LEN..)
+                .ok_or(CryptoError::Integrity)?
+                .to_vec(),
+        );
+        let plaintext = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(associated_data.as_bytes()),
+                &mut in_out,
+            )
+            .map_err(|_| CryptoError::Integrity)?;
+        Ok(Zeroizing::new(plaintext.to_vec()))
+    }
+}
+
+pub struct MacKey {
+    key: hmac::Key,
+}
+
+impl std::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacKey([redacted])")
+    }
+}
+
+impl MacKey {
+    pub fn mac(&self, message: &[u8]) -> Vec<u8> {
+        hmac::sign(&self.key, message).as_ref().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kek() -> LocalKek {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek.bin");
+        std::fs::write(&path, [7_u8; LOCAL_KEK_BYTES]).unwrap();
+        LocalKek::from_file(&path).unwrap()
+    }
+
+    #[test]
+    fn sealed_data_opens_only_with_its_purpose_and_place() {
+        let kek = kek();
+        let key = kek.sealing_key("totp-secret").unwrap();
+        let sealed = key.seal("totp:user-1", b"secret").unwrap();
+        assert_eq!(
+            key.open("totp:user-1", &sealed).unwrap().as_slice(),
+            b"secret"
+        );
+        assert_eq!(
+            key.open("totp:user-2", &sealed).unwrap_err(),
+            CryptoError::Integrity
+        );
+        let other_purpose = kek.sealing_key("profile").unwrap();
+        assert_eq!(
+            other_purpose.open("totp:user-1", &sealed).unwrap_err(),
+            CryptoError::Integrity
+        );
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            key.open("totp:user-1", &tampered).unwrap_err(),
+            CryptoError::Integrity
+        );
+        assert!(!format!("{kek:?}").contains('7'));
+    }
+
+    #[test]
+    fn key_files_of_the_wrong_size_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek.bin");
+        std::fs::write(&path, [1_u8; 16]).unwrap();
+        assert_eq!(
+            LocalKek::from_file(&path).unwrap_err(),
+            CryptoError::BadKeyFile
+        );
+    }
+}

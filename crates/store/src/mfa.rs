@@ -1,0 +1,156 @@
+//! Second-factor persistence: TOTP credentials with one-time steps, recovery codes, MFA
+//! tickets. One-time use is always a conditional UPDATE (compare-and-set), never a read
+//! followed by a write.
+
+use crate::{Pool, Store, StoreError, on_pool};
+
+#[derive(Debug, Clone)]
+pub struct TotpRecord {
+    pub secret_sealed: Option<Vec<u8>>,
+    pub pending_sealed: Option<Vec<u8>>,
+    pub confirmed_at: Option<i64>,
+    pub last_used_step: Option<i64>,
+}
+
+type TotpRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>, Option<i64>);
+
+impl Store {
+    pub async fn find_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
+        let sql = "SELECT secret_sealed, pending_sealed, confirmed_at, last_used_step \
+                   FROM totp_credentials WHERE user_id = $1";
+        let row: Option<TotpRow> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await?);
+        Ok(row.map(
+            |(secret_sealed, pending_sealed, confirmed_at, last_used_step)| TotpRecord {
+                secret_sealed,
+                pending_sealed,
+                confirmed_at,
+                last_used_step,
+            },
+        ))
+    }
+
+    /// Stores a new pending secret; a confirmed credential stays active until confirmation.
+    pub async fn set_pending_totp(
+        &self,
+        user_id: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO totp_credentials (user_id, pending_sealed, created_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed";
+        on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(sealed).bind(now).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Activates the pending secret verified with `step`, replaces the recovery codes, in one
+    /// transaction. `false` when the pending secret changed meanwhile.
+    pub async fn confirm_totp(
+        &self,
+        user_id: &str,
+        pending: &[u8],
+        step: i64,
+        recovery_code_macs: &[Vec<u8>],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let activate = "UPDATE totp_credentials SET secret_sealed = pending_sealed, pending_sealed = NULL, \
+                        confirmed_at = $1, last_used_step = $2 WHERE user_id = $3 AND pending_sealed = $4";
+        let clear = "DELETE FROM recovery_codes WHERE user_id = $1";
+        let insert =
+            "INSERT INTO recovery_codes (code_mac, user_id, created_at) VALUES ($1, $2, $3)";
+        let confirmed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(activate).bind(now).bind(step).bind(user_id).bind(pending)
+                .execute(&mut *tx).await?.rows_affected();
+            if changed == 1 {
+                sqlx::query(clear).bind(user_id).execute(&mut *tx).await?;
+                for mac in recovery_code_macs {
+                    sqlx::query(insert).bind(mac).bind(user_id).bind(now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                true
+            } else {
+                tx.rollback().await?;
+                false
+            }
+        });
+        Ok(confirmed)
+    }
+
+    /// Accepts TOTP step `step` once: only if it is later than every step used before.
+    pub async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE totp_credentials SET last_used_step = $1 WHERE user_id = $2 \
+                   AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $1)";
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(step).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Spends one recovery code; `false` when unknown or already used.
+    pub async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code_mac: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE recovery_codes SET used_at = $1 WHERE code_mac = $2 AND user_id = $3 AND used_at IS NULL";
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(now).bind(code_mac).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    pub async fn create_mfa_ticket(
+        &self,
+        ticket_hash: &[u8],
+        user_id: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at, attempts) VALUES ($1, $2, $3, 0)";
+        on_pool!(self, pool => sqlx::query(sql).bind(ticket_hash).bind(user_id).bind(expires_at).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// The user of a ticket that is unused, unexpired and has attempts left.
+    pub async fn mfa_ticket_user(
+        &self,
+        ticket_hash: &[u8],
+        now: i64,
+        attempts_max: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT user_id FROM mfa_tickets WHERE ticket_hash = $1 AND used_at IS NULL \
+                   AND expires_at > $2 AND attempts < $3";
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(ticket_hash).bind(now).bind(attempts_max).fetch_optional(pool).await?),
+        )
+    }
+
+    pub async fn fail_mfa_ticket(&self, ticket_hash: &[u8]) -> Result<(), StoreError> {
+        let sql = "UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = $1";
+        on_pool!(self, pool => sqlx::query(sql).bind(ticket_hash).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Spends a ticket; `false` when someone else already did (or it expired).
+    pub async fn consume_mfa_ticket(
+        &self,
+        ticket_hash: &[u8],
+        now: i64,
+        attempts_max: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE mfa_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL \
+                   AND expires_at > $1 AND attempts < $3";
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(now).bind(ticket_hash).bind(attempts_max).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Records a step-up on the session: later tokens of the session carry the new `acr`.
+    pub async fn set_session_authentication(
+        &self,
+        session_id: &str,
+        acr: &str,
+        amr: &str,
+        auth_time: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE sessions SET acr = $1, amr = $2, auth_time = $3 WHERE id = $4 AND revoked_at IS NULL";
+        on_pool!(self, pool => sqlx::query(sql).bind(acr).bind(amr).bind(auth_time).bind(session_id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+}

@@ -48,6 +48,8 @@ pub enum ApiError {
     InvalidCredentials,
     /// A TOTP or recovery code that is wrong, already used, or whose ticket is spent.
     InvalidCode,
+    /// A WebAuthn response that does not verify, or whose ceremony is unknown or spent.
+    InvalidAssertion,
     /// Missing, malformed, expired, wrongly signed or revoked bearer token.
     InvalidToken,
     InvalidRefreshToken,
@@ -84,6 +86,7 @@ impl ApiError {
             ApiError::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidCredentials
             | ApiError::InvalidCode
+            | ApiError::InvalidAssertion
             | ApiError::InvalidToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::WeakPassword => "weak_password",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidCode => "invalid_code",
+            ApiError::InvalidAssertion => "invalid_assertion",
             ApiError::InvalidToken => "invalid_token",
             ApiError::InvalidRefreshToken => "invalid_refresh_token",
             ApiError::RefreshTokenReused => "refresh_token_reused",
@@ -139,6 +143,7 @@ impl ApiError {
             ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
             ApiError::InvalidCredentials => "The email or password is wrong",
             ApiError::InvalidCode => "The code is wrong, expired or already used",
+            ApiError::InvalidAssertion => "The passkey response did not verify",
             ApiError::InvalidToken => "The access token is missing, invalid, expired or revoked",
             ApiError::InvalidRefreshToken => "The refresh token is missing, invalid or expired",
             ApiError::RefreshTokenReused => {

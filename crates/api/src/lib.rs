@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
-use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi};
+use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi, webauthn};
 pub use crate::state::{AppState, OpsState};
 
 /// Edge settings taken from `[server]`.
@@ -56,6 +56,21 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/v1/auth/step-up/totp", post(mfa::step_up_totp))
         .route("/v1/mfa/totp/enroll", post(mfa::enroll))
         .route("/v1/mfa/totp/confirm", post(mfa::confirm))
+        .route(
+            "/v1/mfa/webauthn/register/options",
+            post(webauthn::register_options),
+        )
+        .route("/v1/mfa/webauthn/register", post(webauthn::register))
+        .route(
+            "/v1/auth/webauthn/login/options",
+            post(webauthn::login_options),
+        )
+        .route("/v1/auth/webauthn/login", post(webauthn::login))
+        .route(
+            "/v1/auth/step-up/webauthn/options",
+            post(webauthn::step_up_options),
+        )
+        .route("/v1/auth/step-up/webauthn", post(webauthn::step_up))
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/me/security-events", get(me::security_events));
     with_edge(

@@ -146,6 +146,12 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
         throttles: Throttles::default(),
         totp_sealing: kek.sealing_key("strongroom/totp-secret/v1")?,
         recovery_mac: kek.mac_key("strongroom/recovery-code/v1"),
+        webauthn: api::auth::relying_party(&config.server.public_origin).map_err(|reason| {
+            ConfigError {
+                key: "server.public_origin".into(),
+                reason,
+            }
+        })?,
         settings: AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,

@@ -6,6 +6,7 @@
 mod identity;
 mod limits;
 mod mfa;
+mod webauthn;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
 pub use identity::*;
 pub use limits::*;
 pub use mfa::*;
+pub use webauthn::*;
 
 /// Runs the same statement-building expression against whichever pool the store holds, so
 /// each query is written once for both backends (both accept `$N` placeholders).

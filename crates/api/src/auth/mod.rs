@@ -48,6 +48,8 @@ pub struct Auth {
     pub totp_sealing: crypto::SealingKey,
     /// Keys the MACs under which recovery codes are stored.
     pub recovery_mac: crypto::MacKey,
+    /// The WebAuthn relying party (`server.public_origin`).
+    pub webauthn: webauthn_rs::Webauthn,
     pub settings: AuthSettings,
     /// Origins allowed on cookie endpoints: our own and the CORS allowlist.
     pub trusted_origins: Vec<HeaderValue>,
@@ -63,6 +65,19 @@ impl std::fmt::Debug for Auth {
 }
 
 pub type SharedAuth = Arc<Auth>;
+
+/// The WebAuthn relying party for `public_origin` (its host is the RP id).
+pub fn relying_party(public_origin: &str) -> Result<webauthn_rs::Webauthn, String> {
+    let origin =
+        webauthn_rs::prelude::Url::parse(public_origin).map_err(|_| "not a URL".to_owned())?;
+    let rp_id = origin
+        .host_str()
+        .ok_or_else(|| "no host".to_owned())?
+        .to_owned();
+    webauthn_rs::prelude::WebauthnBuilder::new(&rp_id, &origin)
+        .and_then(|builder| builder.rp_name("Strongroom").build())
+        .map_err(|error| format!("cannot be a WebAuthn relying party: {error}"))
+}
 
 /// Milliseconds since the Unix epoch. The one place the API reads the wall clock.
 pub fn now_ms() -> i64 {

@@ -246,7 +246,9 @@ pub async fn login(
             .update_password_hash(&user.id, &new_hash)
             .await?;
     }
-    if crate::routes::mfa::has_totp(&state, &user.id).await? {
+    if crate::routes::mfa::has_totp(&state, &user.id).await?
+        || crate::routes::webauthn::has_passkeys(&state, &user.id).await?
+    {
         return crate::routes::mfa::challenge(&state, &user.id).await;
     }
     start_session(&state, &user, ip, &headers, Acr::Pwd, &["pwd"]).await

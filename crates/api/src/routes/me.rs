@@ -80,7 +80,7 @@ async fn me_view(state: &AppState, caller: &Caller) -> Result<Me, ApiError> {
             .collect(),
         mfa: MfaStatus {
             totp: crate::routes::mfa::has_totp(state, &caller.user_id).await?,
-            webauthn: false,
+            webauthn: crate::routes::webauthn::has_passkeys(state, &caller.user_id).await?,
         },
         status: user.status,
     })

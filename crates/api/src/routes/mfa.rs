@@ -116,6 +116,13 @@ async fn accept_totp(state: &AppState, user_id: &str, code: &str) -> Result<(), 
 
 /// Issues the challenge that replaces tokens when the user has a second factor.
 pub(crate) async fn challenge(state: &AppState, user_id: &str) -> Result<Response, ApiError> {
+    let mut methods = Vec::new();
+    if has_totp(state, user_id).await? {
+        methods.push("totp".to_owned());
+    }
+    if crate::routes::webauthn::has_passkeys(state, user_id).await? {
+        methods.push("webauthn".to_owned());
+    }
     let (ticket, ticket_hash) = new_refresh_token().map_err(|_| ApiError::Internal)?;
     state
         .store
@@ -128,7 +135,7 @@ pub(crate) async fn challenge(state: &AppState, user_id: &str) -> Result<Respons
     let body = MfaChallenge {
         mfa_required: true,
         mfa_ticket: ticket.expose_secret().to_owned(),
-        methods: vec!["totp".to_owned()],
+        methods,
     };
     Ok(Json(body).into_response())
 }
@@ -349,6 +356,26 @@ pub async fn step_up_totp(
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     accept_totp(&state, &caller.user_id, &body.code).await?;
+    let tokens = raise_session(&state, &caller, "otp").await?;
+    record_event(
+        &state,
+        &caller.user_id,
+        "step_up",
+        ip,
+        &headers,
+        Some(&caller.session_id),
+    )
+    .await?;
+    Ok(Json(tokens))
+}
+
+/// Records a fresh multi-factor authentication (`method` joins `amr`) on the caller's session
+/// and mints an access token with `acr=mfa` for it.
+pub(crate) async fn raise_session(
+    state: &AppState,
+    caller: &Caller,
+    method: &str,
+) -> Result<TokenResponse, ApiError> {
     let now = now_ms();
     let session = state
         .store
@@ -358,15 +385,14 @@ pub async fn step_up_totp(
     let mut amr: Vec<&str> = session
         .amr
         .split(',')
-        .filter(|method| !method.is_empty())
+        .filter(|existing| !existing.is_empty())
         .collect();
-    if !amr.contains(&"otp") {
-        amr.push("otp");
+    if !amr.contains(&method) {
+        amr.push(method);
     }
-    let amr = amr.join(",");
     state
         .store
-        .set_session_authentication(&session.id, "mfa", &amr, now)
+        .set_session_authentication(&session.id, "mfa", &amr.join(","), now)
         .await?;
     let session = state
         .store
@@ -378,19 +404,10 @@ pub async fn step_up_totp(
         .find_user(&caller.user_id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    let (access_token, exp) = mint_access_token(&state, &user.roles, &session, now)?;
-    record_event(
-        &state,
-        &caller.user_id,
-        "step_up",
-        ip,
-        &headers,
-        Some(&session.id),
-    )
-    .await?;
-    Ok(Json(TokenResponse {
+    let (access_token, exp) = mint_access_token(state, &user.roles, &session, now)?;
+    Ok(TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
         expires_in: exp.saturating_sub(u64::try_from(now / 1000).unwrap_or(0)),
-    }))
+    })
 }

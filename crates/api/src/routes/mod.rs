@@ -6,3 +6,4 @@ pub mod internal;
 pub mod me;
 pub mod mfa;
 pub mod openapi;
+pub mod webauthn;

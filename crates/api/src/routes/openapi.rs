@@ -19,6 +19,9 @@ use crate::routes::mfa::{
     self, CodeRequest, MfaChallenge, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
     TotpEnrolment,
 };
+use crate::routes::webauthn::{
+    self, AssertionRequest, LoginOptionsRequest, PasskeyRegistered, RegisterPasskeyRequest,
+};
 
 /// Declares the bearer (JWT access token) security scheme.
 struct BearerScheme;
@@ -47,13 +50,15 @@ impl utoipa::Modify for BearerScheme {
         health::healthz, openapi_json, auth::jwks, auth::register, auth::login, auth::refresh,
         auth::logout, auth::list_sessions, auth::delete_session, me::get_me, me::patch_me,
         me::security_events, mfa::enroll, mfa::confirm, mfa::login_totp, mfa::login_recovery,
-        mfa::step_up_totp,
+        mfa::step_up_totp, webauthn::register_options, webauthn::register,
+        webauthn::login_options, webauthn::login, webauthn::step_up_options, webauthn::step_up,
     ),
     components(schemas(
         Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
         TokenResponse, SessionView, SessionList, Me, MfaStatus, UpdateMe, SecurityEvent,
         SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
-        TicketCodeRequest, TicketRecoveryRequest, LoginAnswer,
+        TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
+        PasskeyRegistered, LoginOptionsRequest, AssertionRequest,
     )),
     modifiers(&BearerScheme)
 )]

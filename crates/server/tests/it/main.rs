@@ -11,6 +11,7 @@ mod cli;
 mod edge;
 mod identity;
 mod mfa;
+mod passkeys;
 mod stores;
 mod tls;
 

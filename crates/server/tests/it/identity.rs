@@ -841,3 +841,77 @@ async fn rotating_the_signing_key_keeps_old_tokens_valid_until_they_expire() {
     assert_ne!(new_kid, old_kid);
     assert_eq!(api.get("/v1/me", &new_token).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_refresh_token_reused_after_the_grace_window_revokes_the_family() {
+    // The grace covers a concurrent refresh only: the same token presented 10 s later is theft.
+    let server = sqlite_server(&[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("sybil@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (_, first) = api.login("sybil@example.com").await;
+    let rotated = api.refresh(&first).await;
+    assert_eq!(rotated.status(), 200);
+    let second = refresh_cookie(&rotated).unwrap();
+    let access = rotated.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    assert_eq!(
+        code(api.refresh(&first).await).await,
+        (401, "refresh_token_reused".into())
+    );
+    assert_eq!(
+        code(api.get("/v1/me", &access).await).await,
+        (401, "invalid_token".into())
+    );
+    assert_eq!(
+        code(api.refresh(&second).await).await,
+        (401, "invalid_refresh_token".into())
+    );
+}
+
+#[tokio::test]
+async fn refresh_families_end_at_their_absolute_lifetime() {
+    // However often it is rotated, a family dies at its absolute lifetime (7 days by default;
+    // 3 seconds here), and access tokens never outlive their session.
+    let server = sqlite_server(&[("STRONGROOM__AUTH__REFRESH_FAMILY_TTL_SECS", "3")]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("tara@example.com", PASSWORD).await.status(),
+        201
+    );
+    let response = api
+        .login_from("tara@example.com", PASSWORD, "192.0.2.9")
+        .await;
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("Max-Age=3") || set_cookie.contains("Max-Age=2"),
+        "{set_cookie}"
+    );
+    let mut cookie = refresh_cookie(&response).unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert!(body["expires_in"].as_u64().unwrap() <= 3);
+    let rotated = api.refresh(&cookie).await;
+    assert_eq!(rotated.status(), 200);
+    cookie = refresh_cookie(&rotated).unwrap();
+    let access = rotated.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(
+        code(api.refresh(&cookie).await).await,
+        (401, "invalid_refresh_token".into())
+    );
+    assert_eq!(
+        code(api.get("/v1/me", &access).await).await,
+        (401, "invalid_token".into())
+    );
+}

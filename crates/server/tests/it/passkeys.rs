@@ -248,3 +248,112 @@ async fn passkeys_register_sign_in_as_second_factor_and_step_up() {
     .await;
     assert_eq!(code(stolen).await, (401, "invalid_assertion".into()));
 }
+
+/// A platform authenticator that stores discoverable credentials (1Password's passkey-rs),
+/// which always confirms presence and verification, like a user tapping "Continue".
+struct ApprovingUser;
+
+#[async_trait::async_trait]
+impl passkey::authenticator::UserValidationMethod for ApprovingUser {
+    type PasskeyItem = passkey::types::Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: passkey::authenticator::UiHint<'a, Self::PasskeyItem>,
+        _presence: bool,
+        _verification: bool,
+    ) -> Result<passkey::authenticator::UserCheck, passkey::types::ctap2::Ctap2Error> {
+        Ok(passkey::authenticator::UserCheck {
+            presence: true,
+            verification: true,
+        })
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn discoverable_passkeys_sign_in_without_a_password() {
+    // Passkey-first: `{}` options, the authenticator picks the credential and user itself.
+    use passkey::authenticator::Authenticator;
+    use passkey::client::{Client, DefaultClientData};
+    use passkey::crypto::aws_lc_rs::AwsLcRsBackend;
+    use passkey::types::webauthn::{CredentialCreationOptions, CredentialRequestOptions};
+
+    let server = sqlite_server(&[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("uma@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (pwd_token, _) = api.login("uma@example.com").await;
+    let store: Option<passkey::types::Passkey> = None;
+    let authenticator = Authenticator::new(
+        passkey::types::ctap2::Aaguid::new_empty(),
+        store,
+        ApprovingUser,
+        AwsLcRsBackend,
+    );
+    // The development origin is https://localhost, which this client treats as a test setup.
+    let mut client = Client::new(authenticator).allows_insecure_localhost(true);
+
+    let (id, options) = ceremony(
+        post_json(
+            &api,
+            "/v1/mfa/webauthn/register/options",
+            Some(&pwd_token),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    let options: CredentialCreationOptions = serde_json::from_value(options).unwrap();
+    let created = client
+        .register(&origin(), options, DefaultClientData)
+        .await
+        .unwrap();
+    let registered = post_json(
+        &api,
+        "/v1/mfa/webauthn/register",
+        Some(&pwd_token),
+        json!({"ceremony_id": id, "credential": created}),
+    )
+    .await;
+    assert_eq!(registered.status(), 201, "{:?}", registered.text().await);
+
+    let (id, options) =
+        ceremony(post_json(&api, "/v1/auth/webauthn/login/options", None, json!({})).await).await;
+    assert!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    let options: CredentialRequestOptions = serde_json::from_value(options).unwrap();
+    let asserted = client
+        .authenticate(&origin(), options, DefaultClientData)
+        .await
+        .unwrap();
+    let signed_in = post_json(
+        &api,
+        "/v1/auth/webauthn/login",
+        None,
+        json!({"ceremony_id": id, "credential": asserted}),
+    )
+    .await;
+    assert_eq!(signed_in.status(), 200);
+    let token = signed_in.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims = decode_part(&token, 1);
+    assert_eq!(claims["acr"], "mfa");
+    assert_eq!(claims["amr"], json!(["hwk", "user"]));
+    let me: Value = api.get("/v1/me", &token).await.json().await.unwrap();
+    assert_eq!(me["email"], "uma@example.com");
+}

@@ -16,7 +16,11 @@ const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const CARGO_DENY_VERSION: &str = "0.20.2";
 const CARGO_NEXTEST_VERSION: &str = "0.9.143";
 /// Debian packages the test suite starts throwaway instances of.
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("postgresql", "/usr/lib/postgresql")];
+/// (`sqlite3` lets tests tamper with the store as an intruder with file access would.)
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[
+    ("postgresql", "/usr/lib/postgresql"),
+    ("sqlite3", "/usr/bin/sqlite3"),
+];
 /// Generated cases per operation in the API fuzzing gate.
 const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";
 /// Directory cargo-deny derives from the default advisory-db URL.

@@ -48,6 +48,12 @@ pub enum ApiError {
     InvalidCredentials,
     /// A TOTP or recovery code that is wrong, already used, or whose ticket is spent.
     InvalidCode,
+    /// The KMS/HSM holding the KEK cannot be reached: personal data fails closed.
+    KeyServiceUnavailable {
+        retry_after_secs: u32,
+    },
+    /// A stored ciphertext or wrapped key failed authentication.
+    DataIntegrity,
     /// A WebAuthn response that does not verify, or whose ceremony is unknown or spent.
     InvalidAssertion,
     /// Missing, malformed, expired, wrongly signed or revoked bearer token.
@@ -95,7 +101,8 @@ impl ApiError {
             ApiError::RequestTimeout | ApiError::ServiceUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal | ApiError::DataIntegrity => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::KeyServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -115,6 +122,8 @@ impl ApiError {
             ApiError::WeakPassword => "weak_password",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidCode => "invalid_code",
+            ApiError::KeyServiceUnavailable { .. } => "key_service_unavailable",
+            ApiError::DataIntegrity => "data_integrity_error",
             ApiError::InvalidAssertion => "invalid_assertion",
             ApiError::InvalidToken => "invalid_token",
             ApiError::InvalidRefreshToken => "invalid_refresh_token",
@@ -143,6 +152,10 @@ impl ApiError {
             ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
             ApiError::InvalidCredentials => "The email or password is wrong",
             ApiError::InvalidCode => "The code is wrong, expired or already used",
+            ApiError::KeyServiceUnavailable { .. } => {
+                "The key service is unavailable; try again later"
+            }
+            ApiError::DataIntegrity => "Stored data failed an integrity check",
             ApiError::InvalidAssertion => "The passkey response did not verify",
             ApiError::InvalidToken => "The access token is missing, invalid, expired or revoked",
             ApiError::InvalidRefreshToken => "The refresh token is missing, invalid or expired",
@@ -225,7 +238,8 @@ impl IntoResponse for ApiError {
         );
         let headers = response.headers_mut();
         match &self {
-            ApiError::ServiceUnavailable { retry_after_secs } => {
+            ApiError::ServiceUnavailable { retry_after_secs }
+            | ApiError::KeyServiceUnavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::InvalidToken => {

@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod principal;
 pub mod routes;
 pub mod state;
+pub mod vault;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -25,7 +26,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
-use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi, webauthn};
+use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi, profile, webauthn};
 pub use crate::state::{AppState, OpsState};
 
 /// Edge settings taken from `[server]`.
@@ -71,6 +72,12 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
             post(webauthn::step_up_options),
         )
         .route("/v1/auth/step-up/webauthn", post(webauthn::step_up))
+        .route(
+            "/v1/me/profile",
+            get(profile::get_profile)
+                .put(profile::put_profile)
+                .delete(profile::delete_profile),
+        )
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/me/security-events", get(me::security_events));
     with_edge(
@@ -87,6 +94,10 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
 pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
     let routes = Router::new()
         .route("/internal/v1/whoami", get(internal::whoami))
+        .route(
+            "/internal/v1/profiles/duplicates",
+            post(profile::find_duplicates),
+        )
         .layer(from_fn(principal::require_known_service));
     with_edge(routes, state, "internal", edge, None)
 }

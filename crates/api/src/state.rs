@@ -9,6 +9,7 @@ use crate::auth::SharedAuth;
 pub struct AppState {
     pub store: Store,
     pub auth: SharedAuth,
+    pub vault: std::sync::Arc<crate::vault::Vault>,
 }
 
 #[derive(Clone)]

@@ -7,7 +7,13 @@
 //! Envelope encryption with per-record data keys and external KEK providers (OpenBao,
 //! PKCS#11) builds on this crate.
 
+pub mod envelope;
+pub mod provider;
+
 use std::path::Path;
+
+pub use envelope::{Dek, WrappedDek};
+pub use provider::{KekProvider, KmsError, LocalKeyring};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
@@ -44,11 +50,16 @@ impl std::fmt::Debug for LocalKek {
 
 impl LocalKek {
     pub fn from_file(path: &Path) -> Result<LocalKek, CryptoError> {
+        // The first version of the key file; later versions (after `keys rotate-kek`) only
+        // wrap data keys, so keys derived here stay stable across rotations.
         let raw = Zeroizing::new(std::fs::read(path).map_err(|_| CryptoError::BadKeyFile)?);
+        if raw.is_empty() || raw.len() % LOCAL_KEK_BYTES != 0 {
+            return Err(CryptoError::BadKeyFile);
+        }
         let bytes: [u8; LOCAL_KEK_BYTES] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::BadKeyFile)?;
+            .get(..LOCAL_KEK_BYTES)
+            .and_then(|first| first.try_into().ok())
+            .ok_or(CryptoError::BadKeyFile)?;
         Ok(LocalKek {
             bytes: Zeroizing::new(bytes),
         })

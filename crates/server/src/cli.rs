@@ -49,6 +49,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// Make a new KEK version current and rewrap every data key; data stays readable.
+    RotateKek {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Add a new token-signing key; tokens signed by older keys verify until they expire.
     RotateSigning {
         #[arg(long)]

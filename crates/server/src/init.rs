@@ -41,6 +41,7 @@ url = ""
 provider = "local"
 local_kek_file = "keys/kek.bin"
 signing_key_file = "keys/signing.ed25519"
+blind_index_key_file = "keys/blind-index.key"
 
 [auth]
 access_token_ttl_secs = 900
@@ -131,6 +132,11 @@ pub fn run(dir: &Path, force: bool) -> anyhow::Result<()> {
         0o600,
     )?;
     write_file(&dir.join("keys/kek.bin"), &kek, 0o600)?;
+    let mut blind_index_key = [0_u8; LOCAL_KEK_BYTES];
+    aws_lc_rs::rand::fill(&mut blind_index_key)
+        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+    write_file(&dir.join("keys/blind-index.key"), &blind_index_key, 0o600)?;
+    blind_index_key.fill(0);
     write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
     kek.fill(0);
     Ok(())

@@ -76,6 +76,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys {
+            command: KeysCommand::RotateKek { config },
+        } => {
+            let config = Config::load(&config)?;
+            telemetry::init_logging();
+            rotate_kek(&config).await
+        }
+        Command::Keys {
             command: KeysCommand::RotateSigning { config },
         } => {
             let config = Config::load(&config)?;
@@ -87,6 +94,81 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             issue_client(&config, &name)
         }
+    }
+}
+
+/// Appends a KEK version, then rewraps data keys in batches (compare-and-set per record, so a
+/// concurrent write or shred by the running server is never overwritten). Field ciphertext is
+/// untouched. Exit 1 if any wrapped key failed authentication.
+async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
+    let store = store::Store::connect(&config.database).await?;
+    store.migrate().await?;
+    let mut keyring =
+        crypto::LocalKeyring::load(&config.keys.local_kek_file).map_err(|error| ConfigError {
+            key: "keys.local_kek_file".into(),
+            reason: error.to_string(),
+        })?;
+    keyring.rotate()?;
+    let provider = crypto::KekProvider::local(keyring);
+    let (kek_id, version) = provider
+        .current()
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let (mut rewrapped, mut failed) = (0_u64, Vec::new());
+    loop {
+        let batch = store
+            .wrapped_keys_not_at(&kek_id, i64::from(version))
+            .await?;
+        let mut progressed = false;
+        for (user_id, old_kek_id, old_version, bytes) in batch {
+            if failed.contains(&user_id) {
+                continue;
+            }
+            let context = api::routes::profile::record_context(&user_id);
+            let old = crypto::WrappedDek {
+                kek_id: old_kek_id,
+                kek_version: u32::try_from(old_version)?,
+                bytes,
+            };
+            let fresh = match provider.unwrap(&old, &context).await {
+                Ok(dek) => provider
+                    .wrap(&dek, &context)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+                Err(error) => {
+                    eprintln!(
+                        "strongroom: data key of user {user_id} cannot be unwrapped: {error}"
+                    );
+                    failed.push(user_id);
+                    continue;
+                }
+            };
+            if store
+                .rewrap_key(
+                    &user_id,
+                    &old.bytes,
+                    &fresh.kek_id,
+                    i64::from(fresh.kek_version),
+                    &fresh.bytes,
+                )
+                .await?
+            {
+                rewrapped = rewrapped.saturating_add(1);
+            }
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
+    }
+    store.close().await;
+    println!("KEK version {version} is current; rewrapped {rewrapped} data keys");
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} data keys failed authentication and were left as they were",
+            failed.len()
+        )
     }
 }
 

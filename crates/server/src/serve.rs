@@ -43,9 +43,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             throttles.throttles.retain_recent();
         }
     });
+    let vault = build_vault(&config)?;
     let state = AppState {
         store: store.clone(),
         auth,
+        vault,
     };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),
@@ -115,6 +117,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// How often idle throttle keys are forgotten.
 const THROTTLE_RETAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
+    let keyring =
+        crypto::LocalKeyring::load(&config.keys.local_kek_file).map_err(|error| ConfigError {
+            key: "keys.local_kek_file".into(),
+            reason: error.to_string(),
+        })?;
+    let blind_index =
+        crypto::LocalKek::from_file(&config.keys.blind_index_key_file).map_err(|error| {
+            ConfigError {
+                key: "keys.blind_index_key_file".into(),
+                reason: error.to_string(),
+            }
+        })?;
+    Ok(Arc::new(api::vault::Vault::new(
+        crypto::KekProvider::local(keyring),
+        blind_index.mac_key("strongroom/blind-index/national-id/v1"),
+    )))
+}
 
 async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc<Auth>> {
     let pem = std::fs::read(&config.keys.signing_key_file).map_err(|_| ConfigError {

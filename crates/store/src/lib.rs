@@ -6,6 +6,7 @@
 mod identity;
 mod limits;
 mod mfa;
+mod profiles;
 mod webauthn;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
 pub use identity::*;
 pub use limits::*;
 pub use mfa::*;
+pub use profiles::*;
 pub use webauthn::*;
 
 /// Runs the same statement-building expression against whichever pool the store holds, so
@@ -167,7 +169,10 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    // Deleted content (shredded keys, revoked secrets) is overwritten, not left
+                    // in free pages.
+                    .pragma("secure_delete", "ON");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(SQLITE_POOL_CONNECTIONS_MAX)
                     .acquire_timeout(POOL_ACQUIRE_TIMEOUT)

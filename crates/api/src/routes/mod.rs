@@ -6,4 +6,5 @@ pub mod internal;
 pub mod me;
 pub mod mfa;
 pub mod openapi;
+pub mod profile;
 pub mod webauthn;

@@ -19,6 +19,7 @@ use crate::routes::mfa::{
     self, CodeRequest, MfaChallenge, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
     TotpEnrolment,
 };
+use crate::routes::profile::{self, Address, ProfileInput, ProfileView};
 use crate::routes::webauthn::{
     self, AssertionRequest, LoginOptionsRequest, PasskeyRegistered, RegisterPasskeyRequest,
 };
@@ -52,13 +53,15 @@ impl utoipa::Modify for BearerScheme {
         me::security_events, mfa::enroll, mfa::confirm, mfa::login_totp, mfa::login_recovery,
         mfa::step_up_totp, webauthn::register_options, webauthn::register,
         webauthn::login_options, webauthn::login, webauthn::step_up_options, webauthn::step_up,
+        profile::put_profile, profile::get_profile, profile::delete_profile,
     ),
     components(schemas(
         Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
         TokenResponse, SessionView, SessionList, Me, MfaStatus, UpdateMe, SecurityEvent,
         SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
-        PasskeyRegistered, LoginOptionsRequest, AssertionRequest,
+        PasskeyRegistered, LoginOptionsRequest, AssertionRequest, Address, ProfileInput,
+        ProfileView,
     )),
     modifiers(&BearerScheme)
 )]

@@ -126,6 +126,7 @@ struct RawKeys {
     provider: String,
     local_kek_file: String,
     signing_key_file: String,
+    blind_index_key_file: String,
     addr: String,
     token: String,
     transit_key: String,
@@ -141,6 +142,7 @@ impl Default for RawKeys {
             provider: "local".into(),
             local_kek_file: "keys/kek.bin".into(),
             signing_key_file: "keys/signing.ed25519".into(),
+            blind_index_key_file: "keys/blind-index.key".into(),
             addr: String::new(),
             token: String::new(),
             transit_key: String::new(),
@@ -256,6 +258,8 @@ pub struct KeysConfig {
     pub provider: KeyProvider,
     pub local_kek_file: PathBuf,
     pub signing_key_file: PathBuf,
+    /// HMAC key of the national-id blind index; deliberately not derived from the KEK.
+    pub blind_index_key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,7 +426,9 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         provider,
         local_kek_file: resolve(&raw.keys.local_kek_file),
         signing_key_file: resolve(&raw.keys.signing_key_file),
+        blind_index_key_file: resolve(&raw.keys.blind_index_key_file),
     };
+    check_private_file("keys.blind_index_key_file", &keys.blind_index_key_file)?;
     check_private_file("keys.local_kek_file", &keys.local_kek_file)?;
     check_private_file("keys.signing_key_file", &keys.signing_key_file)?;
     check_private_file("tls.key", &tls.key)?;

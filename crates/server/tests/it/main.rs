@@ -12,6 +12,7 @@ mod edge;
 mod identity;
 mod mfa;
 mod passkeys;
+mod profile;
 mod stores;
 mod tls;
 

@@ -204,3 +204,22 @@ async fn internal_listener_requires_a_client_certificate_from_the_internal_ca() 
         .unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn internal_scopes_are_enforced_per_endpoint() {
+    // A recognised service without the endpoint's scope gets 403, not data.
+    let server = sqlite_server(&[]);
+    let response = server
+        .service_client("payments")
+        .post(format!(
+            "{}/internal/v1/profiles/duplicates",
+            server.internal_url
+        ))
+        .json(&serde_json::json!({"national_id": "AB123456C"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "forbidden");
+}

@@ -1,0 +1,234 @@
+//! Key-encryption-key providers behind one interface. `local`: versioned 32-byte keys in the
+//! key file (each `keys rotate-kek` appends one). OpenBao/Vault Transit and PKCS#11 providers
+//! plug in here as further variants.
+
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+use zeroize::Zeroizing;
+
+use crate::envelope::{Dek, WrappedDek, open_with, seal_with};
+use crate::{CryptoError, LOCAL_KEK_BYTES};
+
+/// Versions kept in a local key file.
+pub const LOCAL_KEK_VERSIONS_MAX: usize = 64;
+const LOCAL_KEK_ID: &str = "local";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KmsError {
+    /// The key service cannot be reached or refused to work; retry later.
+    #[error("the key service is unavailable")]
+    Unavailable,
+    /// A wrapped key failed authentication: tampered or wrapped under another context.
+    #[error("a wrapped key failed authentication")]
+    Integrity,
+    #[error("the wrapped key names an unknown KEK or version")]
+    UnknownKey,
+    #[error("no system randomness")]
+    Randomness,
+}
+
+/// The configured KEK provider.
+pub enum KekProvider {
+    /// Reloaded from its file whenever the file changes (another process rotated it).
+    Local(std::sync::RwLock<LocalKeyring>),
+}
+
+impl std::fmt::Debug for KekProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KekProvider::Local(_) => f.write_str("Local"),
+        }
+    }
+}
+
+impl KekProvider {
+    /// Wraps a DEK under the current KEK version; `context` binds it to its record.
+    pub fn local(keyring: LocalKeyring) -> KekProvider {
+        KekProvider::Local(std::sync::RwLock::new(keyring))
+    }
+
+    /// The local keyring, reloaded first if its file changed since it was read.
+    fn local_keyring(
+        lock: &std::sync::RwLock<LocalKeyring>,
+    ) -> Result<std::sync::RwLockReadGuard<'_, LocalKeyring>, KmsError> {
+        let stale = lock.read().map_err(|_| KmsError::Unavailable)?.is_stale();
+        if stale {
+            let mut keyring = lock.write().map_err(|_| KmsError::Unavailable)?;
+            let fresh = LocalKeyring::load(&keyring.path).map_err(|_| KmsError::Unavailable)?;
+            *keyring = fresh;
+        }
+        lock.read().map_err(|_| KmsError::Unavailable)
+    }
+
+    pub async fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, KmsError> {
+        match self {
+            KekProvider::Local(lock) => Self::local_keyring(lock)?.wrap(dek, context),
+        }
+    }
+
+    pub async fn unwrap(&self, wrapped: &WrappedDek, context: &str) -> Result<Dek, KmsError> {
+        match self {
+            KekProvider::Local(lock) => Self::local_keyring(lock)?.unwrap(wrapped, context),
+        }
+    }
+
+    /// The KEK id and version new data keys are wrapped with.
+    pub fn current(&self) -> Result<(String, u32), KmsError> {
+        match self {
+            KekProvider::Local(lock) => Ok((
+                LOCAL_KEK_ID.to_owned(),
+                Self::local_keyring(lock)?.current_version(),
+            )),
+        }
+    }
+}
+
+/// All versions of the local KEK, oldest first.
+pub struct LocalKeyring {
+    path: PathBuf,
+    versions: Vec<LessSafeKey>,
+    /// Size and modification time of the file when read, to notice rotations.
+    loaded_stamp: Option<(u64, std::time::SystemTime)>,
+}
+
+fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?))
+}
+
+fn wrap_context(context: &str) -> String {
+    format!("strongroom/dek/v1/{context}")
+}
+
+impl LocalKeyring {
+    pub fn load(path: &Path) -> Result<LocalKeyring, CryptoError> {
+        let raw = Zeroizing::new(std::fs::read(path).map_err(|_| CryptoError::BadKeyFile)?);
+        if raw.is_empty()
+            || raw.len() % LOCAL_KEK_BYTES != 0
+            || raw.len() / LOCAL_KEK_BYTES > LOCAL_KEK_VERSIONS_MAX
+        {
+            return Err(CryptoError::BadKeyFile);
+        }
+        let versions = raw
+            .chunks(LOCAL_KEK_BYTES)
+            .map(|chunk| {
+                UnboundKey::new(&AES_256_GCM, chunk)
+                    .map(LessSafeKey::new)
+                    .map_err(|_| CryptoError::BadKeyFile)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LocalKeyring {
+            path: path.to_path_buf(),
+            versions,
+            loaded_stamp: file_stamp(path),
+        })
+    }
+
+    fn is_stale(&self) -> bool {
+        file_stamp(&self.path) != self.loaded_stamp
+    }
+
+    pub fn current_version(&self) -> u32 {
+        u32::try_from(self.versions.len()).unwrap_or(u32::MAX)
+    }
+
+    fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, KmsError> {
+        let key = self.versions.last().ok_or(KmsError::UnknownKey)?;
+        let bytes = seal_with(key, &wrap_context(context), dek.expose_bytes())
+            .map_err(|_| KmsError::Randomness)?;
+        Ok(WrappedDek {
+            kek_id: LOCAL_KEK_ID.to_owned(),
+            kek_version: self.current_version(),
+            bytes,
+        })
+    }
+
+    fn unwrap(&self, wrapped: &WrappedDek, context: &str) -> Result<Dek, KmsError> {
+        if wrapped.kek_id != LOCAL_KEK_ID {
+            return Err(KmsError::UnknownKey);
+        }
+        let index = usize::try_from(wrapped.kek_version)
+            .ok()
+            .and_then(|v| v.checked_sub(1))
+            .ok_or(KmsError::UnknownKey)?;
+        let key = self.versions.get(index).ok_or(KmsError::UnknownKey)?;
+        let plaintext = open_with(key, &wrap_context(context), &wrapped.bytes)
+            .map_err(|_| KmsError::Integrity)?;
+        Dek::from_bytes(&plaintext).map_err(|_| KmsError::Integrity)
+    }
+
+    /// Appends a new random version to the key file (atomically, mode 0600) and returns it.
+    pub fn rotate(&mut self) -> Result<u32, CryptoError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.versions.len() >= LOCAL_KEK_VERSIONS_MAX {
+            return Err(CryptoError::BadKeyFile);
+        }
+        let mut fresh = Zeroizing::new([0_u8; LOCAL_KEK_BYTES]);
+        aws_lc_rs::rand::fill(fresh.as_mut_slice()).map_err(|_| CryptoError::Randomness)?;
+        let mut contents =
+            Zeroizing::new(std::fs::read(&self.path).map_err(|_| CryptoError::BadKeyFile)?);
+        contents.extend_from_slice(fresh.as_slice());
+        let staging = self.path.with_extension("rotating");
+        let _ = std::fs::remove_file(&staging);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&staging)
+            .map_err(|_| CryptoError::BadKeyFile)?;
+        file.write_all(&contents)
+            .and_then(|()| file.sync_all())
+            .map_err(|_| CryptoError::BadKeyFile)?;
+        std::fs::rename(&staging, &self.path).map_err(|_| CryptoError::BadKeyFile)?;
+        let key =
+            UnboundKey::new(&AES_256_GCM, fresh.as_slice()).map_err(|_| CryptoError::BadKeyFile)?;
+        self.versions.push(LessSafeKey::new(key));
+        self.loaded_stamp = file_stamp(&self.path);
+        Ok(self.current_version())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rotation_keeps_old_versions_readable_and_contexts_bind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek.bin");
+        std::fs::write(&path, [9_u8; LOCAL_KEK_BYTES]).unwrap();
+        let provider = KekProvider::local(LocalKeyring::load(&path).unwrap());
+        let dek = Dek::generate().unwrap();
+        let wrapped = provider.wrap(&dek, "profiles:a").await.unwrap();
+        assert_eq!(wrapped.kek_version, 1);
+        assert_eq!(
+            provider.unwrap(&wrapped, "profiles:b").await.unwrap_err(),
+            KmsError::Integrity
+        );
+        // Another process rotates the file; this provider notices.
+        LocalKeyring::load(&path).unwrap().rotate().unwrap();
+        assert_eq!(provider.current().unwrap().1, 2);
+        let rewrapped = provider.wrap(&dek, "profiles:a").await.unwrap();
+        assert_eq!(rewrapped.kek_version, 2);
+        for version in [&wrapped, &rewrapped] {
+            let opened = provider.unwrap(version, "profiles:a").await.unwrap();
+            assert_eq!(opened.expose_bytes(), dek.expose_bytes());
+        }
+        let mut tampered = rewrapped.clone();
+        tampered.bytes[20] ^= 1;
+        assert_eq!(
+            provider.unwrap(&tampered, "profiles:a").await.unwrap_err(),
+            KmsError::Integrity
+        );
+        let unknown = WrappedDek {
+            kek_version: 9,
+            ..rewrapped
+        };
+        assert_eq!(
+            provider.unwrap(&unknown, "profiles:a").await.unwrap_err(),
+            KmsError::UnknownKey
+        );
+    }
+}

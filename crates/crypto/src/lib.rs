@@ -8,6 +8,7 @@
 //! PKCS#11) builds on this crate.
 
 pub mod envelope;
+pub mod openbao;
 pub mod provider;
 
 use std::path::Path;

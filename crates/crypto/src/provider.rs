@@ -32,12 +32,14 @@ pub enum KmsError {
 pub enum KekProvider {
     /// Reloaded from its file whenever the file changes (another process rotated it).
     Local(std::sync::RwLock<LocalKeyring>),
+    OpenBao(crate::openbao::OpenBaoTransit),
 }
 
 impl std::fmt::Debug for KekProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KekProvider::Local(_) => f.write_str("Local"),
+            KekProvider::OpenBao(transit) => write!(f, "OpenBao({})", transit.kek_id()),
         }
     }
 }
@@ -64,22 +66,38 @@ impl KekProvider {
     pub async fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, KmsError> {
         match self {
             KekProvider::Local(lock) => Self::local_keyring(lock)?.wrap(dek, context),
+            KekProvider::OpenBao(transit) => transit.wrap(dek, context).await,
         }
     }
 
     pub async fn unwrap(&self, wrapped: &WrappedDek, context: &str) -> Result<Dek, KmsError> {
         match self {
             KekProvider::Local(lock) => Self::local_keyring(lock)?.unwrap(wrapped, context),
+            KekProvider::OpenBao(transit) => transit.unwrap(wrapped, context).await,
+        }
+    }
+
+    /// Makes a new KEK version current; returns it.
+    pub async fn rotate(&self) -> Result<u32, KmsError> {
+        match self {
+            KekProvider::Local(lock) => {
+                let mut keyring = lock.write().map_err(|_| KmsError::Unavailable)?;
+                keyring.rotate().map_err(|_| KmsError::Unavailable)
+            }
+            KekProvider::OpenBao(transit) => transit.rotate().await,
         }
     }
 
     /// The KEK id and version new data keys are wrapped with.
-    pub fn current(&self) -> Result<(String, u32), KmsError> {
+    pub async fn current(&self) -> Result<(String, u32), KmsError> {
         match self {
             KekProvider::Local(lock) => Ok((
                 LOCAL_KEK_ID.to_owned(),
                 Self::local_keyring(lock)?.current_version(),
             )),
+            KekProvider::OpenBao(transit) => {
+                Ok((transit.kek_id(), transit.current_version().await?))
+            }
         }
     }
 }
@@ -209,7 +227,7 @@ mod tests {
         );
         // Another process rotates the file; this provider notices.
         LocalKeyring::load(&path).unwrap().rotate().unwrap();
-        assert_eq!(provider.current().unwrap().1, 2);
+        assert_eq!(provider.current().await.unwrap().1, 2);
         let rewrapped = provider.wrap(&dek, "profiles:a").await.unwrap();
         assert_eq!(rewrapped.kek_version, 2);
         for version in [&wrapped, &rewrapped] {

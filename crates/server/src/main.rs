@@ -103,15 +103,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
 async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
     let store = store::Store::connect(&config.database).await?;
     store.migrate().await?;
-    let mut keyring =
-        crypto::LocalKeyring::load(&config.keys.local_kek_file).map_err(|error| ConfigError {
-            key: "keys.local_kek_file".into(),
-            reason: error.to_string(),
-        })?;
-    keyring.rotate()?;
-    let provider = crypto::KekProvider::local(keyring);
+    let provider = serve::build_kek_provider(config)?;
+    provider
+        .rotate()
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot rotate the KEK: {error}"))?;
     let (kek_id, version) = provider
         .current()
+        .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let (mut rewrapped, mut failed) = (0_u64, Vec::new());
     loop {

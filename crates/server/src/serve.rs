@@ -118,12 +118,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// How often idle throttle keys are forgotten.
 const THROTTLE_RETAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
+/// The configured KEK provider (`keys.provider`).
+pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider> {
+    if let Some(openbao) = &config.keys.openbao {
+        let transit = crypto::openbao::OpenBaoTransit::new(
+            &openbao.addr,
+            openbao.token.clone(),
+            &openbao.transit_key,
+        )
+        .map_err(|error| ConfigError {
+            key: "keys.addr".into(),
+            reason: error.to_string(),
+        })?;
+        return Ok(crypto::KekProvider::OpenBao(transit));
+    }
     let keyring =
         crypto::LocalKeyring::load(&config.keys.local_kek_file).map_err(|error| ConfigError {
             key: "keys.local_kek_file".into(),
             reason: error.to_string(),
         })?;
+    Ok(crypto::KekProvider::local(keyring))
+}
+
+fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
     let blind_index =
         crypto::LocalKek::from_file(&config.keys.blind_index_key_file).map_err(|error| {
             ConfigError {
@@ -132,7 +149,7 @@ fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
             }
         })?;
     Ok(Arc::new(api::vault::Vault::new(
-        crypto::KekProvider::local(keyring),
+        build_kek_provider(config)?,
         blind_index.mac_key("strongroom/blind-index/national-id/v1"),
     )))
 }

@@ -16,10 +16,12 @@
     reason = "test harness: a failed set-up should stop the test loudly"
 )]
 
+mod openbao;
 mod postgres;
 mod process;
 mod server;
 
+pub use openbao::{OpenBao, TRANSIT_KEY};
 pub use postgres::PgCluster;
 pub use process::{Daemon, free_port, run_checked};
 pub use server::{Database, TestServer};

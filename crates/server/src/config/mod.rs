@@ -260,6 +260,15 @@ pub struct KeysConfig {
     pub signing_key_file: PathBuf,
     /// HMAC key of the national-id blind index; deliberately not derived from the KEK.
     pub blind_index_key_file: PathBuf,
+    pub openbao: Option<OpenBaoConfig>,
+}
+
+/// `keys.provider = "openbao"`: Transit at `addr`, key `transit_key`, token from a reference.
+#[derive(Debug)]
+pub struct OpenBaoConfig {
+    pub addr: String,
+    pub token: SecretString,
+    pub transit_key: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,17 +425,42 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             ));
         }
     };
-    if provider != KeyProvider::Local {
+    if provider == KeyProvider::Pkcs11 {
         return Err(config_error(
             "keys.provider",
-            "only `local` is available in this build (openbao and pkcs11 are not yet implemented)",
+            "`pkcs11` is not yet implemented in this build; use local or openbao",
         ));
     }
+    let openbao = if provider == KeyProvider::OpenBao {
+        for (key, value) in [
+            ("keys.addr", &raw.keys.addr),
+            ("keys.token", &raw.keys.token),
+            ("keys.transit_key", &raw.keys.transit_key),
+        ] {
+            if value.trim().is_empty() {
+                return Err(config_error(
+                    key,
+                    "required when keys.provider = \"openbao\"",
+                ));
+            }
+        }
+        if !(raw.keys.addr.starts_with("https://") || raw.keys.addr.starts_with("http://")) {
+            return Err(config_error("keys.addr", "must be an http(s):// URL"));
+        }
+        Some(OpenBaoConfig {
+            addr: raw.keys.addr.clone(),
+            token: resolve_secret("keys.token", &raw.keys.token)?,
+            transit_key: raw.keys.transit_key.clone(),
+        })
+    } else {
+        None
+    };
     let keys = KeysConfig {
         provider,
         local_kek_file: resolve(&raw.keys.local_kek_file),
         signing_key_file: resolve(&raw.keys.signing_key_file),
         blind_index_key_file: resolve(&raw.keys.blind_index_key_file),
+        openbao,
     };
     check_private_file("keys.blind_index_key_file", &keys.blind_index_key_file)?;
     check_private_file("keys.local_kek_file", &keys.local_kek_file)?;

@@ -10,6 +10,7 @@
 mod cli;
 mod edge;
 mod identity;
+mod kms;
 mod mfa;
 mod passkeys;
 mod profile;

@@ -22,6 +22,7 @@ const CARGO_NEXTEST_VERSION: &str = "0.9.143";
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("postgresql", "/usr/lib/postgresql"),
     ("sqlite3", "/usr/bin/sqlite3"),
+    ("softhsm2", "/usr/lib/softhsm/libsofthsm2.so"),
 ];
 /// Generated cases per operation in the API fuzzing gate.
 const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";

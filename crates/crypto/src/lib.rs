@@ -9,6 +9,7 @@
 
 pub mod envelope;
 pub mod openbao;
+pub mod pkcs11;
 pub mod provider;
 
 use std::path::Path;

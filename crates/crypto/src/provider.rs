@@ -33,6 +33,7 @@ pub enum KekProvider {
     /// Reloaded from its file whenever the file changes (another process rotated it).
     Local(std::sync::RwLock<LocalKeyring>),
     OpenBao(crate::openbao::OpenBaoTransit),
+    Pkcs11(crate::pkcs11::Pkcs11Hsm),
 }
 
 impl std::fmt::Debug for KekProvider {
@@ -40,6 +41,7 @@ impl std::fmt::Debug for KekProvider {
         match self {
             KekProvider::Local(_) => f.write_str("Local"),
             KekProvider::OpenBao(transit) => write!(f, "OpenBao({})", transit.kek_id()),
+            KekProvider::Pkcs11(hsm) => write!(f, "Pkcs11({})", hsm.kek_id()),
         }
     }
 }
@@ -67,6 +69,7 @@ impl KekProvider {
         match self {
             KekProvider::Local(lock) => Self::local_keyring(lock)?.wrap(dek, context),
             KekProvider::OpenBao(transit) => transit.wrap(dek, context).await,
+            KekProvider::Pkcs11(hsm) => hsm.wrap(dek, context).await,
         }
     }
 
@@ -74,6 +77,7 @@ impl KekProvider {
         match self {
             KekProvider::Local(lock) => Self::local_keyring(lock)?.unwrap(wrapped, context),
             KekProvider::OpenBao(transit) => transit.unwrap(wrapped, context).await,
+            KekProvider::Pkcs11(hsm) => hsm.unwrap(wrapped, context).await,
         }
     }
 
@@ -85,6 +89,7 @@ impl KekProvider {
                 keyring.rotate().map_err(|_| KmsError::Unavailable)
             }
             KekProvider::OpenBao(transit) => transit.rotate().await,
+            KekProvider::Pkcs11(hsm) => hsm.rotate().await,
         }
     }
 
@@ -98,6 +103,7 @@ impl KekProvider {
             KekProvider::OpenBao(transit) => {
                 Ok((transit.kek_id(), transit.current_version().await?))
             }
+            KekProvider::Pkcs11(hsm) => Ok((hsm.kek_id(), hsm.current_version().await?)),
         }
     }
 }

@@ -132,6 +132,19 @@ pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider
         })?;
         return Ok(crypto::KekProvider::OpenBao(transit));
     }
+    if let Some(hsm) = &config.keys.pkcs11 {
+        let hsm = crypto::pkcs11::Pkcs11Hsm::open(
+            &hsm.module,
+            &hsm.token_label,
+            hsm.pin.clone(),
+            &hsm.key_label,
+        )
+        .map_err(|_| ConfigError {
+            key: "keys.module".into(),
+            reason: "cannot load the PKCS#11 module or find the token".into(),
+        })?;
+        return Ok(crypto::KekProvider::Pkcs11(hsm));
+    }
     let keyring =
         crypto::LocalKeyring::load(&config.keys.local_kek_file).map_err(|error| ConfigError {
             key: "keys.local_kek_file".into(),

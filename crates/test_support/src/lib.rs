@@ -20,8 +20,10 @@ mod openbao;
 mod postgres;
 mod process;
 mod server;
+mod softhsm;
 
 pub use openbao::{OpenBao, TRANSIT_KEY};
 pub use postgres::PgCluster;
 pub use process::{Daemon, free_port, run_checked};
 pub use server::{Database, TestServer};
+pub use softhsm::{SOFTHSM_MODULE, SoftHsm};

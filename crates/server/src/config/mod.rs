@@ -261,6 +261,16 @@ pub struct KeysConfig {
     /// HMAC key of the national-id blind index; deliberately not derived from the KEK.
     pub blind_index_key_file: PathBuf,
     pub openbao: Option<OpenBaoConfig>,
+    pub pkcs11: Option<Pkcs11Config>,
+}
+
+/// `keys.provider = "pkcs11"`: module path, token label, user PIN (reference), key label.
+#[derive(Debug)]
+pub struct Pkcs11Config {
+    pub module: PathBuf,
+    pub token_label: String,
+    pub pin: SecretString,
+    pub key_label: String,
 }
 
 /// `keys.provider = "openbao"`: Transit at `addr`, key `transit_key`, token from a reference.
@@ -425,12 +435,29 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             ));
         }
     };
-    if provider == KeyProvider::Pkcs11 {
-        return Err(config_error(
-            "keys.provider",
-            "`pkcs11` is not yet implemented in this build; use local or openbao",
-        ));
-    }
+    let pkcs11 = if provider == KeyProvider::Pkcs11 {
+        for (key, value) in [
+            ("keys.module", &raw.keys.module),
+            ("keys.token_label", &raw.keys.token_label),
+            ("keys.pin", &raw.keys.pin),
+            ("keys.key_label", &raw.keys.key_label),
+        ] {
+            if value.trim().is_empty() {
+                return Err(config_error(
+                    key,
+                    "required when keys.provider = \"pkcs11\"",
+                ));
+            }
+        }
+        Some(Pkcs11Config {
+            module: resolve(&raw.keys.module),
+            token_label: raw.keys.token_label.clone(),
+            pin: resolve_secret("keys.pin", &raw.keys.pin)?,
+            key_label: raw.keys.key_label.clone(),
+        })
+    } else {
+        None
+    };
     let openbao = if provider == KeyProvider::OpenBao {
         for (key, value) in [
             ("keys.addr", &raw.keys.addr),
@@ -461,6 +488,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         signing_key_file: resolve(&raw.keys.signing_key_file),
         blind_index_key_file: resolve(&raw.keys.blind_index_key_file),
         openbao,
+        pkcs11,
     };
     check_private_file("keys.blind_index_key_file", &keys.blind_index_key_file)?;
     check_private_file("keys.local_kek_file", &keys.local_kek_file)?;

@@ -178,3 +178,94 @@ async fn openbao_transit_wraps_data_keys_rotates_and_fails_closed() {
         .unwrap();
     assert_eq!(read["legal_name"], "Ben Vault");
 }
+
+#[tokio::test]
+async fn a_pkcs11_hsm_wraps_data_keys_inside_the_token_and_rotates() {
+    // SoftHSM2 stands in for a network HSM: the KEK is generated in the token, never leaves it.
+    let hsm = test_support::SoftHsm::start();
+    let env = hsm.env(&format!("STRONGROOM_TEST_HSM_PIN_{}", std::process::id()));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = TestServer::start(crate::binary(), Database::Sqlite, &env_refs);
+    let rotate = || {
+        let output = Command::new(&server.binary)
+            .args(["keys", "rotate-kek", "--config"])
+            .arg(server.config_path())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // The operator creates the first KEK version in the token.
+    assert!(rotate().contains("KEK version 1 is current"));
+
+    let api = Api::new(&server);
+    let db = server.path("data/strongroom.db");
+    let mut tokens = Vec::new();
+    for (email, name) in [
+        ("hal@example.com", "Hal Token"),
+        ("ivy@example.com", "Ivy Token"),
+    ] {
+        assert_eq!(api.register(email, PASSWORD).await.status(), 201);
+        let (token, _) = api.login(email).await;
+        let stored = api
+            .client
+            .put(format!("{}/v1/me/profile", api.base))
+            .bearer_auth(&token)
+            .json(&profile(name))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), 200);
+        tokens.push(token);
+    }
+    assert_eq!(
+        sqlite(
+            &db,
+            "SELECT DISTINCT kek_id || ' ' || kek_version FROM profiles"
+        ),
+        "pkcs11:strongroom-kek 1"
+    );
+    let read: Value = api
+        .get("/v1/me/profile", &tokens[0])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["legal_name"], "Hal Token");
+
+    assert!(rotate().contains("rewrapped 2 data keys"));
+    assert_eq!(
+        sqlite(&db, "SELECT DISTINCT kek_version FROM profiles"),
+        "2"
+    );
+    let read: Value = api
+        .get("/v1/me/profile", &tokens[1])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["legal_name"], "Ivy Token");
+
+    // A wrapped key moved to the other row fails the token's GCM check.
+    let ids: Vec<String> = sqlite(&db, "SELECT user_id FROM profiles ORDER BY user_id")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    sqlite(
+        &db,
+        &format!(
+            "UPDATE profiles SET dek_wrapped = (SELECT dek_wrapped FROM profiles WHERE user_id = '{}') WHERE user_id = '{}'",
+            ids[0], ids[1]
+        ),
+    );
+    let victim = tokens
+        .iter()
+        .find(|t| crate::identity::decode_part(t, 1)["sub"] == ids[1].as_str())
+        .unwrap();
+    assert_eq!(
+        code(api.get("/v1/me/profile", victim).await).await,
+        (500, "data_integrity_error".into())
+    );
+    drop(hsm);
+}

@@ -9,19 +9,19 @@ use test_support::{Database, PgCluster, TestServer};
 use crate::identity::{Api, PASSWORD, code, decode_part};
 use crate::sqlite_server;
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-fn code_at(secret: &str, time: u64) -> String {
+pub fn code_at(secret: &str, time: u64) -> String {
     identity::totp::code_at_base32(secret, time).unwrap()
 }
 
 /// Registers, logs in, enrols and confirms TOTP. Returns (password token, secret, recovery codes).
-async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<String>) {
+pub async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<String>) {
     assert_eq!(api.register(email, PASSWORD).await.status(), 201);
     let (token, _) = api.login(email).await;
     let enrolment: Value = api

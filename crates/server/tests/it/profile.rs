@@ -302,3 +302,57 @@ async fn shredding_rotation_duplicates_and_validation() {
         (400, "unknown_field".into())
     );
 }
+
+#[tokio::test]
+async fn revealing_the_national_id_takes_a_fresh_second_factor_and_is_recorded() {
+    let server = sqlite_server(&[]);
+    let api = Api::new(&server);
+    let (pwd_token, secret, _) = crate::mfa::enrolled_user(&api, "xavier@example.com").await;
+    assert_eq!(
+        put(&api, &pwd_token, &profile(NATIONAL_ID)).await.status(),
+        200
+    );
+    let refused = api
+        .get("/v1/me/profile?reveal=national_id", &pwd_token)
+        .await;
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age=300"
+    );
+    assert_eq!(code(refused).await, (401, "step_up_required".into()));
+    let code_now = crate::mfa::code_at(&secret, crate::mfa::now() + 30);
+    let stepped = api
+        .client
+        .post(format!("{}/v1/auth/step-up/totp", api.base))
+        .bearer_auth(&pwd_token)
+        .json(&json!({"code": code_now}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stepped.status(), 200);
+    let mfa_token = stepped.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revealed: Value = api
+        .get("/v1/me/profile?reveal=national_id", &mfa_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revealed["national_id"], NATIONAL_ID);
+    assert_eq!(revealed["national_id_masked"], "*********54 Z");
+    let events: Value = api
+        .get("/v1/me/security-events", &mfa_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["kind"] == "profile_revealed")
+    );
+}

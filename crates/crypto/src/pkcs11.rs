@@ -143,7 +143,13 @@ impl Pkcs11Hsm {
         let wrapped = wrapped.clone();
         let aad = context.as_bytes().to_vec();
         self.with_session(move |inner, session| {
-            let key = versions(inner, session)?
+            let versions = versions(inner, session)?;
+            // No KEK at all: the token is missing or not the one configured — unavailable,
+            // not evidence of tampering.
+            if versions.is_empty() {
+                return Err(KmsError::Unavailable);
+            }
+            let key = versions
                 .into_iter()
                 .find(|(version, _)| *version == wrapped.kek_version)
                 .map(|(_, key)| key)

@@ -54,6 +54,15 @@ pub enum ApiError {
     },
     /// A stored ciphertext or wrapped key failed authentication.
     DataIntegrity,
+    AccountExists,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    RequestInProgress,
+    InsufficientFunds,
+    CurrencyMismatch,
+    SameAccount,
+    /// The source account is frozen or quarantined.
+    AccountFrozen,
     /// A WebAuthn response that does not verify, or whose ceremony is unknown or spent.
     InvalidAssertion,
     /// Missing, malformed, expired, wrongly signed or revoked bearer token.
@@ -102,6 +111,13 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal | ApiError::DataIntegrity => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::AccountExists | ApiError::RequestInProgress => StatusCode::CONFLICT,
+            ApiError::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
+            ApiError::IdempotencyKeyReused
+            | ApiError::InsufficientFunds
+            | ApiError::CurrencyMismatch
+            | ApiError::SameAccount
+            | ApiError::AccountFrozen => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::KeyServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -122,6 +138,14 @@ impl ApiError {
             ApiError::WeakPassword => "weak_password",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidCode => "invalid_code",
+            ApiError::AccountExists => "account_exists",
+            ApiError::IdempotencyKeyRequired => "idempotency_key_required",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::RequestInProgress => "request_in_progress",
+            ApiError::InsufficientFunds => "insufficient_funds",
+            ApiError::CurrencyMismatch => "currency_mismatch",
+            ApiError::SameAccount => "same_account",
+            ApiError::AccountFrozen => "account_frozen",
             ApiError::KeyServiceUnavailable { .. } => "key_service_unavailable",
             ApiError::DataIntegrity => "data_integrity_error",
             ApiError::InvalidAssertion => "invalid_assertion",
@@ -152,6 +176,20 @@ impl ApiError {
             ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
             ApiError::InvalidCredentials => "The email or password is wrong",
             ApiError::InvalidCode => "The code is wrong, expired or already used",
+            ApiError::AccountExists => "An account in this currency already exists",
+            ApiError::IdempotencyKeyRequired => {
+                "An Idempotency-Key header (1-255 visible ASCII) is required"
+            }
+            ApiError::IdempotencyKeyReused => {
+                "This Idempotency-Key was used with a different request"
+            }
+            ApiError::RequestInProgress => {
+                "A request with this Idempotency-Key is still in progress"
+            }
+            ApiError::InsufficientFunds => "Insufficient funds",
+            ApiError::CurrencyMismatch => "The accounts and the transfer are not in one currency",
+            ApiError::SameAccount => "Source and destination are the same account",
+            ApiError::AccountFrozen => "The source account cannot send money",
             ApiError::KeyServiceUnavailable { .. } => {
                 "The key service is unavailable; try again later"
             }

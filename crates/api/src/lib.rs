@@ -26,8 +26,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
-use crate::routes::{auth as auth_routes, health, internal, me, mfa, openapi, profile, webauthn};
-pub use crate::state::{AppState, OpsState};
+use crate::routes::{
+    auth as auth_routes, health, internal, ledger, me, mfa, openapi, profile, webauthn,
+};
+pub use crate::state::{AppState, LedgerSettings, OpsState};
 
 /// Edge settings taken from `[server]`.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +80,14 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
                 .put(profile::put_profile)
                 .delete(profile::delete_profile),
         )
+        .route(
+            "/v1/accounts",
+            get(ledger::list_accounts).post(ledger::create_account),
+        )
+        .route("/v1/accounts/{id}", get(ledger::get_account))
+        .route("/v1/accounts/{id}/entries", get(ledger::account_entries))
+        .route("/v1/transfers", post(ledger::create_transfer))
+        .route("/v1/transfers/{id}", get(ledger::get_transfer))
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
         .route("/v1/me/security-events", get(me::security_events));
     with_edge(
@@ -98,6 +108,9 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
             "/internal/v1/profiles/duplicates",
             post(profile::find_duplicates),
         )
+        .route("/internal/v1/deposits", post(ledger::deposit))
+        .route("/internal/v1/withdrawals", post(ledger::withdraw))
+        .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
         .layer(from_fn(principal::require_known_service));
     with_edge(routes, state, "internal", edge, None)
 }

@@ -10,6 +10,15 @@ pub struct AppState {
     pub store: Store,
     pub auth: SharedAuth,
     pub vault: std::sync::Arc<crate::vault::Vault>,
+    pub ledger: std::sync::Arc<LedgerSettings>,
+}
+
+/// `[ledger]` settings.
+#[derive(Debug, Clone)]
+pub struct LedgerSettings {
+    pub currencies: Vec<String>,
+    /// Transfers above this many minor units need `acr=mfa`.
+    pub step_up_amount: i64,
 }
 
 #[derive(Clone)]

@@ -35,6 +35,11 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Check the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Manage keys.
     Keys {
         #[command(subcommand)]
@@ -44,6 +49,16 @@ pub enum Command {
     Pki {
         #[command(subcommand)]
         command: PkiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute every balance from the journal, check that each currency nets to zero and
+    /// that the entry hash chain is intact. Exit 1 naming the first problem.
+    Verify {
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 

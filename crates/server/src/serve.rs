@@ -44,10 +44,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let vault = build_vault(&config)?;
+    store
+        .ensure_settlement_accounts(&config.ledger.currencies, now_ms())
+        .await?;
+    let ledger = Arc::new(api::LedgerSettings {
+        currencies: config.ledger.currencies.clone(),
+        step_up_amount: config.ledger.step_up_amount,
+    });
     let state = AppState {
         store: store.clone(),
         auth,
         vault,
+        ledger,
     };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),

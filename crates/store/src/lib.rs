@@ -4,6 +4,7 @@
 //! differences stay inside; callers see one API whichever database `database.url` names.
 
 mod identity;
+mod ledger;
 mod limits;
 mod mfa;
 mod profiles;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
 };
 
 pub use identity::*;
+pub use ledger::*;
 pub use limits::*;
 pub use mfa::*;
 pub use profiles::*;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod internal;
+pub mod ledger;
 pub mod me;
 pub mod mfa;
 pub mod openapi;

@@ -14,6 +14,9 @@ use crate::routes::auth::{
     self, LoginRequest, RegisterRequest, RegisterResponse, SessionList, SessionView, TokenResponse,
 };
 use crate::routes::health::{self, Health};
+use crate::routes::ledger::{
+    self, AccountList, AccountView, EntryList, EntryView, NewAccount, NewTransfer, TransferView,
+};
 use crate::routes::me::{self, Me, MfaStatus, SecurityEvent, SecurityEventList, UpdateMe};
 use crate::routes::mfa::{
     self, CodeRequest, MfaChallenge, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
@@ -54,6 +57,8 @@ impl utoipa::Modify for BearerScheme {
         mfa::step_up_totp, webauthn::register_options, webauthn::register,
         webauthn::login_options, webauthn::login, webauthn::step_up_options, webauthn::step_up,
         profile::put_profile, profile::get_profile, profile::delete_profile,
+        ledger::create_account, ledger::list_accounts, ledger::get_account,
+        ledger::account_entries, ledger::create_transfer, ledger::get_transfer,
     ),
     components(schemas(
         Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
@@ -61,7 +66,8 @@ impl utoipa::Modify for BearerScheme {
         SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
         PasskeyRegistered, LoginOptionsRequest, AssertionRequest, Address, ProfileInput,
-        ProfileView,
+        ProfileView, NewAccount, AccountView, AccountList, EntryView, EntryList, NewTransfer,
+        TransferView,
     )),
     modifiers(&BearerScheme)
 )]

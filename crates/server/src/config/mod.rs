@@ -231,6 +231,7 @@ pub struct Config {
     pub database: store::DatabaseLocation,
     pub keys: KeysConfig,
     pub auth: AuthConfig,
+    pub ledger: LedgerConfig,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -286,6 +287,13 @@ pub enum KeyProvider {
     Local,
     OpenBao,
     Pkcs11,
+}
+
+/// `[ledger]`.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    pub currencies: Vec<String>,
+    pub step_up_amount: i64,
 }
 
 /// Token and session lifetimes (`[auth]`).
@@ -537,6 +545,10 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         database,
         keys,
         auth,
+        ledger: LedgerConfig {
+            currencies: raw.ledger.currencies.clone(),
+            step_up_amount: raw.ledger.step_up_amount,
+        },
         services,
     })
 }

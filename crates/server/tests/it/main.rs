@@ -11,6 +11,7 @@ mod cli;
 mod edge;
 mod identity;
 mod kms;
+mod ledger;
 mod mfa;
 mod passkeys;
 mod profile;

@@ -1,0 +1,623 @@
+//! Accounts and transfers (customer API) and deposits/withdrawals (internal API). Every
+//! money-moving POST needs an `Idempotency-Key`; the posting itself (balance check, write,
+//! hash chain, idempotency completion) is one store transaction — see `store::post_transfer`.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use ledger::{Currency, Money};
+use serde::{Deserialize, Serialize};
+use store::{
+    AccountRecord, IdempotencyClaim, IdempotencyCompletion, PostingRefused, TransferRecord,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Caller, new_id, now_ms, rfc3339};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::json::ApiJson;
+use crate::principal::Service;
+use crate::state::AppState;
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters (API.md).
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+pub const MEMO_CHARS_MAX: usize = 140;
+pub const EXTERNAL_REF_CHARS_MAX: usize = 128;
+const ID_CHARS_MAX: usize = 64;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// ISO 4217, one of the configured currencies.
+    pub currency: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    pub currency: String,
+    /// Minor units.
+    pub balance: i64,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    pub items: Vec<AccountView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntryView {
+    pub id: String,
+    pub transfer_id: String,
+    pub amount: i64,
+    /// `debit` or `credit`.
+    pub direction: String,
+    pub balance_after: i64,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntryList {
+    pub items: Vec<EntryView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTransfer {
+    pub from_account_id: String,
+    pub to_account_id: String,
+    /// Minor units, 1 to 10^15.
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub memo: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Movement {
+    pub account_id: String,
+    /// Minor units, 1 to 10^15.
+    pub amount: i64,
+    pub currency: String,
+    pub external_ref: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TransferView {
+    pub id: String,
+    /// Always `posted`: transfers are immutable once written.
+    pub status: String,
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub memo: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn account_view(account: AccountRecord) -> AccountView {
+    AccountView {
+        created_at: rfc3339(account.created_at),
+        id: account.id,
+        currency: account.currency,
+        balance: account.balance,
+        status: account.status,
+    }
+}
+
+fn transfer_view(transfer: &TransferRecord) -> TransferView {
+    TransferView {
+        id: transfer.id.clone(),
+        status: "posted".to_owned(),
+        from_account_id: transfer.from_account_id.clone(),
+        to_account_id: transfer.to_account_id.clone(),
+        amount: transfer.amount,
+        currency: transfer.currency.clone(),
+        memo: transfer.memo.clone(),
+        created_at: rfc3339(transfer.created_at),
+    }
+}
+
+fn field_error(field: &str, code: &'static str) -> ApiError {
+    ApiError::ValidationFailed {
+        errors: vec![FieldError {
+            field: field.to_owned(),
+            code,
+        }],
+    }
+}
+
+fn currency(state: &AppState, code: &str) -> Result<Currency, ApiError> {
+    Currency::parse(code, &state.ledger.currencies)
+        .map_err(|_| field_error("currency", "unsupported_currency"))
+}
+
+fn amount(value: i64) -> Result<Money, ApiError> {
+    Money::new(value).map_err(|_| field_error("amount", "out_of_range"))
+}
+
+/// The caller's own account, or 404 (never reveal that someone else's exists).
+async fn owned_account(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<AccountRecord, ApiError> {
+    if id.len() > ID_CHARS_MAX {
+        return Err(ApiError::NotFound);
+    }
+    let account = state
+        .store
+        .find_account(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if account.user_id.as_deref() == Some(caller.user_id.as_str()) {
+        Ok(account)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Open an account in a configured currency (one per currency per user).
+#[utoipa::path(post, path = "/v1/accounts", tag = "ledger", security(("bearer" = [])), request_body = NewAccount,
+    responses(
+        (status = 201, description = "Opened", body = AccountView),
+        (status = 400, description = "Malformed body", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "account_exists", content_type = "application/problem+json", body = Problem),
+        (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "unsupported currency", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewAccount>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let currency = currency(&state, &body.currency)?;
+    let account = AccountRecord {
+        id: new_id(),
+        user_id: Some(caller.user_id.clone()),
+        kind: "customer".to_owned(),
+        currency: currency.as_str().to_owned(),
+        balance: 0,
+        status: "active".to_owned(),
+        created_at: now_ms(),
+    };
+    if !state.store.create_account(&account).await? {
+        return Err(ApiError::AccountExists);
+    }
+    Ok((StatusCode::CREATED, Json(account_view(account))))
+}
+
+/// The caller's accounts.
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accounts", body = AccountList),
+        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AccountList>, ApiError> {
+    let items = state
+        .store
+        .list_accounts(&caller.user_id)
+        .await?
+        .into_iter()
+        .map(account_view)
+        .collect();
+    Ok(Json(AccountList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// One of the caller's accounts.
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "ledger", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "Not yours or unknown", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    Ok(Json(account_view(
+        owned_account(&state, &caller, &id).await?,
+    )))
+}
+
+/// An account's entries, oldest first, with the balance after each.
+#[utoipa::path(get, path = "/v1/accounts/{id}/entries", tag = "ledger", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id"), EntriesQuery),
+    responses(
+        (status = 200, description = "One page of entries", body = EntryList),
+        (status = 400, description = "Malformed query", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "Not yours or unknown", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "limit out of range", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn account_entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
+) -> Result<Json<EntryList>, ApiError> {
+    let Query(query) =
+        query.map_err(|_| ApiError::invalid_request("Unknown or malformed query parameter."))?;
+    let account = owned_account(&state, &caller, &id).await?;
+    let limit = query.limit.unwrap_or(crate::routes::me::PAGE_LEN_DEFAULT);
+    if !(1..=crate::routes::me::PAGE_LEN_MAX).contains(&limit) {
+        return Err(field_error("limit", "out_of_range"));
+    }
+    let after: i64 = match &query.cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .parse()
+            .ok()
+            .filter(|seq: &i64| *seq >= 0)
+            .ok_or_else(|| ApiError::invalid_request("Malformed cursor."))?,
+    };
+    let entries = state
+        .store
+        .account_entries(&account.id, after, limit.saturating_add(1))
+        .await?;
+    let has_more = i64::try_from(entries.len()).unwrap_or(i64::MAX) > limit;
+    let page: Vec<_> = entries
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    let next_cursor = if has_more {
+        page.last().map(|entry| entry.seq.to_string())
+    } else {
+        None
+    };
+    let items = page
+        .into_iter()
+        .map(|entry| EntryView {
+            id: entry.id,
+            transfer_id: entry.transfer_id,
+            amount: entry.amount,
+            direction: entry.direction,
+            balance_after: entry.balance_after,
+            created_at: rfc3339(entry.created_at),
+        })
+        .collect();
+    Ok(Json(EntryList { items, next_cursor }))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .ok_or(ApiError::IdempotencyKeyRequired)?;
+    let valid = !value.is_empty()
+        && value.len() <= IDEMPOTENCY_KEY_CHARS_MAX
+        && value.bytes().all(|byte| byte.is_ascii_graphic());
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::IdempotencyKeyRequired)
+    }
+}
+
+fn request_hash(path: &str, body: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    let canonical = serde_json::to_vec(body).map_err(|_| ApiError::Internal)?;
+    let mut bytes = path.as_bytes().to_vec();
+    bytes.push(0);
+    bytes.extend(canonical);
+    Ok(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes)
+            .as_ref()
+            .to_vec(),
+    )
+}
+
+fn replay(status: i32, body: String) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// A validated money movement, ready to post.
+struct Posting {
+    kind: &'static str,
+    from: String,
+    to: String,
+    amount: Money,
+    currency: Currency,
+    memo: Option<String>,
+    external_ref: Option<String>,
+    initiated_by: String,
+}
+
+/// Claims the key, posts, completes the key in the same transaction; answers replays.
+async fn post_idempotently(
+    state: &AppState,
+    scope: String,
+    key: String,
+    hash: Vec<u8>,
+    posting: Posting,
+) -> Result<Response, ApiError> {
+    match state
+        .store
+        .claim_idempotency_key(&scope, &key, &hash, now_ms())
+        .await?
+    {
+        IdempotencyClaim::Claimed => {}
+        IdempotencyClaim::InProgress => return Err(ApiError::RequestInProgress),
+        IdempotencyClaim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
+        IdempotencyClaim::Done { status, body } => return Ok(replay(status, body)),
+    }
+    let transfer = TransferRecord {
+        id: new_id(),
+        kind: posting.kind.to_owned(),
+        from_account_id: posting.from,
+        to_account_id: posting.to,
+        amount: posting.amount.minor_units(),
+        currency: posting.currency.as_str().to_owned(),
+        memo: posting.memo,
+        external_ref: posting.external_ref,
+        initiated_by: posting.initiated_by,
+        created_at: now_ms(),
+    };
+    let view = transfer_view(&transfer);
+    let body = serde_json::to_string(&view).map_err(|_| ApiError::Internal)?;
+    let completion = IdempotencyCompletion {
+        scope: scope.clone(),
+        key: key.clone(),
+        status: 201,
+        body,
+    };
+    let (debit_id, credit_id) = (new_id(), new_id());
+    let outcome = state
+        .store
+        .post_transfer(&transfer, (&debit_id, &credit_id), Some(&completion))
+        .await;
+    match outcome {
+        Ok(Ok(())) => {
+            metrics::counter!("strongroom_transfers_posted_total", "kind" => posting.kind)
+                .increment(1);
+            Ok((StatusCode::CREATED, Json(view)).into_response())
+        }
+        Ok(Err(refused)) => {
+            // Nothing moved: free the key so the same request can be retried later.
+            state.store.release_idempotency_key(&scope, &key).await?;
+            Err(match refused {
+                PostingRefused::InsufficientFunds => ApiError::InsufficientFunds,
+                PostingRefused::CurrencyMismatch => ApiError::CurrencyMismatch,
+                PostingRefused::AccountNotActive => ApiError::AccountFrozen,
+                PostingRefused::AccountNotFound => ApiError::NotFound,
+            })
+        }
+        Err(error) => {
+            let _ = state.store.release_idempotency_key(&scope, &key).await;
+            Err(ApiError::from(error))
+        }
+    }
+}
+
+/// Move money between two accounts; the source must be the caller's.
+#[utoipa::path(post, path = "/v1/transfers", tag = "ledger", security(("bearer" = [])), request_body = NewTransfer,
+    params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters")),
+    responses(
+        (status = 201, description = "Posted (or the original answer, replayed)", body = TransferView),
+        (status = 400, description = "idempotency_key_required or malformed body", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token or step_up_required", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "Source not yours, or destination unknown", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "request_in_progress", content_type = "application/problem+json", body = Problem),
+        (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "insufficient_funds, currency_mismatch, same_account, idempotency_key_reused, validation_failed", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn create_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewTransfer>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let amount = amount(body.amount)?;
+    let currency = currency(&state, &body.currency)?;
+    if body.memo.as_ref().is_some_and(|memo| {
+        memo.chars().count() > MEMO_CHARS_MAX || memo.chars().any(char::is_control)
+    }) {
+        return Err(field_error("memo", "invalid"));
+    }
+    if body.from_account_id == body.to_account_id {
+        return Err(ApiError::SameAccount);
+    }
+    let from = owned_account(&state, &caller, &body.from_account_id).await?;
+    if body.to_account_id.len() > ID_CHARS_MAX {
+        return Err(ApiError::NotFound);
+    }
+    let to = state
+        .store
+        .find_account(&body.to_account_id)
+        .await?
+        .filter(|account| account.kind == "customer")
+        .ok_or(ApiError::NotFound)?;
+    if from.currency != currency.as_str() || to.currency != currency.as_str() {
+        return Err(ApiError::CurrencyMismatch);
+    }
+    if amount.minor_units() > state.ledger.step_up_amount {
+        caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
+    }
+    let hash = request_hash("/v1/transfers", &body)?;
+    let posting = Posting {
+        kind: "transfer",
+        from: from.id,
+        to: to.id,
+        amount,
+        currency,
+        memo: body.memo,
+        external_ref: None,
+        initiated_by: format!("user:{}", caller.user_id),
+    };
+    post_idempotently(
+        &state,
+        format!("user:{}", caller.user_id),
+        key,
+        hash,
+        posting,
+    )
+    .await
+}
+
+/// A transfer the caller is a party to.
+#[utoipa::path(get, path = "/v1/transfers/{id}", tag = "ledger", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Transfer id")),
+    responses(
+        (status = 200, description = "The transfer", body = TransferView),
+        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "Not a party, or unknown", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn get_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TransferView>, ApiError> {
+    if id.len() > ID_CHARS_MAX {
+        return Err(ApiError::NotFound);
+    }
+    let transfer = state
+        .store
+        .find_transfer(&id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    for account_id in [&transfer.from_account_id, &transfer.to_account_id] {
+        let account = state.store.find_account(account_id).await?;
+        if account
+            .is_some_and(|account| account.user_id.as_deref() == Some(caller.user_id.as_str()))
+        {
+            return Ok(Json(transfer_view(&transfer)));
+        }
+    }
+    Err(ApiError::NotFound)
+}
+
+async fn movement(
+    state: &AppState,
+    service: &Service,
+    headers: &HeaderMap,
+    body: Movement,
+    deposit: bool,
+) -> Result<Response, ApiError> {
+    service.require_scope(if deposit {
+        "ledger:deposit"
+    } else {
+        "ledger:withdraw"
+    })?;
+    let key = idempotency_key(headers)?;
+    let amount = amount(body.amount)?;
+    let currency = currency(state, &body.currency)?;
+    if body.external_ref.is_empty() || body.external_ref.chars().count() > EXTERNAL_REF_CHARS_MAX {
+        return Err(field_error("external_ref", "length"));
+    }
+    if body.account_id.len() > ID_CHARS_MAX {
+        return Err(ApiError::NotFound);
+    }
+    let account = state
+        .store
+        .find_account(&body.account_id)
+        .await?
+        .filter(|account| account.kind == "customer")
+        .ok_or(ApiError::NotFound)?;
+    if account.currency != currency.as_str() {
+        return Err(ApiError::CurrencyMismatch);
+    }
+    let settlement = format!("settlement-{}", currency.as_str());
+    let (from, to) = if deposit {
+        (settlement, account.id)
+    } else {
+        (account.id, settlement)
+    };
+    let path = if deposit {
+        "/internal/v1/deposits"
+    } else {
+        "/internal/v1/withdrawals"
+    };
+    let hash = request_hash(path, &body)?;
+    let posting = Posting {
+        kind: if deposit { "deposit" } else { "withdrawal" },
+        from,
+        to,
+        amount,
+        currency,
+        memo: None,
+        external_ref: Some(body.external_ref),
+        initiated_by: format!("service:{}", service.0.name),
+    };
+    post_idempotently(
+        state,
+        format!("service:{}", service.0.name),
+        key,
+        hash,
+        posting,
+    )
+    .await
+}
+
+/// Credit a customer account from the operator's settlement account (scope `ledger:deposit`).
+pub async fn deposit(
+    State(state): State<AppState>,
+    service: Service,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Movement>,
+) -> Result<Response, ApiError> {
+    movement(&state, &service, &headers, body, true).await
+}
+
+/// Debit a customer account to the settlement account (scope `ledger:withdraw`).
+pub async fn withdraw(
+    State(state): State<AppState>,
+    service: Service,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Movement>,
+) -> Result<Response, ApiError> {
+    movement(&state, &service, &headers, body, false).await
+}
+
+/// Any customer account (scope `ledger:read`).
+pub async fn internal_account(
+    State(state): State<AppState>,
+    service: Service,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    service.require_scope("ledger:read")?;
+    if id.len() > ID_CHARS_MAX {
+        return Err(ApiError::NotFound);
+    }
+    let account = state
+        .store
+        .find_account(&id)
+        .await?
+        .filter(|account| account.kind == "customer")
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(account_view(account)))
+}

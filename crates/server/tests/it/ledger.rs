@@ -1,0 +1,355 @@
+//! The ledger through real HTTPS on SQLite and PostgreSQL: accounts, deposits over mTLS,
+//! transfers with idempotency, no overdraft under 50 concurrent transfers, BOLA, bad input,
+//! step-up above the threshold, `ledger verify` and tamper detection.
+
+use std::process::Command;
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use test_support::{Database, PgCluster, TestServer};
+
+use crate::identity::{Api, PASSWORD, code};
+
+async fn open_account(api: &Api, token: &str, currency: &str) -> String {
+    let response = api
+        .client
+        .post(format!("{}/v1/accounts", api.base))
+        .bearer_auth(token)
+        .json(&json!({"currency": currency}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["balance"], 0);
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn deposit(server: &TestServer, account: &str, amount: i64, key: &str) -> Response {
+    server
+        .service_client("payments")
+        .post(format!("{}/internal/v1/deposits", server.internal_url))
+        .header("idempotency-key", key)
+        .json(&json!({"account_id": account, "amount": amount, "currency": "EUR", "external_ref": format!("bank-{key}")}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn transfer(api: &Api, token: &str, key: Option<&str>, body: Value) -> Response {
+    let mut request = api
+        .client
+        .post(format!("{}/v1/transfers", api.base))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    request.send().await.unwrap()
+}
+
+async fn balance(api: &Api, token: &str, account: &str) -> i64 {
+    let body: Value = api
+        .get(&format!("/v1/accounts/{account}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["balance"].as_i64().unwrap()
+}
+
+fn verify(server: &TestServer, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(&server.binary)
+        .args(["ledger", "verify", "--config"])
+        .arg(server.config_path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+async fn ledger_end_to_end(server: TestServer, env: &[(&str, &str)]) {
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("lena@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        api.register("milo@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (lena, _) = api.login("lena@example.com").await;
+    let (milo, _) = api.login("milo@example.com").await;
+    let lena_eur = open_account(&api, &lena, "EUR").await;
+    let lena_usd = open_account(&api, &lena, "USD").await;
+    let milo_eur = open_account(&api, &milo, "EUR").await;
+    let again = api
+        .client
+        .post(format!("{}/v1/accounts", api.base))
+        .bearer_auth(&lena)
+        .json(&json!({"currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(again).await, (409, "account_exists".into()));
+    let odd = api
+        .client
+        .post(format!("{}/v1/accounts", api.base))
+        .bearer_auth(&lena)
+        .json(&json!({"currency": "XYZ"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(odd).await, (422, "validation_failed".into()));
+
+    // Deposits over mTLS, idempotent per service.
+    let first = deposit(&server, &lena_eur, 1_000, "dep-1").await;
+    assert_eq!(first.status(), 201);
+    let first_body: Value = first.json().await.unwrap();
+    let replayed = deposit(&server, &lena_eur, 1_000, "dep-1").await;
+    assert_eq!(replayed.status(), 201);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<Value>().await.unwrap(), first_body);
+    assert_eq!(
+        code(deposit(&server, &lena_eur, 999, "dep-1").await).await,
+        (422, "idempotency_key_reused".into())
+    );
+    assert_eq!(balance(&api, &lena, &lena_eur).await, 1_000);
+
+    // Bad input moves nothing.
+    let base = |amount: Value| json!({"from_account_id": lena_eur, "to_account_id": milo_eur, "amount": amount, "currency": "EUR"});
+    assert_eq!(
+        code(transfer(&api, &lena, None, base(json!(1))).await).await,
+        (400, "idempotency_key_required".into())
+    );
+    for (amount, status) in [
+        (json!(0), 422),
+        (json!(-5), 422),
+        (json!(1_000_000_000_000_001_i64), 422),
+        (json!(1.5), 400),
+        (json!("10"), 400),
+        (json!(true), 400),
+        (Value::Null, 400),
+    ] {
+        let response = transfer(
+            &api,
+            &lena,
+            Some(&format!("bad-{amount}")),
+            base(amount.clone()),
+        )
+        .await;
+        assert_eq!(response.status(), status, "{amount}");
+    }
+    let same = json!({"from_account_id": lena_eur, "to_account_id": lena_eur, "amount": 1, "currency": "EUR"});
+    assert_eq!(
+        code(transfer(&api, &lena, Some("same"), same).await).await,
+        (422, "same_account".into())
+    );
+    let mixed = json!({"from_account_id": lena_usd, "to_account_id": milo_eur, "amount": 1, "currency": "EUR"});
+    assert_eq!(
+        code(transfer(&api, &lena, Some("mixed"), mixed).await).await,
+        (422, "currency_mismatch".into())
+    );
+    let theirs = json!({"from_account_id": milo_eur, "to_account_id": lena_eur, "amount": 1, "currency": "EUR"});
+    assert_eq!(
+        code(transfer(&api, &lena, Some("bola"), theirs).await).await,
+        (404, "not_found".into())
+    );
+    let nowhere = json!({"from_account_id": lena_eur, "to_account_id": "acct-does-not-exist", "amount": 1, "currency": "EUR"});
+    assert_eq!(
+        code(transfer(&api, &lena, Some("nowhere"), nowhere).await).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        code(transfer(&api, &lena, Some("too-much"), base(json!(1_001))).await).await,
+        (422, "insufficient_funds".into())
+    );
+    assert_eq!(balance(&api, &lena, &lena_eur).await, 1_000);
+
+    // Double spend: 50 concurrent transfers of 100 against a balance that covers 10.
+    let attempts = (0..50).map(|i| {
+        let (api, lena, body) = (&api, &lena, base(json!(100)));
+        async move {
+            transfer(api, lena, Some(&format!("race-{i}")), body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        40,
+        "{statuses:?}"
+    );
+    assert_eq!(balance(&api, &lena, &lena_eur).await, 0);
+    assert_eq!(balance(&api, &milo, &milo_eur).await, 1_000);
+
+    // Twenty concurrent requests with one key move money once.
+    let back = json!({"from_account_id": milo_eur, "to_account_id": lena_eur, "amount": 70, "currency": "EUR"});
+    let attempts = (0..20).map(|_| {
+        let (api, milo, body) = (&api, &milo, back.clone());
+        async move {
+            transfer(api, milo, Some("one-key"), body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(balance(&api, &milo, &milo_eur).await, 930);
+    assert_eq!(balance(&api, &lena, &lena_eur).await, 70);
+
+    // Object-level authorization: another customer's objects do not exist for you.
+    let milo_transfer: Value = transfer(&api, &milo, Some("one-key"), back)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let transfer_id = milo_transfer["id"].as_str().unwrap();
+    assert_eq!(
+        api.get(&format!("/v1/transfers/{transfer_id}"), &lena)
+            .await
+            .status(),
+        200,
+        "lena is the payee"
+    );
+    assert_eq!(
+        code(api.get(&format!("/v1/accounts/{milo_eur}"), &lena).await).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        code(
+            api.get(&format!("/v1/accounts/{milo_eur}/entries"), &lena)
+                .await
+        )
+        .await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        api.register("nina@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (nina, _) = api.login("nina@example.com").await;
+    assert_eq!(
+        code(
+            api.get(&format!("/v1/transfers/{transfer_id}"), &nina)
+                .await
+        )
+        .await,
+        (404, "not_found".into())
+    );
+
+    // History with balance_after and cursor pagination.
+    let page: Value = api
+        .get(&format!("/v1/accounts/{lena_eur}/entries?limit=5"), &lena)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0]["direction"], "credit");
+    assert_eq!(items[0]["balance_after"], 1_000);
+    assert_eq!(items[1]["balance_after"], 900);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next: Value = api
+        .get(
+            &format!("/v1/accounts/{lena_eur}/entries?limit=200&cursor={cursor}"),
+            &lena,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["items"].as_array().unwrap().len(), 7);
+    assert!(next["next_cursor"].is_null());
+
+    let verified = verify(&server, env);
+    assert!(verified.status.success(), "{verified:?}");
+    assert!(
+        String::from_utf8_lossy(&verified.stdout).contains("24 entries"),
+        "{verified:?}"
+    );
+}
+
+#[tokio::test]
+async fn ledger_on_sqlite() {
+    ledger_end_to_end(crate::sqlite_server(&[]), &[]).await;
+}
+
+#[tokio::test]
+async fn ledger_on_postgres() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("strongroom");
+    let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
+    ledger_end_to_end(
+        TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]),
+        &env,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn large_transfers_need_step_up_and_tampering_is_detected() {
+    let server = crate::sqlite_server(&[("STRONGROOM__LEDGER__STEP_UP_AMOUNT", "500")]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("omar@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        api.register("pia@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (omar, _) = api.login("omar@example.com").await;
+    let (pia, _) = api.login("pia@example.com").await;
+    let omar_eur = open_account(&api, &omar, "EUR").await;
+    let pia_eur = open_account(&api, &pia, "EUR").await;
+    assert_eq!(
+        deposit(&server, &omar_eur, 2_000, "big").await.status(),
+        201
+    );
+    let large = json!({"from_account_id": omar_eur, "to_account_id": pia_eur, "amount": 501, "currency": "EUR"});
+    let refused = transfer(&api, &omar, Some("large"), large).await;
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age=300"
+    );
+    assert_eq!(code(refused).await, (401, "step_up_required".into()));
+    let small = json!({"from_account_id": omar_eur, "to_account_id": pia_eur, "amount": 500, "currency": "EUR"});
+    assert_eq!(
+        transfer(&api, &omar, Some("small"), small).await.status(),
+        201
+    );
+    assert!(verify(&server, &[]).status.success());
+
+    // An intruder with file access rewrites an entry (after dropping the guard trigger).
+    let db = server.path("data/strongroom.db");
+    let output = Command::new("sqlite3")
+        .arg(&db)
+        .arg("DROP TRIGGER entries_are_immutable_update; UPDATE entries SET amount = 5 WHERE seq = 3;")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let tampered = verify(&server, &[]);
+    assert_eq!(tampered.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&tampered.stderr);
+    assert!(message.contains("(seq 3)"), "{message}");
+
+    // Without dropping the trigger, the store itself refuses to change an entry.
+    let blocked = Command::new("sqlite3")
+        .arg(&db)
+        .arg("DELETE FROM entries WHERE seq = 1;")
+        .output()
+        .unwrap();
+    assert!(!blocked.status.success());
+}

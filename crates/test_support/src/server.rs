@@ -140,6 +140,15 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Kills the server with SIGKILL (a crash) and hands back its directory.
+    pub fn kill(self) -> tempfile::TempDir {
+        let TestServer {
+            dir, mut daemon, ..
+        } = self;
+        daemon.signal_and_wait("KILL");
+        dir
+    }
+
     /// Stops the server gracefully and hands back its directory, to serve it again.
     pub fn stop(self) -> tempfile::TempDir {
         let TestServer {

@@ -353,3 +353,81 @@ async fn large_transfers_need_step_up_and_tampering_is_detected() {
         .unwrap();
     assert!(!blocked.status.success());
 }
+
+#[tokio::test]
+async fn a_crash_under_load_loses_no_acknowledged_transfer_and_leaves_none_half_written() {
+    // kill -9 while deposits are in flight: after restart the journal verifies and every
+    // transfer the server acknowledged (201) is there exactly once.
+    let server = crate::sqlite_server(&[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("quin@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (quin, _) = api.login("quin@example.com").await;
+    let account = open_account(&api, &quin, "EUR").await;
+    let client = server.service_client("payments");
+    let url = format!("{}/internal/v1/deposits", server.internal_url);
+    let workers = (0..8).map(|worker| {
+        let (client, url, account) = (client.clone(), url.clone(), account.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..10_000 {
+                let key = format!("crash-{worker}-{i}");
+                let body = json!({"account_id": account, "amount": 1, "currency": "EUR", "external_ref": key});
+                match client.post(&url).header("idempotency-key", &key).json(&body).send().await {
+                    Ok(response) if response.status() == 201 => {
+                        let posted: Value = response.json().await.unwrap_or(Value::Null);
+                        if let Some(id) = posted["id"].as_str() {
+                            acknowledged.push(id.to_owned());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        })
+    });
+    let workers: Vec<_> = workers.collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let dir = tokio::task::spawn_blocking(move || server.kill())
+        .await
+        .unwrap();
+    let mut acknowledged = Vec::new();
+    for worker in workers {
+        acknowledged.extend(worker.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "only {} transfers before the crash",
+        acknowledged.len()
+    );
+
+    let server = TestServer::serve_in(crate::binary(), dir, Database::Sqlite, &[]);
+    let verified = verify(&server, &[]);
+    assert!(verified.status.success(), "{verified:?}");
+    let db = server.path("data/strongroom.db");
+    let count = |sql: &str| {
+        let output = Command::new("sqlite3").arg(&db).arg(sql).output().unwrap();
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .trim()
+            .parse::<usize>()
+            .unwrap()
+    };
+    for id in &acknowledged {
+        assert_eq!(
+            count(&format!("SELECT COUNT(*) FROM transfers WHERE id = '{id}'")),
+            1,
+            "acknowledged transfer {id} lost"
+        );
+    }
+    let transfers = count("SELECT COUNT(*) FROM transfers WHERE kind = 'deposit'");
+    assert!(transfers >= acknowledged.len());
+    let api = Api::new(&server);
+    let (quin, _) = api.login("quin@example.com").await;
+    assert_eq!(
+        balance(&api, &quin, &account).await,
+        i64::try_from(transfers).unwrap()
+    );
+}

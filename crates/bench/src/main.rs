@@ -1,0 +1,309 @@
+//! `cargo run --release -p bench -- [--seconds N] [--accounts N] [--concurrency N] [--store sqlite|postgres|both]`
+//!
+//! Starts a real `strongroom` (release build at `target/release/strongroom`, or `$STRONGROOM_BIN`)
+//! on SQLite and/or a throwaway PostgreSQL cluster, funds N accounts, and measures transfers
+//! over keep-alive HTTPS: throughput at saturation (closed loop, N workers), latency at half
+//! that rate (open loop, measured from the scheduled send time so queueing is not hidden), and
+//! the same while a login flood saturates the Argon2 pool. Prints a Markdown table.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark tool: a failed set-up should stop it loudly"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use test_support::{Database, PgCluster, TestServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Options {
+    seconds: u64,
+    accounts: usize,
+    concurrency: usize,
+    stores: Vec<&'static str>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let stores = match value("--store").as_deref() {
+        Some("sqlite") => vec!["sqlite"],
+        Some("postgres") => vec!["postgres"],
+        _ => vec!["sqlite", "postgres"],
+    };
+    Options {
+        seconds: value("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+        accounts: value("--accounts")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
+        concurrency: value("--concurrency")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32),
+        stores,
+    }
+}
+
+struct Funded {
+    tokens: Vec<String>,
+    accounts: Vec<String>,
+}
+
+async fn fund(server: &TestServer, client: &reqwest::Client, count: usize) -> Funded {
+    let base = &server.public_url;
+    let setups = (0..count).map(|i| async move {
+        let email = format!("bench{i}@example.com");
+        client
+            .post(format!("{base}/v1/auth/register"))
+            .header(
+                "x-forwarded-for",
+                format!("10.1.{}.{}", i / 250, i % 250 + 1),
+            )
+            .json(&json!({"email": email, "password": PASSWORD, "display_name": "Bench"}))
+            .send()
+            .await
+            .unwrap();
+        let login: Value = client
+            .post(format!("{base}/v1/auth/login"))
+            .header(
+                "x-forwarded-for",
+                format!("10.2.{}.{}", i / 250, i % 250 + 1),
+            )
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        let account: Value = client
+            .post(format!("{base}/v1/accounts"))
+            .bearer_auth(&token)
+            .json(&json!({"currency": "EUR"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (token, account["id"].as_str().unwrap().to_owned())
+    });
+    let mut funded = Funded {
+        tokens: Vec::new(),
+        accounts: Vec::new(),
+    };
+    for chunk in futures_util::future::join_all(setups).await {
+        funded.tokens.push(chunk.0);
+        funded.accounts.push(chunk.1);
+    }
+    let service = server.service_client("payments");
+    for (i, account) in funded.accounts.iter().enumerate() {
+        let response = service.post(format!("{}/internal/v1/deposits", server.internal_url)).header("idempotency-key", format!("fund-{i}"))
+            .json(&json!({"account_id": account, "amount": 1_000_000_000_000_i64, "currency": "EUR", "external_ref": format!("fund-{i}")}))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    funded
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// One transfer of 1 minor unit from account `from` to the next one; returns success.
+async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, from: usize) -> bool {
+    let to = (from + 1) % funded.accounts.len();
+    let key = format!("t-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed));
+    let body = json!({"from_account_id": funded.accounts[from], "to_account_id": funded.accounts[to], "amount": 1, "currency": "EUR"});
+    client
+        .post(format!("{base}/v1/transfers"))
+        .bearer_auth(&funded.tokens[from])
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .is_ok_and(|response| response.status() == 201)
+}
+
+async fn saturation(
+    client: &reqwest::Client,
+    base: &str,
+    funded: &Arc<Funded>,
+    workers: usize,
+    seconds: u64,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let (client, base, funded, done) = (
+                client.clone(),
+                base.to_owned(),
+                funded.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                let mut from = worker % funded.accounts.len();
+                while Instant::now() < deadline {
+                    if one_transfer(&client, &base, &funded, from).await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    from = (from + workers) % funded.accounts.len();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / seconds as f64
+}
+
+/// Open loop at `rate`/s; latency from each request's scheduled time. Returns sorted micros.
+async fn fixed_rate(
+    client: &reqwest::Client,
+    base: &str,
+    funded: &Arc<Funded>,
+    rate: f64,
+    seconds: u64,
+) -> Vec<u64> {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let total = (rate * seconds as f64) as usize;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let scheduled = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let (client, base, funded) = (client.clone(), base.to_owned(), funded.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = one_transfer(&client, &base, &funded, i % funded.accounts.len()).await;
+            (ok, scheduled.elapsed().as_micros() as u64)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for task in tasks {
+        let (ok, micros) = task.await.unwrap();
+        if ok {
+            latencies.push(micros);
+        }
+    }
+    latencies.sort_unstable();
+    latencies
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+/// Wrong-password logins from rotating addresses until `stop`, to keep the Argon2 pool full.
+fn login_flood(
+    client: &reqwest::Client,
+    base: &str,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..32).map(|worker| {
+        let (client, base, stop) = (client.clone(), base.to_owned(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let _ = client.post(format!("{base}/v1/auth/login"))
+                    .header("x-forwarded-for", format!("10.{}.{}.{}", 100 + worker, (i / 250) % 250, i % 250 + 1))
+                    .json(&json!({"email": format!("flood{worker}-{i}@example.com"), "password": "wrong horse battery staple"}))
+                    .send().await;
+            }
+        })
+    }).collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let binary = std::env::var("STRONGROOM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/release/strongroom"));
+    assert!(
+        binary.exists(),
+        "build first: cargo build --release -p server (or set STRONGROOM_BIN)"
+    );
+    println!(
+        "| store | transfers/s at saturation ({} workers) | offered rate | p50 ms | p99 ms | p99.9 ms | p99 ms during login flood | flood/normal p99 |",
+        options.concurrency
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for store in &options.stores {
+        let cluster = (*store == "postgres").then(PgCluster::start);
+        let database = match &cluster {
+            Some(cluster) => Database::Postgres(cluster.create_database("bench")),
+            None => Database::Sqlite,
+        };
+        let env = [
+            ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+            ("STRONGROOM_LOG", "warn"),
+        ];
+        let server = TestServer::start(&binary, database, &env);
+        let client = server
+            .client_builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap();
+        let funded = Arc::new(fund(&server, &client, options.accounts).await);
+        let base = server.public_url.clone();
+        let tps = saturation(
+            &client,
+            &base,
+            &funded,
+            options.concurrency,
+            options.seconds,
+        )
+        .await;
+        let rate = (tps / 2.0).max(1.0);
+        let calm = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flood = login_flood(&client, &base, stop.clone());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stormy = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
+        stop.store(true, Ordering::Relaxed);
+        for task in flood {
+            let _ = task.await;
+        }
+        let (p99, p99_flood) = (percentile(&calm, 0.99), percentile(&stormy, 0.99));
+        println!(
+            "| {store} | {tps:.0} | {rate:.0}/s | {:.2} | {p99:.2} | {:.2} | {p99_flood:.2} | {:.2}x |",
+            percentile(&calm, 0.5),
+            percentile(&calm, 0.999),
+            p99_flood / p99
+        );
+        let verified = std::process::Command::new(&binary)
+            .args(["ledger", "verify", "--config"])
+            .arg(server.config_path())
+            .envs(match &cluster {
+                Some(c) => vec![("STRONGROOM__DATABASE__URL", c.url("bench"))],
+                None => vec![],
+            })
+            .output()
+            .unwrap();
+        assert!(
+            verified.status.success(),
+            "ledger verify failed after the run: {verified:?}"
+        );
+        drop(server);
+        drop(cluster);
+    }
+}

@@ -141,7 +141,10 @@ pub(crate) async fn challenge(state: &AppState, user_id: &str) -> Result<Respons
 }
 
 /// The user behind a live ticket, and the ticket's hash.
-async fn ticket_user(state: &AppState, ticket: &str) -> Result<(String, Vec<u8>), ApiError> {
+pub(crate) async fn ticket_user(
+    state: &AppState,
+    ticket: &str,
+) -> Result<(String, Vec<u8>), ApiError> {
     if !is_plausible_refresh_token(ticket) {
         return Err(ApiError::InvalidCode);
     }

@@ -7,8 +7,6 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use identity::Acr;
-use identity::refresh::{hash_refresh_token, is_plausible_refresh_token};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -260,7 +258,7 @@ pub async fn login_options(
 ) -> Result<Json<Value>, ApiError> {
     match body.mfa_ticket {
         Some(ticket) => {
-            let (user_id, ticket_hash) = live_ticket(&state, &ticket).await?;
+            let (user_id, ticket_hash) = crate::routes::mfa::ticket_user(&state, &ticket).await?;
             let passkeys: Vec<Passkey> = user_passkeys(&state, &user_id)
                 .await?
                 .into_iter()
@@ -297,19 +295,6 @@ pub async fn login_options(
 struct MfaCeremony {
     authentication: PasskeyAuthentication,
     ticket_hash: Vec<u8>,
-}
-
-async fn live_ticket(state: &AppState, ticket: &str) -> Result<(String, Vec<u8>), ApiError> {
-    if !is_plausible_refresh_token(ticket) {
-        return Err(ApiError::InvalidCode);
-    }
-    let hash = hash_refresh_token(&SecretString::from(ticket.to_owned()));
-    let user_id = state
-        .store
-        .mfa_ticket_user(&hash, now_ms(), MFA_TICKET_ATTEMPTS_MAX)
-        .await?
-        .ok_or(ApiError::InvalidCode)?;
-    Ok((user_id, hash))
 }
 
 /// Verifies an assertion against the user's passkeys and records the new signature counter.

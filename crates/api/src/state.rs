@@ -11,6 +11,8 @@ pub struct AppState {
     pub auth: SharedAuth,
     pub vault: std::sync::Arc<crate::vault::Vault>,
     pub ledger: std::sync::Arc<LedgerSettings>,
+    /// The only path that posts money movements.
+    pub writer: store::LedgerWriter,
 }
 
 /// `[ledger]` settings.

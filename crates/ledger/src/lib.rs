@@ -8,6 +8,9 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 
+mod posting;
+pub use posting::*;
+
 /// Largest single amount (API.md: 1 ≤ amount ≤ 10^15 minor units).
 pub const AMOUNT_MINOR_MAX: i64 = 1_000_000_000_000_000;
 /// Bytes of an entry hash.

@@ -51,11 +51,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         currencies: config.ledger.currencies.clone(),
         step_up_amount: config.ledger.step_up_amount,
     });
+    let writer = store::LedgerWriter::start(store.clone());
     let state = AppState {
         store: store.clone(),
         auth,
         vault,
         ledger,
+        writer,
     };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),

@@ -1,9 +1,5 @@
-//! Ledger persistence. Every posting is one transaction that first locks the chain head (a
-//! single row), so postings are serialised on SQLite and across instances on PostgreSQL; the
-//! debit is a conditional UPDATE (`balance >= amount`), so no interleaving can overdraw; the
-//! two entries are hash-chained; the idempotency record is completed in the same transaction.
-
-use ledger::{Direction, EntryFacts, entry_hash};
+//! Ledger reads, account creation and status, and idempotency-key retention. Postings are
+//! written only by the ledger writer (`writer.rs`).
 
 use crate::{Pool, Store, StoreError, on_pool};
 
@@ -86,9 +82,6 @@ pub struct EntryRecord {
     pub hash: Vec<u8>,
 }
 
-/// (request hash, state, response status, response body).
-type IdempotencyRow = (Vec<u8>, String, Option<i32>, Option<String>);
-
 type EntryRow = (
     i64,
     String,
@@ -130,36 +123,6 @@ fn entry(row: EntryRow) -> EntryRecord {
         prev_hash,
         hash,
     }
-}
-
-/// Why a posting was refused; nothing was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PostingRefused {
-    InsufficientFunds,
-    AccountNotActive,
-    AccountNotFound,
-    CurrencyMismatch,
-}
-
-/// The idempotency record completed together with the posting.
-#[derive(Debug, Clone)]
-pub struct IdempotencyCompletion {
-    pub scope: String,
-    pub key: String,
-    pub status: i32,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyClaim {
-    /// This request owns the key now.
-    Claimed,
-    InProgress,
-    Mismatch,
-    Done {
-        status: i32,
-        body: String,
-    },
 }
 
 impl Store {
@@ -279,143 +242,29 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await?))
     }
 
-    /// Claims an idempotency key for this request, or says what already happened with it.
-    pub async fn claim_idempotency_key(
-        &self,
-        scope: &str,
-        key: &str,
-        request_hash: &[u8],
-        now: i64,
-    ) -> Result<IdempotencyClaim, StoreError> {
-        let insert = "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) \
-                      VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING";
-        let inserted = on_pool!(self, pool => sqlx::query(insert).bind(scope).bind(key).bind(request_hash).bind(now).execute(pool).await?.rows_affected());
-        if inserted == 1 {
-            return Ok(IdempotencyClaim::Claimed);
-        }
-        let select = "SELECT request_hash, state, response_status, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2";
-        let row: Option<IdempotencyRow> = on_pool!(self, pool => sqlx::query_as(select).bind(scope).bind(key).fetch_optional(pool).await?);
-        Ok(match row {
-            None => IdempotencyClaim::InProgress,
-            Some((hash, _, _, _)) if hash != request_hash => IdempotencyClaim::Mismatch,
-            Some((_, state, Some(status), Some(body))) if state == "done" => {
-                IdempotencyClaim::Done { status, body }
-            }
-            Some(_) => IdempotencyClaim::InProgress,
-        })
-    }
-
-    /// Records the final answer for a claimed key (for answers that moved no money).
-    pub async fn complete_idempotency_key(
-        &self,
-        completion: &IdempotencyCompletion,
-    ) -> Result<(), StoreError> {
-        let sql = "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
-                   WHERE scope = $3 AND key = $4";
-        on_pool!(self, pool => sqlx::query(sql).bind(completion.status).bind(&completion.body)
-            .bind(&completion.scope).bind(&completion.key).execute(pool).await?.rows_affected());
-        Ok(())
-    }
-
-    /// Releases a claimed key after an internal failure, so the client can retry.
-    pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> Result<(), StoreError> {
-        let sql =
-            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'pending'";
-        on_pool!(self, pool => sqlx::query(sql).bind(scope).bind(key).execute(pool).await?.rows_affected());
-        Ok(())
-    }
-
-    /// Posts a transfer atomically: lock the chain head, debit only if funds suffice, credit,
-    /// write the transfer and two chained entries, complete the idempotency record, commit.
-    pub async fn post_transfer(
-        &self,
-        transfer: &TransferRecord,
-        entry_ids: (&str, &str),
-        completion: Option<&IdempotencyCompletion>,
-    ) -> Result<Result<(), PostingRefused>, StoreError> {
-        let lock_head = "UPDATE ledger_head SET seq = seq WHERE id = 1";
-        let read_head = "SELECT seq, hash FROM ledger_head WHERE id = 1";
-        let debit = "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND currency = $3 \
-                     AND status = 'active' AND (kind = 'settlement' OR balance >= $1) RETURNING balance";
-        let inspect = "SELECT currency, status FROM accounts WHERE id = $1";
-        let credit = "UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND currency = $3 RETURNING balance";
-        let insert_transfer = "INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, memo, \
-                               external_ref, initiated_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        let insert_entry = "INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, balance_after, \
-                            currency, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        let update_head = "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1";
-        let complete = "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
-                        WHERE scope = $3 AND key = $4";
-        let result = on_pool!(self, pool => {
+    /// Freezes (`active = false`) or unfreezes a customer account. Bumps the writer
+    /// generation under the chain-head lock, so every ledger writer re-reads its accounts
+    /// before its next batch. `false` when no such customer account exists.
+    pub async fn set_account_active(&self, id: &str, active: bool) -> Result<bool, StoreError> {
+        let lock = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1";
+        let update = "UPDATE accounts SET status = $1 WHERE id = $2 AND kind = 'customer'";
+        let status = if active { "active" } else { "frozen" };
+        let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(lock_head).execute(&mut *tx).await?;
-            let (head_seq, head_hash): (i64, Vec<u8>) = sqlx::query_as(read_head).fetch_one(&mut *tx).await?;
-            let debited: Option<i64> = sqlx::query_scalar(debit)
-                .bind(transfer.amount).bind(&transfer.from_account_id).bind(&transfer.currency)
-                .fetch_optional(&mut *tx).await?;
-            let refusal = match debited {
-                Some(_) => None,
-                None => {
-                    let found: Option<(String, String)> = sqlx::query_as(inspect).bind(&transfer.from_account_id).fetch_optional(&mut *tx).await?;
-                    Some(match found {
-                        None => PostingRefused::AccountNotFound,
-                        Some((currency, _)) if currency != transfer.currency => PostingRefused::CurrencyMismatch,
-                        Some((_, status)) if status != "active" => PostingRefused::AccountNotActive,
-                        Some(_) => PostingRefused::InsufficientFunds,
-                    })
-                }
-            };
-            let credited: Option<i64> = if refusal.is_none() {
-                sqlx::query_scalar(credit).bind(transfer.amount).bind(&transfer.to_account_id).bind(&transfer.currency)
-                    .fetch_optional(&mut *tx).await?
-            } else {
-                None
-            };
-            match (refusal, debited, credited) {
-                (Some(refused), _, _) => {
-                    tx.rollback().await?;
-                    Err(refused)
-                }
-                (None, Some(from_balance), Some(to_balance)) => {
-                    sqlx::query(insert_transfer)
-                        .bind(&transfer.id).bind(&transfer.kind).bind(&transfer.from_account_id).bind(&transfer.to_account_id)
-                        .bind(transfer.amount).bind(&transfer.currency).bind(&transfer.memo).bind(&transfer.external_ref)
-                        .bind(&transfer.initiated_by).bind(transfer.created_at)
-                        .execute(&mut *tx).await?;
-                    let mut previous = head_hash;
-                    let mut seq = head_seq;
-                    let sides = [
-                        (entry_ids.0, &transfer.from_account_id, Direction::Debit, from_balance),
-                        (entry_ids.1, &transfer.to_account_id, Direction::Credit, to_balance),
-                    ];
-                    for (id, account_id, direction, balance_after) in sides {
-                        seq = seq.checked_add(1).ok_or(StoreError::InvalidUrl("ledger sequence exhausted"))?;
-                        let facts = EntryFacts {
-                            seq, id, transfer_id: &transfer.id, account_id, direction, amount: transfer.amount,
-                            balance_after, currency: &transfer.currency, created_at: transfer.created_at,
-                        };
-                        let hash = entry_hash(&previous, &facts);
-                        sqlx::query(insert_entry)
-                            .bind(seq).bind(id).bind(&transfer.id).bind(account_id).bind(direction.as_str())
-                            .bind(transfer.amount).bind(balance_after).bind(&transfer.currency).bind(transfer.created_at)
-                            .bind(&previous).bind(&hash)
-                            .execute(&mut *tx).await?;
-                        previous = hash;
-                    }
-                    sqlx::query(update_head).bind(seq).bind(&previous).execute(&mut *tx).await?;
-                    if let Some(completion) = completion {
-                        sqlx::query(complete).bind(completion.status).bind(&completion.body)
-                            .bind(&completion.scope).bind(&completion.key).execute(&mut *tx).await?;
-                    }
-                    tx.commit().await?;
-                    Ok(())
-                }
-                (None, _, _) => {
-                    tx.rollback().await?;
-                    Err(PostingRefused::AccountNotFound)
-                }
-            }
+            sqlx::query(lock).execute(&mut *tx).await?;
+            let changed = sqlx::query(update).bind(status).bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            changed
         });
-        Ok(result)
+        Ok(changed == 1)
+    }
+
+    /// Deletes up to `limit` idempotency keys created before `before` (ms); returns how many.
+    pub async fn purge_idempotency_keys(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM idempotency_keys WHERE (scope, key) IN \
+                   (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)";
+        Ok(
+            on_pool!(self, pool => sqlx::query(sql).bind(before).bind(limit).execute(pool).await?.rows_affected()),
+        )
     }
 }

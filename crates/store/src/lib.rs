@@ -9,6 +9,7 @@ mod limits;
 mod mfa;
 mod profiles;
 mod webauthn;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use limits::*;
 pub use mfa::*;
 pub use profiles::*;
 pub use webauthn::*;
+pub use writer::*;
 
 /// Runs the same statement-building expression against whichever pool the store holds, so
 /// each query is written once for both backends (both accept `$N` placeholders).
@@ -113,6 +115,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("ledger invariant violated: {0}")]
+    Invariant(&'static str),
 }
 
 impl StoreError {

@@ -55,7 +55,7 @@ async fn sqlite_store_is_durable_and_migrates_idempotently() {
     let store = Store::connect(&location).await.unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), Some(6));
+    assert_eq!(store.schema_version().await.unwrap(), Some(7));
     store.ping().await.unwrap();
     let Pool::Sqlite(pool) = &store.pool else {
         panic!("sqlite expected")

@@ -1,16 +1,17 @@
 //! Accounts and transfers (customer API) and deposits/withdrawals (internal API). Every
-//! money-moving POST needs an `Idempotency-Key`; the posting itself (balance check, write,
-//! hash chain, idempotency completion) is one store transaction — see `store::post_transfer`.
+//! money-moving POST needs an `Idempotency-Key`; the handlers validate the request's shape and
+//! hand the posting to the single ledger writer (`store::LedgerWriter`), which checks the key,
+//! the accounts and the balance and commits it in a group-committed batch.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use ledger::{Currency, Money};
+use ledger::{Currency, Money, PostingKind, Refusal};
 use serde::{Deserialize, Serialize};
 use store::{
-    AccountRecord, IdempotencyClaim, IdempotencyCompletion, PostingRefused, TransferRecord,
+    AccountRecord, IdempotencyRecord, PostingOutcome, PostingRequest, TransferRecord, WriteError,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -345,9 +346,9 @@ fn replay(status: i32, body: String) -> Response {
     response
 }
 
-/// A validated money movement, ready to post.
+/// A validated money movement, ready for the ledger writer.
 struct Posting {
-    kind: &'static str,
+    kind: PostingKind,
     from: String,
     to: String,
     amount: Money,
@@ -355,71 +356,78 @@ struct Posting {
     memo: Option<String>,
     external_ref: Option<String>,
     initiated_by: String,
+    source_owner: Option<String>,
 }
 
-/// Claims the key, posts, completes the key in the same transaction; answers replays.
+/// Hands the posting and its idempotency key to the ledger writer, which checks the key,
+/// the accounts and the balance, and commits the posting with the key in one transaction.
 async fn post_idempotently(
     state: &AppState,
     scope: String,
     key: String,
-    hash: Vec<u8>,
+    request_hash: Vec<u8>,
     posting: Posting,
 ) -> Result<Response, ApiError> {
-    match state
-        .store
-        .claim_idempotency_key(&scope, &key, &hash, now_ms())
-        .await?
-    {
-        IdempotencyClaim::Claimed => {}
-        IdempotencyClaim::InProgress => return Err(ApiError::RequestInProgress),
-        IdempotencyClaim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
-        IdempotencyClaim::Done { status, body } => return Ok(replay(status, body)),
-    }
-    let transfer = TransferRecord {
+    let created_at = now_ms();
+    let view = TransferView {
         id: new_id(),
-        kind: posting.kind.to_owned(),
+        status: "posted".to_owned(),
         from_account_id: posting.from,
         to_account_id: posting.to,
         amount: posting.amount.minor_units(),
         currency: posting.currency.as_str().to_owned(),
         memo: posting.memo,
+        created_at: rfc3339(created_at),
+    };
+    let response_body = serde_json::to_string(&view).map_err(|_| ApiError::Internal)?;
+    let request = PostingRequest {
+        kind: posting.kind,
+        transfer_id: view.id.clone(),
+        debit_entry_id: new_id(),
+        credit_entry_id: new_id(),
+        from_account_id: view.from_account_id.clone(),
+        to_account_id: view.to_account_id.clone(),
+        amount: posting.amount,
+        currency: view.currency.clone(),
+        memo: view.memo.clone(),
         external_ref: posting.external_ref,
         initiated_by: posting.initiated_by,
-        created_at: now_ms(),
+        source_owner: posting.source_owner,
+        created_at,
+        idempotency: IdempotencyRecord {
+            scope,
+            key,
+            request_hash,
+            response_body,
+        },
     };
-    let view = transfer_view(&transfer);
-    let body = serde_json::to_string(&view).map_err(|_| ApiError::Internal)?;
-    let completion = IdempotencyCompletion {
-        scope: scope.clone(),
-        key: key.clone(),
-        status: 201,
-        body,
-    };
-    let (debit_id, credit_id) = (new_id(), new_id());
     let outcome = state
-        .store
-        .post_transfer(&transfer, (&debit_id, &credit_id), Some(&completion))
-        .await;
+        .writer
+        .post(request)
+        .await
+        .map_err(|error| match error {
+            WriteError::Busy | WriteError::Unavailable => ApiError::ServiceUnavailable {
+                retry_after_secs: 1,
+            },
+            WriteError::Failed => ApiError::Internal,
+        })?;
     match outcome {
-        Ok(Ok(())) => {
-            metrics::counter!("strongroom_transfers_posted_total", "kind" => posting.kind)
+        PostingOutcome::Posted => {
+            metrics::counter!("strongroom_transfers_posted_total", "kind" => posting.kind.as_str())
                 .increment(1);
             Ok((StatusCode::CREATED, Json(view)).into_response())
         }
-        Ok(Err(refused)) => {
-            // Nothing moved: free the key so the same request can be retried later.
-            state.store.release_idempotency_key(&scope, &key).await?;
-            Err(match refused {
-                PostingRefused::InsufficientFunds => ApiError::InsufficientFunds,
-                PostingRefused::CurrencyMismatch => ApiError::CurrencyMismatch,
-                PostingRefused::AccountNotActive => ApiError::AccountFrozen,
-                PostingRefused::AccountNotFound => ApiError::NotFound,
-            })
-        }
-        Err(error) => {
-            let _ = state.store.release_idempotency_key(&scope, &key).await;
-            Err(ApiError::from(error))
-        }
+        PostingOutcome::Replayed { status, body } => Ok(replay(status, body)),
+        PostingOutcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        PostingOutcome::KeyInProgress => Err(ApiError::RequestInProgress),
+        PostingOutcome::Refused(refusal) => Err(match refusal {
+            Refusal::AccountNotFound => ApiError::NotFound,
+            Refusal::SameAccount => ApiError::SameAccount,
+            Refusal::CurrencyMismatch => ApiError::CurrencyMismatch,
+            Refusal::AccountNotActive => ApiError::AccountFrozen,
+            Refusal::InsufficientFunds => ApiError::InsufficientFunds,
+            Refusal::BalanceLimit => field_error("amount", "balance_limit"),
+        }),
     }
 }
 
@@ -452,32 +460,25 @@ pub async fn create_transfer(
     if body.from_account_id == body.to_account_id {
         return Err(ApiError::SameAccount);
     }
-    let from = owned_account(&state, &caller, &body.from_account_id).await?;
-    if body.to_account_id.len() > ID_CHARS_MAX {
+    if body.from_account_id.len() > ID_CHARS_MAX || body.to_account_id.len() > ID_CHARS_MAX {
         return Err(ApiError::NotFound);
     }
-    let to = state
-        .store
-        .find_account(&body.to_account_id)
-        .await?
-        .filter(|account| account.kind == "customer")
-        .ok_or(ApiError::NotFound)?;
-    if from.currency != currency.as_str() || to.currency != currency.as_str() {
-        return Err(ApiError::CurrencyMismatch);
-    }
+    // Ownership, existence, kinds and currencies are checked by the ledger writer, against
+    // the same account states it posts on.
     if amount.minor_units() > state.ledger.step_up_amount {
         caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
     }
     let hash = request_hash("/v1/transfers", &body)?;
     let posting = Posting {
-        kind: "transfer",
-        from: from.id,
-        to: to.id,
+        kind: PostingKind::Transfer,
+        from: body.from_account_id,
+        to: body.to_account_id,
         amount,
         currency,
         memo: body.memo,
         external_ref: None,
         initiated_by: format!("user:{}", caller.user_id),
+        source_owner: Some(caller.user_id.clone()),
     };
     post_idempotently(
         &state,
@@ -536,35 +537,30 @@ async fn movement(
     let key = idempotency_key(headers)?;
     let amount = amount(body.amount)?;
     let currency = currency(state, &body.currency)?;
+    let path = if deposit {
+        "/internal/v1/deposits"
+    } else {
+        "/internal/v1/withdrawals"
+    };
     if body.external_ref.is_empty() || body.external_ref.chars().count() > EXTERNAL_REF_CHARS_MAX {
         return Err(field_error("external_ref", "length"));
     }
     if body.account_id.len() > ID_CHARS_MAX {
         return Err(ApiError::NotFound);
     }
-    let account = state
-        .store
-        .find_account(&body.account_id)
-        .await?
-        .filter(|account| account.kind == "customer")
-        .ok_or(ApiError::NotFound)?;
-    if account.currency != currency.as_str() {
-        return Err(ApiError::CurrencyMismatch);
-    }
     let settlement = format!("settlement-{}", currency.as_str());
-    let (from, to) = if deposit {
-        (settlement, account.id)
-    } else {
-        (account.id, settlement)
-    };
-    let path = if deposit {
-        "/internal/v1/deposits"
-    } else {
-        "/internal/v1/withdrawals"
-    };
     let hash = request_hash(path, &body)?;
+    let (from, to) = if deposit {
+        (settlement, body.account_id)
+    } else {
+        (body.account_id, settlement)
+    };
     let posting = Posting {
-        kind: if deposit { "deposit" } else { "withdrawal" },
+        kind: if deposit {
+            PostingKind::Deposit
+        } else {
+            PostingKind::Withdrawal
+        },
         from,
         to,
         amount,
@@ -572,6 +568,7 @@ async fn movement(
         memo: None,
         external_ref: Some(body.external_ref),
         initiated_by: format!("service:{}", service.0.name),
+        source_owner: None,
     };
     post_idempotently(
         state,

@@ -205,7 +205,7 @@ fn migrate_is_idempotent_on_sqlite_and_postgresql() {
                 .unwrap();
             assert!(output.status.success(), "{output:?}");
             assert!(
-                String::from_utf8_lossy(&output.stdout).contains("schema version 6"),
+                String::from_utf8_lossy(&output.stdout).contains("schema version 7"),
                 "{output:?}"
             );
         }

@@ -1,0 +1,301 @@
+//! The rules one posting must pass, applied to in-memory account states: the ledger writer
+//! checks every posting of a batch here, in queue order, against balances that already include
+//! the postings before it. A refused posting changes nothing and fails alone.
+
+use std::collections::HashMap;
+
+use crate::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Customer,
+    Settlement,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Customer => "customer",
+            AccountKind::Settlement => "settlement",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AccountKind> {
+        match value {
+            "customer" => Some(AccountKind::Customer),
+            "settlement" => Some(AccountKind::Settlement),
+            _ => None,
+        }
+    }
+}
+
+/// What the writer knows about an account: enough to check a posting without the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    pub user_id: Option<String>,
+    pub kind: AccountKind,
+    pub currency: String,
+    pub balance: i64,
+    /// Only active accounts can send (frozen ones can still receive).
+    pub active: bool,
+}
+
+/// The three movements, each with the account kinds it joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostingKind {
+    /// Customer to customer; the source belongs to the caller.
+    Transfer,
+    /// Settlement to customer (internal service).
+    Deposit,
+    /// Customer to settlement (internal service).
+    Withdrawal,
+}
+
+impl PostingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingKind::Transfer => "transfer",
+            PostingKind::Deposit => "deposit",
+            PostingKind::Withdrawal => "withdrawal",
+        }
+    }
+
+    fn sides(self) -> (AccountKind, AccountKind) {
+        match self {
+            PostingKind::Transfer => (AccountKind::Customer, AccountKind::Customer),
+            PostingKind::Deposit => (AccountKind::Settlement, AccountKind::Customer),
+            PostingKind::Withdrawal => (AccountKind::Customer, AccountKind::Settlement),
+        }
+    }
+}
+
+/// One movement to check and apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Posting<'a> {
+    pub kind: PostingKind,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub amount: Money,
+    pub currency: &'a str,
+    /// For customer transfers: the user the source account must belong to.
+    pub source_owner: Option<&'a str>,
+}
+
+/// Why a posting was refused. Nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown, of the wrong kind, or (source) not the caller's: all look alike to a client.
+    AccountNotFound,
+    SameAccount,
+    CurrencyMismatch,
+    AccountNotActive,
+    InsufficientFunds,
+    /// The credit would overflow the balance representation.
+    BalanceLimit,
+}
+
+/// Checks `posting` against `accounts` and, when it passes, moves the money there.
+/// Returns the balances after the debit and the credit.
+pub fn apply(
+    accounts: &mut HashMap<String, AccountState>,
+    posting: &Posting<'_>,
+) -> Result<(i64, i64), Refusal> {
+    if posting.from == posting.to {
+        return Err(Refusal::SameAccount);
+    }
+    let (from_kind, to_kind) = posting.kind.sides();
+    let from = accounts
+        .get(posting.from)
+        .filter(|account| account.kind == from_kind)
+        .filter(|account| match posting.source_owner {
+            Some(owner) => account.user_id.as_deref() == Some(owner),
+            None => true,
+        })
+        .ok_or(Refusal::AccountNotFound)?;
+    let to = accounts
+        .get(posting.to)
+        .filter(|account| account.kind == to_kind)
+        .ok_or(Refusal::AccountNotFound)?;
+    if from.currency != posting.currency || to.currency != posting.currency {
+        return Err(Refusal::CurrencyMismatch);
+    }
+    if !from.active {
+        return Err(Refusal::AccountNotActive);
+    }
+    let amount = posting.amount.minor_units();
+    let from_after = from
+        .balance
+        .checked_sub(amount)
+        .ok_or(Refusal::BalanceLimit)?;
+    if from.kind == AccountKind::Customer && from_after < 0 {
+        return Err(Refusal::InsufficientFunds);
+    }
+    let to_after = to
+        .balance
+        .checked_add(amount)
+        .ok_or(Refusal::BalanceLimit)?;
+    if let Some(from) = accounts.get_mut(posting.from) {
+        from.balance = from_after;
+    }
+    if let Some(to) = accounts.get_mut(posting.to) {
+        to.balance = to_after;
+    }
+    Ok((from_after, to_after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(user: &str, balance: i64) -> AccountState {
+        AccountState {
+            user_id: Some(user.to_owned()),
+            kind: AccountKind::Customer,
+            currency: "EUR".to_owned(),
+            balance,
+            active: true,
+        }
+    }
+
+    fn book() -> HashMap<String, AccountState> {
+        let mut accounts = HashMap::new();
+        accounts.insert("alice".to_owned(), customer("u-alice", 100));
+        accounts.insert("bob".to_owned(), customer("u-bob", 0));
+        accounts.insert(
+            "settlement".to_owned(),
+            AccountState {
+                user_id: None,
+                kind: AccountKind::Settlement,
+                currency: "EUR".to_owned(),
+                balance: 0,
+                active: true,
+            },
+        );
+        let mut usd = customer("u-alice", 50);
+        usd.currency = "USD".to_owned();
+        accounts.insert("alice-usd".to_owned(), usd);
+        accounts
+    }
+
+    fn transfer<'a>(from: &'a str, to: &'a str, amount: i64, owner: &'a str) -> Posting<'a> {
+        Posting {
+            kind: PostingKind::Transfer,
+            from,
+            to,
+            amount: Money::new(amount).unwrap_or(Money(1)),
+            currency: "EUR",
+            source_owner: Some(owner),
+        }
+    }
+
+    #[test]
+    fn postings_in_one_batch_see_each_other_and_never_overdraw() {
+        let mut accounts = book();
+        let mut posted = 0;
+        let mut refused = 0;
+        for _ in 0..15 {
+            match apply(&mut accounts, &transfer("alice", "bob", 10, "u-alice")) {
+                Ok(_) => posted += 1,
+                Err(Refusal::InsufficientFunds) => refused += 1,
+                Err(other) => assert_eq!(other, Refusal::InsufficientFunds, "unexpected refusal"),
+            }
+        }
+        assert_eq!((posted, refused), (10, 5));
+        assert_eq!(accounts.get("alice").map(|a| a.balance), Some(0));
+        assert_eq!(accounts.get("bob").map(|a| a.balance), Some(100));
+    }
+
+    #[test]
+    fn a_refused_posting_changes_nothing() {
+        let mut accounts = book();
+        let before = accounts.clone();
+        let cases = [
+            (
+                transfer("alice", "bob", 101, "u-alice"),
+                Refusal::InsufficientFunds,
+            ),
+            (
+                transfer("bob", "alice", 1, "u-alice"),
+                Refusal::AccountNotFound,
+            ),
+            (
+                transfer("alice", "nobody", 1, "u-alice"),
+                Refusal::AccountNotFound,
+            ),
+            (
+                transfer("alice", "settlement", 1, "u-alice"),
+                Refusal::AccountNotFound,
+            ),
+            (
+                transfer("alice", "alice", 1, "u-alice"),
+                Refusal::SameAccount,
+            ),
+            (
+                transfer("alice-usd", "bob", 1, "u-alice"),
+                Refusal::CurrencyMismatch,
+            ),
+        ];
+        for (posting, expected) in cases {
+            assert_eq!(apply(&mut accounts, &posting), Err(expected), "{posting:?}");
+        }
+        if let Some(alice) = accounts.get_mut("alice") {
+            alice.active = false;
+        }
+        assert_eq!(
+            apply(&mut accounts, &transfer("alice", "bob", 1, "u-alice")),
+            Err(Refusal::AccountNotActive)
+        );
+        if let Some(alice) = accounts.get_mut("alice") {
+            alice.active = true;
+        }
+        assert_eq!(accounts, before);
+    }
+
+    #[test]
+    fn settlement_may_go_negative_and_customers_may_receive_while_frozen() {
+        let mut accounts = book();
+        if let Some(bob) = accounts.get_mut("bob") {
+            bob.active = false;
+        }
+        let deposit = Posting {
+            kind: PostingKind::Deposit,
+            from: "settlement",
+            to: "bob",
+            amount: Money(500),
+            currency: "EUR",
+            source_owner: None,
+        };
+        assert_eq!(apply(&mut accounts, &deposit), Ok((-500, 500)));
+        let withdrawal = Posting {
+            kind: PostingKind::Withdrawal,
+            from: "alice",
+            to: "settlement",
+            amount: Money(100),
+            currency: "EUR",
+            source_owner: None,
+        };
+        assert_eq!(apply(&mut accounts, &withdrawal), Ok((0, -400)));
+        let total: i64 = accounts
+            .values()
+            .filter(|a| a.currency == "EUR")
+            .map(|a| a.balance)
+            .sum();
+        assert_eq!(
+            total, 100,
+            "postings only move money; the EUR total is unchanged"
+        );
+    }
+
+    #[test]
+    fn a_credit_that_would_overflow_is_refused() {
+        let mut accounts = book();
+        if let Some(bob) = accounts.get_mut("bob") {
+            bob.balance = i64::MAX;
+        }
+        assert_eq!(
+            apply(&mut accounts, &transfer("alice", "bob", 1, "u-alice")),
+            Err(Refusal::BalanceLimit)
+        );
+        assert_eq!(accounts.get("alice").map(|a| a.balance), Some(100));
+    }
+}

@@ -268,7 +268,8 @@ async fn main() {
         let server = TestServer::start(&binary, database, &env);
         let client = server
             .client_builder()
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(1024)
+            .http1_only()
             .build()
             .unwrap();
         let funded = Arc::new(fund(&server, &client, options.accounts).await);
@@ -281,6 +282,19 @@ async fn main() {
             options.seconds,
         )
         .await;
+        let metrics = client
+            .get(format!("{}/metrics", server.ops_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in metrics.lines().filter(|line| {
+            line.starts_with("strongroom_ledger_batch") && !line.contains("quantile=\"0\"")
+        }) {
+            eprintln!("{store}: {line}");
+        }
         let rate = (tps / 2.0).max(1.0);
         let calm = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
         let stop = Arc::new(AtomicBool::new(false));

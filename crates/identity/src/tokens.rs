@@ -49,6 +49,19 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
 }
 
+impl AccessClaims {
+    /// The time claims hold at `now`: issued (within the leeway) and not expired, a lifetime
+    /// of at most `ACCESS_TOKEN_TTL_SECS_MAX`, authenticated no later than issued.
+    pub fn is_current(&self, now: u64) -> bool {
+        self.exp
+            .checked_sub(self.iat)
+            .is_some_and(|lifetime| lifetime <= ACCESS_TOKEN_TTL_SECS_MAX)
+            && self.iat <= now.saturating_add(TOKEN_LEEWAY_SECS)
+            && self.exp.saturating_add(TOKEN_LEEWAY_SECS) > now
+            && self.auth_time <= self.iat
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("the signing key file holds no usable Ed25519 key")]
@@ -169,15 +182,7 @@ impl SigningKeys {
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
-        let lifetime = claims
-            .exp
-            .checked_sub(claims.iat)
-            .ok_or(TokenError::Invalid)?;
-        let times_ok = lifetime <= ACCESS_TOKEN_TTL_SECS_MAX
-            && claims.iat <= now.saturating_add(TOKEN_LEEWAY_SECS)
-            && claims.exp.saturating_add(TOKEN_LEEWAY_SECS) > now
-            && claims.auth_time <= claims.iat;
-        if !times_ok {
+        if !claims.is_current(now) {
             return Err(TokenError::Invalid);
         }
         Ok(claims)

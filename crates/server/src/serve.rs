@@ -201,8 +201,10 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
         "identity ready"
     );
     Ok(Arc::new(Auth {
+        verified: Default::default(),
         keys,
-        hashing: HashingPool::new(cores)?,
+        // One core stays free of Argon2 for the async workers that move money.
+        hashing: HashingPool::new(cores.saturating_sub(1))?,
         sessions: SessionTable::load(store, now_ms()).await?,
         throttles: Throttles::default(),
         totp_sealing: kek.sealing_key("strongroom/totp-secret/v1")?,

@@ -145,7 +145,9 @@ async fn run(mut writer: Writer, mut jobs: mpsc::Receiver<Job>) {
     while jobs.recv_many(&mut batch, WRITER_BATCH_MAX).await > 0 {
         metrics::histogram!("strongroom_ledger_batch_postings").record(batch.len() as f64);
         let requests: Vec<&PostingRequest> = batch.iter().map(|job| &job.request).collect();
+        let started = std::time::Instant::now();
         let result = writer.apply(&requests).await;
+        metrics::histogram!("strongroom_ledger_batch_seconds").record(started.elapsed());
         drop(requests);
         match result {
             Ok(outcomes) => {

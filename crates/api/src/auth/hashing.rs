@@ -1,14 +1,16 @@
-//! The bounded Argon2 pool: at most `concurrent` hashes run at once on blocking threads, at
-//! most `queue` more wait; beyond that callers get 503 with `Retry-After` at once, so a login
-//! flood cannot queue without bound or starve the async executor that moves money.
+//! The bounded Argon2 pool: dedicated hashing threads (normally one fewer than the cores) run
+//! at a lowered OS priority, at most `ARGON2_QUEUE_PER_SLOT_MAX` hashes per thread wait, and
+//! beyond that callers get 503 with `Retry-After` at once. A login flood therefore cannot queue
+//! without bound, and cannot take the CPU from the async workers that move money: when both
+//! want a core, the scheduler gives the workers about nine tenths of it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use identity::PasswordHasher;
 use identity::password::{PasswordError, Verification};
 use secrecy::SecretString;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
@@ -16,10 +18,14 @@ use crate::error::ApiError;
 pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
 /// `Retry-After` when the pool is full.
 pub const ARGON2_BUSY_RETRY_AFTER_SECS: u32 = 1;
+/// The nice value of hashing threads (0 is normal; each step is ~1.25x less CPU share).
+pub const ARGON2_THREAD_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 pub struct HashingPool {
     hasher: Arc<PasswordHasher>,
-    slots: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     admitted: Arc<AtomicUsize>,
     admitted_max: usize,
 }
@@ -34,14 +40,23 @@ impl Drop for Admission {
 }
 
 impl HashingPool {
-    /// `concurrent` is normally the core count.
-    pub fn new(concurrent: usize) -> Result<HashingPool, PasswordError> {
-        let concurrent = concurrent.max(1);
+    /// Starts `threads` hashing threads (at least one).
+    pub fn new(threads: usize) -> Result<HashingPool, PasswordError> {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || hashing_thread(&queue))
+                .map_err(|_| PasswordError::Hashing)?;
+        }
         Ok(HashingPool {
             hasher: Arc::new(PasswordHasher::new()?),
-            slots: Arc::new(Semaphore::new(concurrent)),
+            jobs,
             admitted: Arc::new(AtomicUsize::new(0)),
-            admitted_max: concurrent.saturating_mul(ARGON2_QUEUE_PER_SLOT_MAX.saturating_add(1)),
+            admitted_max: threads.saturating_mul(ARGON2_QUEUE_PER_SLOT_MAX.saturating_add(1)),
         })
     }
 
@@ -57,20 +72,15 @@ impl HashingPool {
                 retry_after_secs: ARGON2_BUSY_RETRY_AFTER_SECS,
             });
         }
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::Internal)?;
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let _admission = admission;
-            work(&hasher)
-        })
-        .await
-        .map_err(|_| ApiError::Internal)
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _admission = admission;
+                let _ = reply.send(work(&hasher));
+            }))
+            .map_err(|_| ApiError::Internal)?;
+        answer.await.map_err(|_| ApiError::Internal)
     }
 
     pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
@@ -98,5 +108,23 @@ impl HashingPool {
             (verification, rehashed)
         })
         .await
+    }
+}
+
+/// Lowers this thread's priority, then runs hashing jobs until the pool is dropped.
+fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
+    // On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only.
+    if let Err(error) = rustix::process::setpriority_process(None, ARGON2_THREAD_NICE) {
+        tracing::warn!(%error, "cannot lower the priority of a hashing thread");
+    }
+    loop {
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
     }
 }

@@ -43,6 +43,8 @@ pub struct Auth {
     pub keys: SigningKeys,
     pub hashing: HashingPool,
     pub sessions: SessionTable,
+    /// Access tokens already verified (a cache in front of `keys.verify`).
+    pub verified: bearer::VerifiedTokens,
     pub throttles: Throttles,
     /// Seals TOTP secrets at rest.
     pub totp_sealing: crypto::SealingKey,

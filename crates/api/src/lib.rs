@@ -111,6 +111,14 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/deposits", post(ledger::deposit))
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
+        .route(
+            "/internal/v1/accounts/{id}/freeze",
+            post(ledger::freeze_account),
+        )
+        .route(
+            "/internal/v1/accounts/{id}/unfreeze",
+            post(ledger::unfreeze_account),
+        )
         .layer(from_fn(principal::require_known_service));
     with_edge(routes, state, "internal", edge, None)
 }

@@ -52,6 +52,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         step_up_amount: config.ledger.step_up_amount,
     });
     let writer = store::LedgerWriter::start(store.clone());
+    tokio::spawn(purge_idempotency_keys(store.clone()));
     let state = AppState {
         store: store.clone(),
         auth,
@@ -239,4 +240,38 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = interrupt.recv() => {},
     }
     Ok(())
+}
+
+/// Idempotency keys are answered for at least this long (API.md: at least 24 h).
+pub const IDEMPOTENCY_KEY_RETENTION_MS: i64 = 24 * 60 * 60 * 1_000;
+/// How often expired idempotency keys are purged.
+const IDEMPOTENCY_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Keys deleted per statement, so a purge never holds the write lock for long.
+const IDEMPOTENCY_PURGE_CHUNK: i64 = 5_000;
+
+/// Deletes idempotency keys older than the retention period, a chunk at a time, forever.
+async fn purge_idempotency_keys(store: store::Store) {
+    let mut interval = tokio::time::interval(IDEMPOTENCY_PURGE_INTERVAL);
+    loop {
+        interval.tick().await;
+        let before = now_ms().saturating_sub(IDEMPOTENCY_KEY_RETENTION_MS);
+        loop {
+            match store
+                .purge_idempotency_keys(before, IDEMPOTENCY_PURGE_CHUNK)
+                .await
+            {
+                Ok(deleted) if deleted > 0 => {
+                    tracing::info!(deleted, "expired idempotency keys purged");
+                    if deleted < u64::try_from(IDEMPOTENCY_PURGE_CHUNK).unwrap_or(0) {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "idempotency key purge failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
 }

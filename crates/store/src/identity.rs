@@ -318,7 +318,8 @@ impl Store {
         before_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
-        let limit = limit.clamp(1, SECURITY_EVENTS_PAGE_LEN_MAX);
+        // One more than a page, so the caller can tell whether another page follows.
+        let limit = limit.clamp(1, SECURITY_EVENTS_PAGE_LEN_MAX.saturating_add(1));
         let sql = "SELECT id, user_id, kind, created_at, ip, user_agent, session_id FROM security_events \
                    WHERE user_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3";
         let rows: Vec<EventRow> = on_pool!(self, pool => sqlx::query_as(sql)

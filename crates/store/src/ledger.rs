@@ -214,7 +214,8 @@ impl Store {
         ))
     }
 
-    /// An account's entries after `after_seq`, oldest first.
+    /// An account's entries after `after_seq`, oldest first: at most one more than a page,
+    /// so the caller can tell whether another page follows.
     pub async fn account_entries(
         &self,
         account_id: &str,
@@ -224,7 +225,7 @@ impl Store {
         let sql = "SELECT seq, id, transfer_id, account_id, direction, amount, balance_after, currency, created_at, \
                    prev_hash, hash FROM entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
         let rows: Vec<EntryRow> = on_pool!(self, pool => sqlx::query_as(sql)
-            .bind(account_id).bind(after_seq).bind(limit.clamp(1, ENTRIES_PAGE_LEN_MAX)).fetch_all(pool).await?);
+            .bind(account_id).bind(after_seq).bind(limit.clamp(1, ENTRIES_PAGE_LEN_MAX.saturating_add(1))).fetch_all(pool).await?);
         Ok(rows.into_iter().map(entry).collect())
     }
 

@@ -77,3 +77,35 @@ async fn sqlite_store_is_durable_and_migrates_idempotently() {
     assert_eq!(foreign_keys, 1);
     store.close().await;
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_purged_only_after_their_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&DatabaseLocation::SqliteFile(dir.path().join("s.db")))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let Pool::Sqlite(pool) = &store.pool else {
+        panic!("sqlite expected")
+    };
+    for (key, created_at) in [("old-1", 1_000), ("old-2", 1_999), ("fresh", 2_000)] {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
+             response_body, created_at) VALUES ('user:u', $1, x'00', 'done', 201, '{}', $2)",
+        )
+        .bind(key)
+        .bind(created_at)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    assert_eq!(store.purge_idempotency_keys(2_000, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_idempotency_keys(2_000, 10).await.unwrap(), 1);
+    assert_eq!(store.purge_idempotency_keys(2_000, 10).await.unwrap(), 0);
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["fresh".to_owned()]);
+    store.close().await;
+}

@@ -618,3 +618,45 @@ pub async fn internal_account(
         .ok_or(ApiError::NotFound)?;
     Ok(Json(account_view(account)))
 }
+
+async fn set_active(
+    state: &AppState,
+    service: &Service,
+    id: &str,
+    active: bool,
+) -> Result<Json<AccountView>, ApiError> {
+    service.require_scope("ledger:freeze")?;
+    if id.len() > ID_CHARS_MAX || !state.store.set_account_active(id, active).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(
+        account = id,
+        service = %service.0.name,
+        active,
+        "ledger account status changed"
+    );
+    let account = state
+        .store
+        .find_account(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(account_view(account)))
+}
+
+/// Freeze a customer account (scope `ledger:freeze`): it can still receive, but not send.
+pub async fn freeze_account(
+    State(state): State<AppState>,
+    service: Service,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    set_active(&state, &service, &id, false).await
+}
+
+/// Lift a freeze (scope `ledger:freeze`).
+pub async fn unfreeze_account(
+    State(state): State<AppState>,
+    service: Service,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    set_active(&state, &service, &id, true).await
+}

@@ -219,13 +219,18 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index] as f64 / 1000.0
 }
 
-/// Wrong-password logins from rotating addresses until `stop`, to keep the Argon2 pool full.
+/// Concurrent login-flood clients: more than the Argon2 pool admits on this machine (one
+/// hashing thread, five admitted), so the pool stays saturated and the rest get 503.
+const FLOOD_CLIENTS: usize = 8;
+
+/// Wrong-password logins from rotating addresses until `stop`, to keep the Argon2 pool full;
+/// each client sends its next attempt as soon as the previous one is answered.
 fn login_flood(
     client: &reqwest::Client,
     base: &str,
     stop: Arc<AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..32).map(|worker| {
+    (0..FLOOD_CLIENTS).map(|worker| {
         let (client, base, stop) = (client.clone(), base.to_owned(), stop.clone());
         tokio::spawn(async move {
             let mut i = 0_u64;
@@ -238,6 +243,33 @@ fn login_flood(
             }
         })
     }).collect()
+}
+
+/// The server's own view (stderr): writer batch sizes and durations, and transfer latency
+/// as measured inside the server (excludes the client and the network).
+async fn print_server_metrics(
+    client: &reqwest::Client,
+    server: &TestServer,
+    store: &str,
+    phase: &str,
+) {
+    let metrics = client
+        .get(format!("{}/metrics", server.ops_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let wanted = |line: &&str| {
+        (line.starts_with("strongroom_ledger_batch")
+            || (line.starts_with("strongroom_http_request_duration_seconds")
+                && line.contains("/v1/transfers\"")))
+            && (line.contains("quantile=\"0.5\"") || line.contains("quantile=\"0.99\""))
+    };
+    for line in metrics.lines().filter(wanted) {
+        eprintln!("{store} after {phase}: {line}");
+    }
 }
 
 #[tokio::main]
@@ -282,25 +314,14 @@ async fn main() {
             options.seconds,
         )
         .await;
-        let metrics = client
-            .get(format!("{}/metrics", server.ops_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for line in metrics.lines().filter(|line| {
-            line.starts_with("strongroom_ledger_batch") && !line.contains("quantile=\"0\"")
-        }) {
-            eprintln!("{store}: {line}");
-        }
+        print_server_metrics(&client, &server, store, "saturation").await;
         let rate = (tps / 2.0).max(1.0);
         let calm = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
         let stop = Arc::new(AtomicBool::new(false));
         let flood = login_flood(&client, &base, stop.clone());
         tokio::time::sleep(Duration::from_secs(1)).await;
         let stormy = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
+        print_server_metrics(&client, &server, store, "login flood").await;
         stop.store(true, Ordering::Relaxed);
         for task in flood {
             let _ = task.await;

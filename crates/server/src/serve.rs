@@ -51,7 +51,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         currencies: config.ledger.currencies.clone(),
         step_up_amount: config.ledger.step_up_amount,
     });
-    let writer = store::LedgerWriter::start(store.clone());
+    let writer = store::LedgerWriter::start(store.clone())
+        .context("cannot start the ledger writer thread")?;
     tokio::spawn(purge_idempotency_keys(store.clone()));
     let state = AppState {
         store: store.clone(),

@@ -18,15 +18,14 @@ use ledger::{
     AccountKind, AccountState, Direction, EntryFacts, Money, Posting, PostingKind, Refusal, apply,
     entry_hash,
 };
+use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Pool, Store, StoreError};
 
-/// Most postings applied in one transaction (bounded by the bind-parameter limits too:
-/// 2 entries × 11 columns × 512 < SQLite's 32 766).
+/// Most postings applied in one transaction.
 pub const WRITER_BATCH_MAX: usize = 512;
 /// Postings that may wait for the writer; beyond this, callers are told to retry (503).
 pub const WRITER_QUEUE_MAX: usize = 8_192;
@@ -119,11 +118,18 @@ struct Job {
 }
 
 impl LedgerWriter {
-    /// Spawns the writer task on the current runtime.
-    pub fn start(store: Store) -> LedgerWriter {
+    /// Starts the writer on its own thread with its own single-threaded runtime: between two
+    /// statements of a batch it must not wait in the request tasks' run queue, or every
+    /// posting in the batch waits with it.
+    pub fn start(store: Store) -> std::io::Result<LedgerWriter> {
         let (queue, jobs) = mpsc::channel(WRITER_QUEUE_MAX);
-        tokio::spawn(run(Writer::new(store), jobs));
-        LedgerWriter { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("ledger-writer".to_owned())
+            .spawn(move || runtime.block_on(run(Writer::new(store), jobs)))?;
+        Ok(LedgerWriter { queue })
     }
 
     /// Queues a posting and waits until it is committed (or refused). If the caller goes
@@ -229,8 +235,8 @@ struct Writer {
     generation: Option<i64>,
 }
 
+/// Locks the chain head (serialising writers across instances) and reads it.
 const LOCK_HEAD: &str = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
-const UPDATE_HEAD: &str = "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1";
 
 impl Writer {
     fn new(store: Store) -> Writer {
@@ -277,174 +283,206 @@ impl Writer {
     }
 }
 
-/// The batch body, written once for both backends (both accept `$N` placeholders in plain
-/// statements; `QueryBuilder` emits each backend's own).
-macro_rules! apply_batch {
-    ($writer:expr, $conn:expr, $requests:expr) => {{
-        let writer: &mut Writer = $writer;
-        let requests: &[&PostingRequest] = $requests;
-        let mut tx = $conn.begin().await?;
-        let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
-            sqlx::query_as(LOCK_HEAD).fetch_one(&mut *tx).await?;
-        if writer.generation != generation.checked_sub(1)
-            || writer.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
+// The batch statements take their rows as JSON array parameters, so their text never changes
+// and they stay prepared on the writer's connection whatever the batch size; blobs travel
+// hex-encoded. Each backend needs few round trips per batch: under full CPU every round trip
+// to the database can wait for a time slice, and the whole batch waits with it.
+
+/// SQLite: open the write transaction and lock the chain head in one round trip.
+const SQLITE_BEGIN_AND_LOCK: &str = "BEGIN IMMEDIATE; \
+    UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
+/// `[[scope, key], ...]` → stored keys.
+const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, k.response_status, \
+    k.response_body FROM json_each($1) AS j JOIN idempotency_keys AS k \
+    ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
+/// `[id, ...]` → account rows.
+const SQLITE_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
+    FROM accounts WHERE id IN (SELECT value FROM json_each($1))";
+/// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
+/// ($3), balances ($4), chain head ($5, $6). Row shapes as in `batch_rows`.
+const SQLITE_WRITES: &str = "\
+    INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, memo, \
+    external_ref, initiated_by, created_at) SELECT value ->> 0, value ->> 1, value ->> 2, \
+    value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
+    FROM json_each($1); \
+    INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, balance_after, \
+    currency, created_at, prev_hash, hash) SELECT value ->> 0, value ->> 1, value ->> 2, \
+    value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
+    unhex(value ->> 9), unhex(value ->> 10) FROM json_each($2); \
+    INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
+    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', 201, \
+    value ->> 3, value ->> 4 FROM json_each($3); \
+    UPDATE accounts SET balance = j.value ->> 1 FROM json_each($4) AS j \
+    WHERE accounts.id = j.value ->> 0; \
+    UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1";
+
+const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
+    k.response_status, k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
+    JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
+const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
+    FROM accounts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+/// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
+const POSTGRES_WRITES: &str = "\
+    WITH t AS (INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \
+    memo, external_ref, initiated_by, created_at) SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, \
+    (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint \
+    FROM jsonb_array_elements($1::jsonb) AS j RETURNING 1), \
+    e AS (INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
+    balance_after, currency, created_at, prev_hash, hash) SELECT (j ->> 0)::bigint, j ->> 1, \
+    j ->> 2, j ->> 3, j ->> 4, (j ->> 5)::bigint, (j ->> 6)::bigint, j ->> 7, (j ->> 8)::bigint, \
+    decode(j ->> 9, 'hex'), decode(j ->> 10, 'hex') FROM jsonb_array_elements($2::jsonb) AS j \
+    RETURNING 1), \
+    k AS (INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
+    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', 201, \
+    j ->> 3, (j ->> 4)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
+    b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
+    FROM jsonb_array_elements($4::jsonb) AS j WHERE accounts.id = j ->> 0 RETURNING 1), \
+    h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1) \
+    SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
+    + (SELECT count(*) FROM b) + (SELECT count(*) FROM h)";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Invariant("batch rows do not encode"))
+}
+
+/// What a batch writes once its postings are decided.
+struct Writes {
+    transfers: String,
+    entries: String,
+    keys: String,
+    balances: String,
+    last_seq: i64,
+    last_hash: Vec<u8>,
+    /// Rows the writes must touch, all statements together.
+    expected_rows: u64,
+    touched: Vec<(String, AccountState)>,
+}
+
+/// A decided batch: every posting's outcome, and the writes if any posting passed.
+struct Decided {
+    outcomes: Vec<PostingOutcome>,
+    writes: Option<Writes>,
+}
+
+impl Writer {
+    /// Under the head lock: the cache is exact only if nobody wrote since our last commit.
+    fn check_generation(&mut self, generation: i64) {
+        if self.generation != generation.checked_sub(1)
+            || self.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
         {
-            writer.accounts.clear();
+            self.accounts.clear();
         }
+    }
 
-        let mut keys = QueryBuilder::new(
-            "SELECT scope, key, request_hash, state, response_status, response_body \
-             FROM idempotency_keys WHERE ",
-        );
-        for (index, request) in requests.iter().enumerate() {
-            if index > 0 {
-                keys.push(" OR ");
-            }
-            keys.push("(scope = ")
-                .push_bind(request.idempotency.scope.as_str())
-                .push(" AND key = ")
-                .push_bind(request.idempotency.key.as_str())
-                .push(")");
-        }
-        let stored: Vec<KeyRow> = keys
-            .build_query_as()
-            .persistent(false)
-            .fetch_all(&mut *tx)
-            .await?;
-
-        let missing = missing_accounts(&writer.accounts, requests);
-        if !missing.is_empty() {
-            let mut load = QueryBuilder::new(
-                "SELECT id, user_id, kind, currency, balance, status FROM accounts WHERE id IN (",
-            );
-            let mut ids = load.separated(", ");
-            for id in &missing {
-                ids.push_bind(*id);
-            }
-            load.push(")");
-            let rows: Vec<AccountRow> = load
-                .build_query_as()
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
-            cache_accounts(&mut writer.accounts, rows);
-        }
-
-        let (outcomes, passed, touched) = plan(&writer.accounts, requests, stored);
+    fn decide(
+        &self,
+        requests: &[&PostingRequest],
+        stored: Vec<KeyRow>,
+        head_seq: i64,
+        head_hash: Vec<u8>,
+    ) -> Result<Decided, StoreError> {
+        let (outcomes, passed, touched) = plan(&self.accounts, requests, stored);
         if passed.is_empty() {
-            tx.rollback().await?;
-            writer.generation = generation.checked_sub(1);
-            return Ok(outcomes);
+            return Ok(Decided {
+                outcomes,
+                writes: None,
+            });
         }
         let entries = chain(head_seq, head_hash, &passed)?;
-
-        let mut transfers = QueryBuilder::new(
-            "INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \
-             memo, external_ref, initiated_by, created_at) ",
-        );
-        transfers.push_values(&passed, |mut row, passed| {
-            let request = passed.request;
-            row.push_bind(request.transfer_id.as_str())
-                .push_bind(request.kind.as_str())
-                .push_bind(request.from_account_id.as_str())
-                .push_bind(request.to_account_id.as_str())
-                .push_bind(request.amount.minor_units())
-                .push_bind(request.currency.as_str())
-                .push_bind(request.memo.as_deref())
-                .push_bind(request.external_ref.as_deref())
-                .push_bind(request.initiated_by.as_str())
-                .push_bind(request.created_at);
-        });
-        transfers
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-
-        let mut journal = QueryBuilder::new(
-            "INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
-             balance_after, currency, created_at, prev_hash, hash) ",
-        );
-        journal.push_values(&entries, |mut row, entry| {
-            row.push_bind(entry.seq)
-                .push_bind(entry.id)
-                .push_bind(entry.transfer_id)
-                .push_bind(entry.account_id)
-                .push_bind(entry.direction.as_str())
-                .push_bind(entry.amount)
-                .push_bind(entry.balance_after)
-                .push_bind(entry.currency)
-                .push_bind(entry.created_at)
-                .push_bind(entry.prev_hash.as_slice())
-                .push_bind(entry.hash.as_slice());
-        });
-        journal.build().persistent(false).execute(&mut *tx).await?;
-
-        let mut idempotency = QueryBuilder::new(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-             response_body, created_at) ",
-        );
-        idempotency.push_values(&passed, |mut row, passed| {
-            let record = &passed.request.idempotency;
-            row.push_bind(record.scope.as_str())
-                .push_bind(record.key.as_str())
-                .push_bind(record.request_hash.as_slice())
-                .push_bind("done")
-                .push_bind(POSTED_STATUS)
-                .push_bind(record.response_body.as_str())
-                .push_bind(passed.request.created_at);
-        });
-        idempotency
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-
-        let mut balances = QueryBuilder::new("UPDATE accounts SET balance = CASE id");
-        for (id, state) in &touched {
-            balances
-                .push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(state.balance);
-        }
-        balances.push(" END WHERE id IN (");
-        let mut ids = balances.separated(", ");
-        for id in touched.keys() {
-            ids.push_bind(*id);
-        }
-        balances.push(")");
-        let updated = balances
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if usize::try_from(updated).ok() != Some(touched.len()) {
-            return Err(StoreError::Invariant("an account of the batch disappeared"));
-        }
-
+        let transfers: Vec<serde_json::Value> = passed
+            .iter()
+            .map(|passed| {
+                let request = passed.request;
+                serde_json::json!([
+                    request.transfer_id,
+                    request.kind.as_str(),
+                    request.from_account_id,
+                    request.to_account_id,
+                    request.amount.minor_units(),
+                    request.currency,
+                    request.memo,
+                    request.external_ref,
+                    request.initiated_by,
+                    request.created_at,
+                ])
+            })
+            .collect();
+        let journal: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|entry| {
+                serde_json::json!([
+                    entry.seq,
+                    entry.id,
+                    entry.transfer_id,
+                    entry.account_id,
+                    entry.direction.as_str(),
+                    entry.amount,
+                    entry.balance_after,
+                    entry.currency,
+                    entry.created_at,
+                    hex(&entry.prev_hash),
+                    hex(&entry.hash),
+                ])
+            })
+            .collect();
+        let keys: Vec<serde_json::Value> = passed
+            .iter()
+            .map(|passed| {
+                let record = &passed.request.idempotency;
+                serde_json::json!([
+                    record.scope,
+                    record.key,
+                    hex(&record.request_hash),
+                    record.response_body,
+                    passed.request.created_at,
+                ])
+            })
+            .collect();
+        let balances: Vec<serde_json::Value> = touched
+            .iter()
+            .map(|(id, state)| serde_json::json!([id, state.balance]))
+            .collect();
         let (last_seq, last_hash) = entries
             .last()
             .map(|entry| (entry.seq, entry.hash.clone()))
             .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
-        sqlx::query(UPDATE_HEAD)
-            .bind(last_seq)
-            .bind(last_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let touched: Vec<(String, AccountState)> = touched
-            .into_iter()
-            .map(|(id, state)| (id.to_owned(), state))
-            .collect();
-        writer.accounts.extend(touched);
-        writer.generation = Some(generation);
-        Ok(outcomes)
-    }};
+        let expected_rows = passed
+            .len()
+            .saturating_mul(2)
+            .saturating_add(entries.len())
+            .saturating_add(touched.len())
+            .saturating_add(1);
+        Ok(Decided {
+            outcomes,
+            writes: Some(Writes {
+                transfers: to_json(&transfers)?,
+                entries: to_json(&journal)?,
+                keys: to_json(&keys)?,
+                balances: to_json(&balances)?,
+                last_seq,
+                last_hash,
+                expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
+                touched: touched
+                    .into_iter()
+                    .map(|(id, state)| (id.to_owned(), state))
+                    .collect(),
+            }),
+        })
+    }
+
+    /// After a commit: the cache takes the new balances and the generation.
+    fn committed(&mut self, generation: i64, touched: Vec<(String, AccountState)>) {
+        self.accounts.extend(touched);
+        self.generation = Some(generation);
+    }
 }
 
-/// The two connection types, each running the same batch body.
+/// The two connection types. On error the caller drops the connection, which rolls back
+/// whatever the transaction had done.
 trait BatchConnection {
     async fn apply_batch(
         &mut self,
@@ -453,13 +491,66 @@ trait BatchConnection {
     ) -> Result<Vec<PostingOutcome>, StoreError>;
 }
 
+fn key_lookups(requests: &[&PostingRequest]) -> Result<String, StoreError> {
+    let lookups: Vec<[&str; 2]> = requests
+        .iter()
+        .map(|request| {
+            [
+                request.idempotency.scope.as_str(),
+                request.idempotency.key.as_str(),
+            ]
+        })
+        .collect();
+    to_json(&lookups)
+}
+
 impl BatchConnection for SqliteConnection {
     async fn apply_batch(
         &mut self,
         writer: &mut Writer,
         requests: &[&PostingRequest],
     ) -> Result<Vec<PostingOutcome>, StoreError> {
-        apply_batch!(writer, self, requests)
+        let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
+            sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
+                .fetch_one(&mut *self)
+                .await?;
+        writer.check_generation(generation);
+        let stored: Vec<KeyRow> = sqlx::query_as(SQLITE_FIND_KEYS)
+            .bind(key_lookups(requests)?)
+            .fetch_all(&mut *self)
+            .await?;
+        let missing = missing_accounts(&writer.accounts, requests);
+        if !missing.is_empty() {
+            let rows: Vec<AccountRow> = sqlx::query_as(SQLITE_LOAD_ACCOUNTS)
+                .bind(to_json(&missing)?)
+                .fetch_all(&mut *self)
+                .await?;
+            cache_accounts(&mut writer.accounts, rows);
+        }
+        let decided = writer.decide(requests, stored, head_seq, head_hash)?;
+        let Some(writes) = decided.writes else {
+            sqlx::query("ROLLBACK").execute(&mut *self).await?;
+            writer.generation = generation.checked_sub(1);
+            return Ok(decided.outcomes);
+        };
+        let written = sqlx::query(SQLITE_WRITES)
+            .bind(writes.transfers)
+            .bind(writes.entries)
+            .bind(writes.keys)
+            .bind(writes.balances)
+            .bind(writes.last_seq)
+            .bind(writes.last_hash)
+            .execute(&mut *self)
+            .await?
+            .rows_affected();
+        if written != writes.expected_rows {
+            return Err(StoreError::Invariant(
+                "a batch wrote an unexpected number of rows",
+            ));
+        }
+        sqlx::query("COMMIT").execute(&mut *self).await?;
+        writer.committed(generation, writes.touched);
+        Ok(decided.outcomes)
     }
 }
 
@@ -469,7 +560,45 @@ impl BatchConnection for PgConnection {
         writer: &mut Writer,
         requests: &[&PostingRequest],
     ) -> Result<Vec<PostingOutcome>, StoreError> {
-        apply_batch!(writer, self, requests)
+        let mut tx = self.begin().await?;
+        let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
+            sqlx::query_as(LOCK_HEAD).fetch_one(&mut *tx).await?;
+        writer.check_generation(generation);
+        let stored: Vec<KeyRow> = sqlx::query_as(POSTGRES_FIND_KEYS)
+            .bind(key_lookups(requests)?)
+            .fetch_all(&mut *tx)
+            .await?;
+        let missing = missing_accounts(&writer.accounts, requests);
+        if !missing.is_empty() {
+            let rows: Vec<AccountRow> = sqlx::query_as(POSTGRES_LOAD_ACCOUNTS)
+                .bind(to_json(&missing)?)
+                .fetch_all(&mut *tx)
+                .await?;
+            cache_accounts(&mut writer.accounts, rows);
+        }
+        let decided = writer.decide(requests, stored, head_seq, head_hash)?;
+        let Some(writes) = decided.writes else {
+            tx.rollback().await?;
+            writer.generation = generation.checked_sub(1);
+            return Ok(decided.outcomes);
+        };
+        let written: i64 = sqlx::query_scalar(POSTGRES_WRITES)
+            .bind(writes.transfers)
+            .bind(writes.entries)
+            .bind(writes.keys)
+            .bind(writes.balances)
+            .bind(writes.last_seq)
+            .bind(writes.last_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        if u64::try_from(written).ok() != Some(writes.expected_rows) {
+            return Err(StoreError::Invariant(
+                "a batch wrote an unexpected number of rows",
+            ));
+        }
+        tx.commit().await?;
+        writer.committed(generation, writes.touched);
+        Ok(decided.outcomes)
     }
 }
 

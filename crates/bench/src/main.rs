@@ -317,6 +317,7 @@ async fn main() {
         print_server_metrics(&client, &server, store, "saturation").await;
         let rate = (tps / 2.0).max(1.0);
         let calm = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
+        print_server_metrics(&client, &server, store, "fixed rate").await;
         let stop = Arc::new(AtomicBool::new(false));
         let flood = login_flood(&client, &base, stop.clone());
         tokio::time::sleep(Duration::from_secs(1)).await;

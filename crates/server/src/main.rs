@@ -1,6 +1,11 @@
 //! The `strongroom` binary: parses the command line, loads configuration and runs a command.
 //! Exit codes: 0 success, 1 a check or the command failed, 2 usage or configuration error.
 
+/// mimalloc instead of the system allocator: request handling allocates and frees many small
+/// buffers across threads, where glibc malloc spent about a tenth of the CPU of a transfer.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod config;
 mod init;

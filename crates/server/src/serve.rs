@@ -54,6 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let writer = store::LedgerWriter::start(store.clone())
         .context("cannot start the ledger writer thread")?;
     tokio::spawn(purge_idempotency_keys(store.clone()));
+    tokio::spawn(checkpoint_wal(store.clone()));
     let state = AppState {
         store: store.clone(),
         auth,
@@ -273,6 +274,19 @@ async fn purge_idempotency_keys(store: store::Store) {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// How often the SQLite WAL is checkpointed beside the ledger writer.
+const WAL_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn checkpoint_wal(store: store::Store) {
+    let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(error) = store.checkpoint_wal().await {
+            tracing::warn!(%error, "WAL checkpoint failed; retrying later");
         }
     }
 }

@@ -254,6 +254,18 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite: copies committed WAL frames into the database file without blocking writers
+    /// (`PASSIVE`), so the ledger writer never pays for a checkpoint inside its commit.
+    /// PostgreSQL: nothing to do.
+    pub async fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Waits for in-flight queries and closes every connection (graceful shutdown).
     pub async fn close(&self) {
         match &self.pool {

@@ -250,7 +250,15 @@ impl Writer {
 
     async fn connect(&self) -> Result<WriteConnection, StoreError> {
         Ok(match &self.store.pool {
-            Pool::Sqlite(pool) => WriteConnection::Sqlite(pool.acquire().await?.detach()),
+            Pool::Sqlite(pool) => {
+                let mut connection = pool.acquire().await?.detach();
+                // Checkpoints run beside the writer (`Store::checkpoint_wal`), not in its
+                // commits, where one would stall every posting of the batch.
+                sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                    .execute(&mut connection)
+                    .await?;
+                WriteConnection::Sqlite(connection)
+            }
             Pool::Postgres(pool) => WriteConnection::Postgres(pool.acquire().await?.detach()),
         })
     }

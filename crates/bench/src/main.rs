@@ -129,6 +129,8 @@ async fn fund(server: &TestServer, client: &reqwest::Client, count: usize) -> Fu
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+/// Login attempts the flood sent (printed to stderr with its rate).
+static FLOOD_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
 /// One transfer of 1 minor unit from account `from` to the next one; returns success.
 async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, from: usize) -> bool {
@@ -201,12 +203,17 @@ async fn fixed_rate(
         }));
     }
     let mut latencies = Vec::with_capacity(total);
-    for task in tasks {
+    let mut slow_per_second = vec![0_u32; seconds as usize + 1];
+    for (i, task) in tasks.into_iter().enumerate() {
         let (ok, micros) = task.await.unwrap();
         if ok {
             latencies.push(micros);
+            if micros > 20_000 {
+                slow_per_second[(i as f64 / rate) as usize] += 1;
+            }
         }
     }
+    eprintln!("requests over 20 ms, per second of the phase: {slow_per_second:?}");
     latencies.sort_unstable();
     latencies
 }
@@ -236,6 +243,7 @@ fn login_flood(
             let mut i = 0_u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
+                FLOOD_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
                 let _ = client.post(format!("{base}/v1/auth/login"))
                     .header("x-forwarded-for", format!("10.{}.{}.{}", 100 + worker, (i / 250) % 250, i % 250 + 1))
                     .json(&json!({"email": format!("flood{worker}-{i}@example.com"), "password": "wrong horse battery staple"}))
@@ -321,7 +329,13 @@ async fn main() {
         let stop = Arc::new(AtomicBool::new(false));
         let flood = login_flood(&client, &base, stop.clone());
         tokio::time::sleep(Duration::from_secs(1)).await;
+        let flood_start = (Instant::now(), FLOOD_ATTEMPTS.load(Ordering::Relaxed));
         let stormy = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
+        eprintln!(
+            "{store}: login flood sent {:.0} attempts/s",
+            (FLOOD_ATTEMPTS.load(Ordering::Relaxed) - flood_start.1) as f64
+                / flood_start.0.elapsed().as_secs_f64()
+        );
         print_server_metrics(&client, &server, store, "login flood").await;
         stop.store(true, Ordering::Relaxed);
         for task in flood {

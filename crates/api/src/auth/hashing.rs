@@ -30,8 +30,10 @@ pub struct HashingPool {
     admitted_max: usize,
 }
 
-/// Releases an admission when the hash finishes or its caller goes away.
-struct Admission(Arc<AtomicUsize>);
+/// A place in the pool, taken before any other work of the request so that a flood is turned
+/// away at the cost of an atomic increment. Released when the hash finishes or its caller
+/// goes away.
+pub struct Admission(Arc<AtomicUsize>);
 
 impl Drop for Admission {
     fn drop(&mut self) {
@@ -60,10 +62,8 @@ impl HashingPool {
         })
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    /// A place in the pool, or 503 with `Retry-After` when it is full.
+    pub fn admit(&self) -> Result<Admission, ApiError> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission(self.admitted.clone());
         if before >= self.admitted_max {
@@ -72,6 +72,14 @@ impl HashingPool {
                 retry_after_secs: ARGON2_BUSY_RETRY_AFTER_SECS,
             });
         }
+        Ok(admission)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        admission: Admission,
+        work: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let hasher = self.hasher.clone();
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -83,8 +91,12 @@ impl HashingPool {
         answer.await.map_err(|_| ApiError::Internal)
     }
 
-    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
-        self.run(move |hasher| hasher.hash(&password))
+    pub async fn hash(
+        &self,
+        admission: Admission,
+        password: SecretString,
+    ) -> Result<String, ApiError> {
+        self.run(admission, move |hasher| hasher.hash(&password))
             .await?
             .map_err(|error| match error {
                 PasswordError::Hashing => ApiError::Internal,
@@ -96,10 +108,11 @@ impl HashingPool {
     /// also returns a new hash (one pool slot for both).
     pub async fn verify(
         &self,
+        admission: Admission,
         password: SecretString,
         stored: Option<String>,
     ) -> Result<(Verification, Option<String>), ApiError> {
-        self.run(move |hasher| {
+        self.run(admission, move |hasher| {
             let verification = hasher.verify(&password, stored.as_deref());
             let rehashed = match verification {
                 Verification::Valid { needs_rehash: true } => hasher.hash(&password).ok(),

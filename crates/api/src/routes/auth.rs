@@ -161,6 +161,8 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     state.auth.throttles.register(ip.0)?;
+    // A place in the Argon2 pool first: a flood is turned away before any other work.
+    let admission = state.auth.hashing.admit()?;
     let password = SecretString::from(body.password);
     let email = Email::parse(&body.email).map_err(|_| validation_failed("email", "invalid"))?;
     let display_name = validate_display_name(&body.display_name)?;
@@ -172,7 +174,7 @@ pub async fn register(
         .to_owned();
     identity::password::check_policy(password.expose_secret(), &[&local_part, &display_name])
         .map_err(|_: PasswordError| ApiError::WeakPassword)?;
-    let password_hash = state.auth.hashing.hash(password).await?;
+    let password_hash = state.auth.hashing.hash(admission, password).await?;
     let user = UserRecord {
         id: new_id(),
         email: email.as_str().to_owned(),
@@ -227,12 +229,19 @@ pub async fn login(
     if identity::password::check_length(password.expose_secret()) == Err(PasswordError::TooLong) {
         return Err(ApiError::InvalidCredentials);
     }
+    // A place in the Argon2 pool before the user lookup: a flood is turned away before it
+    // costs a database read. The answer (503) is the same whether the email exists.
+    let admission = state.auth.hashing.admit()?;
     let user = match &email {
         Some(email) => state.store.find_user_by_email(email.as_str()).await?,
         None => None,
     };
     let stored = user.as_ref().map(|user| user.password_hash.clone());
-    let (verification, rehashed) = state.auth.hashing.verify(password, stored).await?;
+    let (verification, rehashed) = state
+        .auth
+        .hashing
+        .verify(admission, password, stored)
+        .await?;
     let Some(user) = user else {
         return Err(ApiError::InvalidCredentials);
     };

@@ -672,8 +672,10 @@ fn plan<'a>(
     }
     let mut outcomes = Vec::with_capacity(requests.len());
     let mut passed: Vec<Passed<'a>> = Vec::new();
-    // Keys posted earlier in this batch: their request hash and answer.
-    let mut batch_keys: HashMap<(&str, &str), (&[u8], &str)> = HashMap::new();
+    // Keys posted earlier in this batch, with their request hash. Those postings are not
+    // committed yet, so a repeat is "in progress" (409), as API.md says for a key whose first
+    // request is still running; the client's retry then gets the stored answer.
+    let mut batch_keys: HashMap<(&str, &str), &[u8]> = HashMap::new();
     for request in requests {
         let record = &request.idempotency;
         let lookup = (record.scope.clone(), record.key.clone());
@@ -688,12 +690,9 @@ fn plan<'a>(
             });
             continue;
         }
-        if let Some((hash, body)) = batch_keys.get(&(record.scope.as_str(), record.key.as_str())) {
+        if let Some(hash) = batch_keys.get(&(record.scope.as_str(), record.key.as_str())) {
             outcomes.push(if *hash == record.request_hash.as_slice() {
-                PostingOutcome::Replayed {
-                    status: POSTED_STATUS,
-                    body: (*body).to_owned(),
-                }
+                PostingOutcome::KeyInProgress
             } else {
                 PostingOutcome::KeyReused
             });
@@ -711,10 +710,7 @@ fn plan<'a>(
             Ok((from_after, to_after)) => {
                 batch_keys.insert(
                     (record.scope.as_str(), record.key.as_str()),
-                    (
-                        record.request_hash.as_slice(),
-                        record.response_body.as_str(),
-                    ),
+                    record.request_hash.as_slice(),
                 );
                 passed.push(Passed {
                     request,
@@ -797,4 +793,98 @@ fn chain<'a>(
         }
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(user: &str, balance: i64) -> AccountState {
+        AccountState {
+            user_id: Some(user.to_owned()),
+            kind: AccountKind::Customer,
+            currency: "EUR".to_owned(),
+            balance,
+            active: true,
+        }
+    }
+
+    fn request(key: &str, amount: i64) -> PostingRequest {
+        PostingRequest {
+            kind: PostingKind::Transfer,
+            transfer_id: format!("t-{key}-{amount}"),
+            debit_entry_id: format!("d-{key}-{amount}"),
+            credit_entry_id: format!("c-{key}-{amount}"),
+            from_account_id: "alice".to_owned(),
+            to_account_id: "bob".to_owned(),
+            amount: Money::new(amount).unwrap(),
+            currency: "EUR".to_owned(),
+            memo: None,
+            external_ref: None,
+            initiated_by: "user:u-alice".to_owned(),
+            source_owner: Some("u-alice".to_owned()),
+            created_at: 1,
+            idempotency: IdempotencyRecord {
+                scope: "user:u-alice".to_owned(),
+                key: key.to_owned(),
+                request_hash: amount.to_be_bytes().to_vec(),
+                response_body: format!("{{\"amount\":{amount}}}"),
+            },
+        }
+    }
+
+    #[test]
+    fn each_posting_of_a_batch_gets_its_own_answer() {
+        let mut cache = HashMap::new();
+        cache.insert("alice".to_owned(), account("u-alice", 100));
+        cache.insert("bob".to_owned(), account("u-bob", 0));
+        let batch = [
+            request("a", 60),
+            request("b", 60), // would overdraw after "a": fails alone
+            request("a", 60), // same key and body, not committed yet
+            request("a", 61), // same key, other body
+            request("c", 40),
+            request("done", 5), // answered from the store
+        ];
+        let refs: Vec<&PostingRequest> = batch.iter().collect();
+        let stored = vec![(
+            "user:u-alice".to_owned(),
+            "done".to_owned(),
+            5_i64.to_be_bytes().to_vec(),
+            "done".to_owned(),
+            Some(201),
+            Some("{\"amount\":5}".to_owned()),
+        )];
+        let (outcomes, passed, touched) = plan(&cache, &refs, stored);
+        assert_eq!(
+            outcomes,
+            vec![
+                PostingOutcome::Posted,
+                PostingOutcome::Refused(Refusal::InsufficientFunds),
+                PostingOutcome::KeyInProgress,
+                PostingOutcome::KeyReused,
+                PostingOutcome::Posted,
+                PostingOutcome::Replayed {
+                    status: 201,
+                    body: "{\"amount\":5}".to_owned()
+                },
+            ]
+        );
+        assert_eq!(passed.len(), 2);
+        assert_eq!(touched.get("alice").map(|a| a.balance), Some(0));
+        assert_eq!(touched.get("bob").map(|a| a.balance), Some(100));
+        assert_eq!(
+            cache.get("alice").map(|a| a.balance),
+            Some(100),
+            "the cache changes only after a commit"
+        );
+
+        let entries = chain(7, vec![9; 32], &passed).unwrap();
+        let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq).collect();
+        assert_eq!(seqs, vec![8, 9, 10, 11]);
+        assert_eq!(entries[0].prev_hash, vec![9; 32]);
+        for pair in entries.windows(2) {
+            assert_eq!(pair[1].prev_hash, pair[0].hash, "entries chain in order");
+        }
+    }
 }

@@ -169,6 +169,30 @@ impl PgCluster {
         self.url(name)
     }
 
+    /// Runs SQL as the superuser with `psql` (stops at the first error).
+    pub fn psql(&self, database: &str, sql: &str) -> std::process::Output {
+        let port = self.port.to_string();
+        self.command(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+        )
+        .output()
+        .unwrap()
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }

@@ -67,7 +67,7 @@ fn verify(server: &TestServer, env: &[(&str, &str)]) -> std::process::Output {
         .unwrap()
 }
 
-async fn ledger_end_to_end(server: TestServer, env: &[(&str, &str)]) {
+async fn ledger_end_to_end(server: TestServer, env: &[(&str, &str)]) -> TestServer {
     let api = Api::new(&server);
     assert_eq!(
         api.register("lena@example.com", PASSWORD).await.status(),
@@ -327,6 +327,7 @@ async fn ledger_end_to_end(server: TestServer, env: &[(&str, &str)]) {
         String::from_utf8_lossy(&verified.stdout).contains("28 entries"),
         "{verified:?}"
     );
+    server
 }
 
 /// The test service may freeze accounts here; by default it may not.
@@ -338,6 +339,8 @@ const FREEZE_SCOPE: (&str, &str) = (
 #[tokio::test]
 async fn ledger_on_sqlite() {
     ledger_end_to_end(crate::sqlite_server(&[FREEZE_SCOPE]), &[]).await;
+    // Tampering with the SQLite file is covered by
+    // `large_transfers_need_step_up_and_tampering_is_detected`.
 }
 
 #[tokio::test]
@@ -345,7 +348,7 @@ async fn ledger_on_postgres() {
     let cluster = PgCluster::start();
     let url = cluster.create_database("strongroom");
     let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
-    ledger_end_to_end(
+    let server = ledger_end_to_end(
         TestServer::start(
             crate::binary(),
             Database::Postgres(url.clone()),
@@ -354,6 +357,27 @@ async fn ledger_on_postgres() {
         &env,
     )
     .await;
+
+    // The database itself refuses to change or delete an entry, even for its owner...
+    for sql in [
+        "UPDATE entries SET amount = 5 WHERE seq = 3",
+        "DELETE FROM entries WHERE seq = 1",
+        "UPDATE transfers SET amount = 5",
+    ] {
+        let refused = cluster.psql("strongroom", sql);
+        assert!(!refused.status.success(), "{sql} was allowed");
+    }
+    assert!(verify(&server, &env).status.success());
+    // ...and a superuser who disables the guard is caught by `ledger verify`.
+    let tampered = cluster.psql(
+        "strongroom",
+        "ALTER TABLE entries DISABLE TRIGGER USER; UPDATE entries SET amount = 5 WHERE seq = 3;",
+    );
+    assert!(tampered.status.success(), "{tampered:?}");
+    let caught = verify(&server, &env);
+    assert_eq!(caught.status.code(), Some(1), "{caught:?}");
+    let message = String::from_utf8_lossy(&caught.stderr);
+    assert!(message.contains("(seq 3)"), "{message}");
 }
 
 #[tokio::test]

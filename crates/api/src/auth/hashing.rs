@@ -18,6 +18,11 @@ use crate::error::ApiError;
 pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
 /// `Retry-After` when the pool is full.
 pub const ARGON2_BUSY_RETRY_AFTER_SECS: u32 = 1;
+/// How long a refused caller waits for its 503. A flood client that retries as soon as it is
+/// answered would otherwise turn the cheap refusal into a request flood that takes the CPU
+/// from money movement; held back, each of its connections costs at most a few requests a
+/// second. The wait holds no pool slot and no thread.
+pub const ARGON2_BUSY_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
 /// The nice value of hashing threads (0 is normal; each step is ~1.25x less CPU share).
 pub const ARGON2_THREAD_NICE: i32 = 10;
 
@@ -62,12 +67,15 @@ impl HashingPool {
         })
     }
 
-    /// A place in the pool, or 503 with `Retry-After` when it is full.
-    pub fn admit(&self) -> Result<Admission, ApiError> {
+    /// A place in the pool, or — after `ARGON2_BUSY_DELAY` — 503 with `Retry-After` when it
+    /// is full.
+    pub async fn admit(&self) -> Result<Admission, ApiError> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission(self.admitted.clone());
         if before >= self.admitted_max {
+            drop(admission);
             metrics::counter!("strongroom_argon2_rejected_total").increment(1);
+            tokio::time::sleep(ARGON2_BUSY_DELAY).await;
             return Err(ApiError::ServiceUnavailable {
                 retry_after_secs: ARGON2_BUSY_RETRY_AFTER_SECS,
             });

@@ -162,7 +162,7 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     state.auth.throttles.register(ip.0)?;
     // A place in the Argon2 pool first: a flood is turned away before any other work.
-    let admission = state.auth.hashing.admit()?;
+    let admission = state.auth.hashing.admit().await?;
     let password = SecretString::from(body.password);
     let email = Email::parse(&body.email).map_err(|_| validation_failed("email", "invalid"))?;
     let display_name = validate_display_name(&body.display_name)?;
@@ -231,7 +231,7 @@ pub async fn login(
     }
     // A place in the Argon2 pool before the user lookup: a flood is turned away before it
     // costs a database read. The answer (503) is the same whether the email exists.
-    let admission = state.auth.hashing.admit()?;
+    let admission = state.auth.hashing.admit().await?;
     let user = match &email {
         Some(email) => state.store.find_user_by_email(email.as_str()).await?,
         None => None,

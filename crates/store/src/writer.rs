@@ -489,6 +489,53 @@ impl Writer {
     }
 }
 
+/// A batch slower than this is logged with the time each phase took.
+pub const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Times the phases of one batch (lock, idempotency keys, accounts and decisions, writes,
+/// commit) for the slow-batch warning.
+struct BatchTimer {
+    started: std::time::Instant,
+    last: std::time::Instant,
+    phases_us: [u128; 5],
+}
+
+impl BatchTimer {
+    fn start() -> BatchTimer {
+        let now = std::time::Instant::now();
+        BatchTimer {
+            started: now,
+            last: now,
+            phases_us: [0; 5],
+        }
+    }
+
+    fn phase(&mut self, index: usize) {
+        let now = std::time::Instant::now();
+        if let Some(slot) = self.phases_us.get_mut(index) {
+            *slot = now.duration_since(self.last).as_micros();
+        }
+        self.last = now;
+    }
+
+    fn finish(&self, postings: usize) {
+        let total = self.started.elapsed();
+        if total >= SLOW_BATCH {
+            let [lock, keys, decide, writes, commit] = self.phases_us;
+            tracing::warn!(
+                postings,
+                total_us = total.as_micros(),
+                lock_us = lock,
+                keys_us = keys,
+                decide_us = decide,
+                writes_us = writes,
+                commit_us = commit,
+                "slow ledger batch"
+            );
+        }
+    }
+}
+
 /// The two connection types. On error the caller drops the connection, which rolls back
 /// whatever the transaction had done.
 trait BatchConnection {
@@ -518,15 +565,18 @@ impl BatchConnection for SqliteConnection {
         writer: &mut Writer,
         requests: &[&PostingRequest],
     ) -> Result<Vec<PostingOutcome>, StoreError> {
+        let mut timer = BatchTimer::start();
         let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
             sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
                 .fetch_one(&mut *self)
                 .await?;
+        timer.phase(0);
         writer.check_generation(generation);
         let stored: Vec<KeyRow> = sqlx::query_as(SQLITE_FIND_KEYS)
             .bind(key_lookups(requests)?)
             .fetch_all(&mut *self)
             .await?;
+        timer.phase(1);
         let missing = missing_accounts(&writer.accounts, requests);
         if !missing.is_empty() {
             let rows: Vec<AccountRow> = sqlx::query_as(SQLITE_LOAD_ACCOUNTS)
@@ -536,6 +586,7 @@ impl BatchConnection for SqliteConnection {
             cache_accounts(&mut writer.accounts, rows);
         }
         let decided = writer.decide(requests, stored, head_seq, head_hash)?;
+        timer.phase(2);
         let Some(writes) = decided.writes else {
             sqlx::query("ROLLBACK").execute(&mut *self).await?;
             writer.generation = generation.checked_sub(1);
@@ -556,7 +607,10 @@ impl BatchConnection for SqliteConnection {
                 "a batch wrote an unexpected number of rows",
             ));
         }
+        timer.phase(3);
         sqlx::query("COMMIT").execute(&mut *self).await?;
+        timer.phase(4);
+        timer.finish(requests.len());
         writer.committed(generation, writes.touched);
         Ok(decided.outcomes)
     }
@@ -568,14 +622,17 @@ impl BatchConnection for PgConnection {
         writer: &mut Writer,
         requests: &[&PostingRequest],
     ) -> Result<Vec<PostingOutcome>, StoreError> {
+        let mut timer = BatchTimer::start();
         let mut tx = self.begin().await?;
         let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
             sqlx::query_as(LOCK_HEAD).fetch_one(&mut *tx).await?;
+        timer.phase(0);
         writer.check_generation(generation);
         let stored: Vec<KeyRow> = sqlx::query_as(POSTGRES_FIND_KEYS)
             .bind(key_lookups(requests)?)
             .fetch_all(&mut *tx)
             .await?;
+        timer.phase(1);
         let missing = missing_accounts(&writer.accounts, requests);
         if !missing.is_empty() {
             let rows: Vec<AccountRow> = sqlx::query_as(POSTGRES_LOAD_ACCOUNTS)
@@ -585,6 +642,7 @@ impl BatchConnection for PgConnection {
             cache_accounts(&mut writer.accounts, rows);
         }
         let decided = writer.decide(requests, stored, head_seq, head_hash)?;
+        timer.phase(2);
         let Some(writes) = decided.writes else {
             tx.rollback().await?;
             writer.generation = generation.checked_sub(1);
@@ -604,7 +662,10 @@ impl BatchConnection for PgConnection {
                 "a batch wrote an unexpected number of rows",
             ));
         }
+        timer.phase(3);
         tx.commit().await?;
+        timer.phase(4);
+        timer.finish(requests.len());
         writer.committed(generation, writes.touched);
         Ok(decided.outcomes)
     }

@@ -161,7 +161,7 @@ async fn run(mut writer: Writer, mut jobs: mpsc::Receiver<Job>) {
                     let _ = job.reply.send(Ok(outcome));
                 }
             }
-            Err(error) if error.is_unavailable() || batch.len() == 1 => {
+            Err(error) if error.is_unavailable() => {
                 tracing::error!(error = %error, postings = batch.len(), "ledger batch failed");
                 let answer = if error.is_unavailable() {
                     WriteError::Unavailable
@@ -173,8 +173,9 @@ async fn run(mut writer: Writer, mut jobs: mpsc::Receiver<Job>) {
                 }
             }
             Err(error) => {
-                // Something in the batch broke the transaction: post each alone so that only
-                // the culprit fails.
+                // Something in the batch broke the transaction (or the balances no longer
+                // matched the cache, which `apply` has dropped): post each alone, from fresh
+                // reads, so that only a culprit fails.
                 tracing::warn!(error = %error, postings = batch.len(), "ledger batch failed; retrying postings one by one");
                 for job in batch.drain(..) {
                     let outcome = writer.apply(&[&job.request]).await;
@@ -307,7 +308,10 @@ const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, 
 const SQLITE_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
     FROM accounts WHERE id IN (SELECT value FROM json_each($1))";
 /// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
-/// ($3), balances ($4), chain head ($5, $6). Row shapes as in `batch_rows`.
+/// ($3), balances ($4), chain head ($5, $6). Row shapes as in `Writer::decide`. A balance is
+/// set only if it still holds the value the writer computed from (compare-and-set): a cache
+/// that drifted from the database fails the batch, which drops the cache and posts each
+/// request again from fresh reads, instead of writing a wrong balance.
 const SQLITE_WRITES: &str = "\
     INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, memo, \
     external_ref, initiated_by, created_at) SELECT value ->> 0, value ->> 1, value ->> 2, \
@@ -321,7 +325,7 @@ const SQLITE_WRITES: &str = "\
     response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', 201, \
     value ->> 3, value ->> 4 FROM json_each($3); \
     UPDATE accounts SET balance = j.value ->> 1 FROM json_each($4) AS j \
-    WHERE accounts.id = j.value ->> 0; \
+    WHERE accounts.id = j.value ->> 0 AND accounts.balance = j.value ->> 2; \
     UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1";
 
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
@@ -344,7 +348,8 @@ const POSTGRES_WRITES: &str = "\
     response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', 201, \
     j ->> 3, (j ->> 4)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
     b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
-    FROM jsonb_array_elements($4::jsonb) AS j WHERE accounts.id = j ->> 0 RETURNING 1), \
+    FROM jsonb_array_elements($4::jsonb) AS j \
+    WHERE accounts.id = j ->> 0 AND accounts.balance = (j ->> 2)::bigint RETURNING 1), \
     h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1) \
     SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
     + (SELECT count(*) FROM b) + (SELECT count(*) FROM h)";
@@ -452,7 +457,10 @@ impl Writer {
             .collect();
         let balances: Vec<serde_json::Value> = touched
             .iter()
-            .map(|(id, state)| serde_json::json!([id, state.balance]))
+            .map(|(id, state)| {
+                let before = self.accounts.get(*id).map(|account| account.balance);
+                serde_json::json!([id, state.balance, before])
+            })
             .collect();
         let (last_seq, last_hash) = entries
             .last()

@@ -552,3 +552,80 @@ async fn a_crash_under_load_on_postgres_loses_no_acknowledged_transfer() {
     let server = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
     crash_under_load(server, Database::Postgres(url.clone()), &env).await;
 }
+
+#[tokio::test]
+async fn two_instances_on_one_postgresql_database_never_overdraw() {
+    // Each instance has its own writer and account cache; the chain-head lock and the cache
+    // generation must keep them correct together.
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("strongroom");
+    let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
+    let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
+    let second = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
+    let (api_a, api_b) = (Api::new(&first), Api::new(&second));
+    assert_eq!(
+        api_a.register("rosa@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        api_a.register("sven@example.com", PASSWORD).await.status(),
+        201
+    );
+    // Each instance signs its own tokens; the users and accounts are shared.
+    let (rosa_a, _) = api_a.login("rosa@example.com").await;
+    let (rosa_b, _) = api_b.login("rosa@example.com").await;
+    let (sven_b, _) = api_b.login("sven@example.com").await;
+    let rosa = open_account(&api_a, &rosa_a, "EUR").await;
+    let sven = open_account(&api_b, &sven_b, "EUR").await;
+    assert_eq!(deposit(&first, &rosa, 1_000, "two-1").await.status(), 201);
+
+    // Warm both writers' caches with Rosa's balance, then race 50 transfers of 100 split
+    // across the instances against a balance that covers 10.
+    let warm =
+        json!({"from_account_id": rosa, "to_account_id": sven, "amount": 1, "currency": "EUR"});
+    assert_eq!(
+        transfer(&api_a, &rosa_a, Some("warm-a"), warm.clone())
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        transfer(&api_b, &rosa_b, Some("warm-b"), warm)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(deposit(&second, &rosa, 2, "two-2").await.status(), 201);
+    assert_eq!(balance(&api_a, &rosa_a, &rosa).await, 1_000);
+    let body =
+        json!({"from_account_id": rosa, "to_account_id": sven, "amount": 100, "currency": "EUR"});
+    let attempts = (0..50).map(|i| {
+        let (api, token) = if i % 2 == 0 {
+            (&api_a, &rosa_a)
+        } else {
+            (&api_b, &rosa_b)
+        };
+        let body = body.clone();
+        async move {
+            transfer(api, token, Some(&format!("split-{i}")), body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 422),
+        "{statuses:?}"
+    );
+    assert_eq!(balance(&api_a, &rosa_a, &rosa).await, 0);
+    assert_eq!(balance(&api_b, &rosa_b, &rosa).await, 0);
+    assert_eq!(balance(&api_b, &sven_b, &sven).await, 1_002);
+    let verified = verify(&first, &env);
+    assert!(verified.status.success(), "{verified:?}");
+}

@@ -273,7 +273,9 @@ async fn print_server_metrics(
         (line.starts_with("strongroom_ledger_batch")
             || (line.starts_with("strongroom_http_request_duration_seconds")
                 && line.contains("/v1/transfers\"")))
-            && (line.contains("quantile=\"0.5\"") || line.contains("quantile=\"0.99\""))
+            && (line.contains("quantile=\"0.5\"")
+                || line.contains("quantile=\"0.99\"")
+                || line.contains("quantile=\"1\""))
     };
     for line in metrics.lines().filter(wanted) {
         eprintln!("{store} after {phase}: {line}");

@@ -78,6 +78,10 @@ pub enum ApiError {
         retry_after_secs: u64,
         limit: u32,
     },
+    /// The user already has the most passkeys one user may register.
+    TooManyPasskeys,
+    /// Removing this factor would leave a user whose role requires MFA without any.
+    FactorRequired,
 }
 
 impl ApiError {
@@ -111,7 +115,10 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal | ApiError::DataIntegrity => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::AccountExists | ApiError::RequestInProgress => StatusCode::CONFLICT,
+            ApiError::AccountExists | ApiError::RequestInProgress | ApiError::FactorRequired => {
+                StatusCode::CONFLICT
+            }
+            ApiError::TooManyPasskeys => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
             ApiError::IdempotencyKeyReused
             | ApiError::InsufficientFunds
@@ -155,6 +162,8 @@ impl ApiError {
             ApiError::CsrfRejected => "csrf_rejected",
             ApiError::StepUpRequired { .. } => "step_up_required",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyPasskeys => "too_many_passkeys",
+            ApiError::FactorRequired => "factor_required",
         }
     }
 
@@ -203,6 +212,10 @@ impl ApiError {
             ApiError::CsrfRejected => "Cross-site request refused",
             ApiError::StepUpRequired { .. } => "A fresh multi-factor authentication is required",
             ApiError::RateLimited { .. } => "Too many requests",
+            ApiError::TooManyPasskeys => "No more passkeys can be registered; remove one first",
+            ApiError::FactorRequired => {
+                "Your role requires a second factor: add another before removing this one"
+            }
         }
     }
 

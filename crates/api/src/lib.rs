@@ -27,7 +27,7 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    auth as auth_routes, health, internal, ledger, me, mfa, openapi, profile, webauthn,
+    auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, profile, webauthn,
 };
 pub use crate::state::{AppState, LedgerSettings, OpsState};
 
@@ -89,7 +89,20 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/v1/transfers", post(ledger::create_transfer))
         .route("/v1/transfers/{id}", get(ledger::get_transfer))
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
-        .route("/v1/me/security-events", get(me::security_events));
+        .route("/v1/me/security-events", get(me::security_events))
+        .route("/v1/me/factors", get(factors::list_factors))
+        .route(
+            "/v1/me/factors/totp",
+            axum::routing::delete(factors::delete_totp),
+        )
+        .route(
+            "/v1/me/factors/passkeys/{id}",
+            axum::routing::delete(factors::delete_passkey),
+        )
+        .route(
+            "/v1/me/recovery-codes",
+            post(factors::regenerate_recovery_codes),
+        );
     with_edge(
         routes,
         state,

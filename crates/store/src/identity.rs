@@ -274,21 +274,39 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Live sessions of one user, newest first.
+    /// One page of a user's live sessions, newest first, strictly older than `before_id`
+    /// (ids are time-ordered UUIDv7 strings); up to `limit` rows.
     pub async fn list_sessions(
         &self,
         user_id: &str,
         now: i64,
+        before_id: Option<&str>,
+        limit: i64,
     ) -> Result<Vec<SessionRecord>, StoreError> {
+        let limit = limit.clamp(1, SESSIONS_LIST_LEN_MAX.saturating_add(1));
         let sql = concat!(
             "SELECT ",
             session_columns!(),
             " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-             ORDER BY created_at DESC LIMIT $3"
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
         );
         let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(sql)
-            .bind(user_id).bind(now).bind(SESSIONS_LIST_LEN_MAX).fetch_all(pool).await?);
+            .bind(user_id).bind(now).bind(before_id).bind(limit).fetch_all(pool).await?);
         Ok(rows.into_iter().map(session).collect())
+    }
+
+    /// Revokes every live session of the user except `keep`; returns the revoked ids.
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: &str,
+        keep: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, grace_blob = NULL \
+                   WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL RETURNING id";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(now).bind(reason).bind(user_id).bind(keep).fetch_all(pool).await?))
     }
 
     /// Every live session (id, user, expiry), to warm the in-memory session table.

@@ -162,14 +162,21 @@ impl Store {
         Ok(row.map(account))
     }
 
-    pub async fn list_accounts(&self, user_id: &str) -> Result<Vec<AccountRecord>, StoreError> {
+    /// One page of a user's accounts by currency, strictly after `after_currency`; up to
+    /// `limit` rows.
+    pub async fn list_accounts(
+        &self,
+        user_id: &str,
+        after_currency: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
         let sql = concat!(
             "SELECT ",
             account_columns!(),
-            " FROM accounts WHERE user_id = $1 ORDER BY currency"
+            " FROM accounts WHERE user_id = $1 AND ($2 IS NULL OR currency > $2) ORDER BY currency LIMIT $3"
         );
-        let rows: Vec<AccountRow> =
-            on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_all(pool).await?);
+        let rows: Vec<AccountRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(user_id).bind(after_currency).bind(limit).fetch_all(pool).await?);
         Ok(rows.into_iter().map(account).collect())
     }
 

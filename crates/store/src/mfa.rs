@@ -108,7 +108,7 @@ impl Store {
         Ok(())
     }
 
-    /// The user of a ticket that is unused, unexpired and has attempts left.
+    /// The user of a ticket that is unused, unexpired and has attempts left (no attempt spent).
     pub async fn mfa_ticket_user(
         &self,
         ticket_hash: &[u8],
@@ -122,13 +122,24 @@ impl Store {
         )
     }
 
-    pub async fn fail_mfa_ticket(&self, ticket_hash: &[u8]) -> Result<(), StoreError> {
-        let sql = "UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = $1";
-        on_pool!(self, pool => sqlx::query(sql).bind(ticket_hash).execute(pool).await?.rows_affected());
-        Ok(())
+    /// Spends one attempt of a live ticket *before* its code is checked, in one conditional
+    /// statement: concurrent guesses can never check more than `attempts_max` codes per ticket.
+    /// The ticket's user, or `None` when it is unknown, spent, expired or out of attempts.
+    pub async fn claim_mfa_attempt(
+        &self,
+        ticket_hash: &[u8],
+        now: i64,
+        attempts_max: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = "UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = $1 \
+                   AND used_at IS NULL AND expires_at > $2 AND attempts < $3 RETURNING user_id";
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(ticket_hash).bind(now).bind(attempts_max).fetch_optional(pool).await?),
+        )
     }
 
-    /// Spends a ticket; `false` when someone else already did (or it expired).
+    /// Spends a ticket whose attempt was claimed; `false` when someone else already did (or
+    /// it expired).
     pub async fn consume_mfa_ticket(
         &self,
         ticket_hash: &[u8],
@@ -136,9 +147,43 @@ impl Store {
         attempts_max: i64,
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE mfa_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL \
-                   AND expires_at > $1 AND attempts < $3";
+                   AND expires_at > $1 AND attempts <= $3";
         let changed = on_pool!(self, pool => sqlx::query(sql).bind(now).bind(ticket_hash).bind(attempts_max).execute(pool).await?.rows_affected());
         Ok(changed == 1)
+    }
+
+    /// Removes the user's TOTP credential; `false` when there was no confirmed one.
+    pub async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL";
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Replaces every recovery code of the user, in one transaction.
+    pub async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        code_macs: &[Vec<u8>],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let clear = "DELETE FROM recovery_codes WHERE user_id = $1";
+        let insert =
+            "INSERT INTO recovery_codes (code_mac, user_id, created_at) VALUES ($1, $2, $3)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(clear).bind(user_id).execute(&mut *tx).await?;
+            for mac in code_macs {
+                sqlx::query(insert).bind(mac).bind(user_id).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Unused recovery codes of the user.
+    pub async fn recovery_codes_remaining(&self, user_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(user_id).fetch_one(pool).await?))
     }
 
     /// Records a step-up on the session: later tokens of the session carry the new `acr`.

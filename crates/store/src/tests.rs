@@ -55,7 +55,13 @@ async fn sqlite_store_is_durable_and_migrates_idempotently() {
     let store = Store::connect(&location).await.unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), Some(7));
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        Some(i64::try_from(migrations).unwrap())
+    );
     store.ping().await.unwrap();
     let Pool::Sqlite(pool) = &store.pool else {
         panic!("sqlite expected")
@@ -108,4 +114,59 @@ async fn idempotency_keys_are_purged_only_after_their_retention() {
         .unwrap();
     assert_eq!(left, vec!["fresh".to_owned()]);
     store.close().await;
+}
+
+#[tokio::test]
+async fn the_passkey_cap_holds_under_concurrent_registrations() {
+    // The count and the insert are one decision: 40 concurrent registrations for one user
+    // leave exactly PASSKEYS_PER_USER_MAX passkeys.
+    let dir = tempfile::tempdir().unwrap();
+    let location = DatabaseLocation::SqliteFile(dir.path().join("strongroom.db"));
+    let store = Store::connect(&location).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = UserRecord {
+        id: "0190a0a0-0000-7000-8000-000000000001".into(),
+        email: "cap@example.com".into(),
+        display_name: "Cap".into(),
+        password_hash: "x".into(),
+        roles: "customer".into(),
+        status: "active".into(),
+        created_at: 1,
+    };
+    assert!(store.create_user(&user).await.unwrap());
+    let attempts = (0..40).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .add_passkey(
+                    &format!("cred-{i}"),
+                    "0190a0a0-0000-7000-8000-000000000001",
+                    "Key",
+                    "{}",
+                    1,
+                )
+                .await
+                .unwrap()
+        })
+    });
+    let mut added = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        match attempt.await.unwrap() {
+            PasskeyInsert::Added => added += 1,
+            PasskeyInsert::TooMany => {}
+            PasskeyInsert::Duplicate => panic!("distinct ids"),
+        }
+    }
+    assert_eq!(added, PASSKEYS_PER_USER_MAX);
+    assert_eq!(
+        store.passkey_list(&user.id).await.unwrap().len(),
+        usize::try_from(PASSKEYS_PER_USER_MAX).unwrap()
+    );
+    assert_eq!(
+        store
+            .add_passkey("cred-0", &user.id, "Key", "{}", 2)
+            .await
+            .unwrap(),
+        PasskeyInsert::TooMany
+    );
 }

@@ -6,6 +6,25 @@ use crate::{Pool, Store, StoreError, on_pool};
 /// Passkeys one user may register.
 pub const PASSKEYS_PER_USER_MAX: i64 = 32;
 
+/// What registering a passkey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyInsert {
+    Added,
+    /// The credential id is registered already.
+    Duplicate,
+    /// The user has `PASSKEYS_PER_USER_MAX` passkeys.
+    TooMany,
+}
+
+/// A passkey as listed to its owner.
+#[derive(Debug, Clone)]
+pub struct PasskeyInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CeremonyRecord {
     pub user_id: Option<String>,
@@ -21,17 +40,71 @@ impl Store {
         )
     }
 
-    /// `false` when the credential id is already registered (to anyone).
+    /// Registers a passkey unless the credential id is already registered (to anyone) or the
+    /// user already has `PASSKEYS_PER_USER_MAX`. The count and the insert are one decision:
+    /// on PostgreSQL the user's row is locked first, on SQLite writers are serialised.
     pub async fn add_passkey(
         &self,
         credential_id: &str,
         user_id: &str,
+        name: &str,
         passkey: &str,
         now: i64,
+    ) -> Result<PasskeyInsert, StoreError> {
+        let lock = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
+        let count = "SELECT CAST(COUNT(*) AS BIGINT) FROM webauthn_credentials WHERE user_id = $1";
+        let insert = "INSERT INTO webauthn_credentials (credential_id, user_id, name, passkey, created_at) \
+                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING";
+        let outcome = on_pool!(self, pool => {
+            // SQLite: IMMEDIATE takes the write lock first; PostgreSQL: the user's row lock.
+            // Either way the count cannot go stale before the insert.
+            let mut tx = match self.backend() {
+                crate::Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+                crate::Backend::Postgres => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+                    tx
+                }
+            };
+            let existing: i64 = sqlx::query_scalar(count).bind(user_id).fetch_one(&mut *tx).await?;
+            if existing >= PASSKEYS_PER_USER_MAX {
+                tx.rollback().await?;
+                PasskeyInsert::TooMany
+            } else {
+                let changed = sqlx::query(insert).bind(credential_id).bind(user_id).bind(name)
+                    .bind(passkey).bind(now).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                if changed == 1 { PasskeyInsert::Added } else { PasskeyInsert::Duplicate }
+            }
+        });
+        Ok(outcome)
+    }
+
+    /// The user's passkeys as shown to them (no key material), oldest first.
+    pub async fn passkey_list(&self, user_id: &str) -> Result<Vec<PasskeyInfo>, StoreError> {
+        let sql = "SELECT credential_id, name, created_at, last_used_at FROM webauthn_credentials \
+                   WHERE user_id = $1 ORDER BY created_at LIMIT $2";
+        let rows: Vec<(String, String, i64, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(user_id).bind(PASSKEYS_PER_USER_MAX).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, created_at, last_used_at)| PasskeyInfo {
+                id,
+                name,
+                created_at,
+                last_used_at,
+            })
+            .collect())
+    }
+
+    /// Removes one of the user's passkeys; `false` when the user has no such passkey.
+    pub async fn delete_passkey(
+        &self,
+        user_id: &str,
+        credential_id: &str,
     ) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO webauthn_credentials (credential_id, user_id, passkey, created_at) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (credential_id) DO NOTHING";
-        let changed = on_pool!(self, pool => sqlx::query(sql).bind(credential_id).bind(user_id).bind(passkey).bind(now).execute(pool).await?.rows_affected());
+        let sql = "DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2";
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(credential_id).execute(pool).await?.rows_affected());
         Ok(changed == 1)
     }
 

@@ -25,12 +25,19 @@ pub struct Caller {
 impl Caller {
     /// RFC 9470 step-up: `acr=mfa` and an authentication no older than `max_age_secs`.
     pub fn require_mfa(&self, max_age_secs: u64) -> Result<(), ApiError> {
-        let fresh = now_secs().saturating_sub(self.claims.auth_time) <= max_age_secs;
-        if self.claims.acr == Acr::Mfa && fresh {
+        if self.claims.acr == Acr::Mfa && self.authenticated_within(max_age_secs) {
             Ok(())
         } else {
             Err(ApiError::StepUpRequired { max_age_secs })
         }
+    }
+}
+
+impl Caller {
+    /// True when the session's last authentication (sign-in or step-up) is at most
+    /// `max_age_secs` old.
+    pub fn authenticated_within(&self, max_age_secs: u64) -> bool {
+        now_secs().saturating_sub(self.claims.auth_time) <= max_age_secs
     }
 }
 

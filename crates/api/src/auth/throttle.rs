@@ -5,6 +5,12 @@
 //! from one network is stopped by the first key long before the owner, logging in from
 //! another network, meets this one. Refused attempts never reach Argon2 and never count
 //! against the account's ceiling.
+//!
+//! Second-factor codes are spent per (user, client network): an attacker who knows the
+//! password burns only their own budget, never the owner's. Across all clients a user has a
+//! ceiling that delays attempts (by at most `OTP_USER_DELAY_MAX`) instead of refusing them,
+//! so a distributed guesser is slowed down and the owner is never locked out. IPv6 clients
+//! are keyed by their /64, which one subscriber usually holds whole.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -29,14 +35,22 @@ pub const LOGIN_ACCOUNT_PERIOD: Duration = Duration::from_secs(6);
 /// Registrations per IP.
 pub const REGISTER_IP_BURST: u32 = 20;
 pub const REGISTER_IP_PERIOD: Duration = Duration::from_secs(6);
-/// Second-factor code attempts per user (TOTP, recovery codes, step-up).
-pub const OTP_USER_BURST: u32 = 10;
-pub const OTP_USER_PERIOD: Duration = Duration::from_secs(30);
+/// Second-factor code attempts per (user, client network): TOTP, recovery codes, step-up.
+pub const OTP_USER_CLIENT_BURST: u32 = 10;
+pub const OTP_USER_CLIENT_PERIOD: Duration = Duration::from_secs(30);
+/// Second-factor attempts per user across every client; beyond it attempts are delayed.
+pub const OTP_USER_BURST: u32 = 30;
+pub const OTP_USER_PERIOD: Duration = Duration::from_secs(10);
+/// The longest an attempt over the user-wide ceiling is held back before it is checked.
+pub const OTP_USER_DELAY_MAX: Duration = Duration::from_secs(3);
+/// Prefix length that names one IPv6 client network.
+pub const IPV6_CLIENT_PREFIX_LEN: u8 = 64;
 /// Refresh and other cookie calls per IP.
 pub const REFRESH_IP_BURST: u32 = 120;
 pub const REFRESH_IP_PERIOD: Duration = Duration::from_millis(500);
 
 const _: () = assert!(LOGIN_ACCOUNT_BURST > LOGIN_ACCOUNT_IP_BURST * 4);
+const _: () = assert!(OTP_USER_BURST > OTP_USER_CLIENT_BURST);
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
@@ -52,6 +66,7 @@ pub struct Throttles {
     login_account: Keyed<String>,
     register_ip: Keyed<IpAddr>,
     refresh_ip: Keyed<IpAddr>,
+    otp_user_client: Keyed<(String, IpAddr)>,
     otp_user: Keyed<String>,
     clock: DefaultClock,
 }
@@ -64,6 +79,7 @@ impl Default for Throttles {
             login_account: keyed(LOGIN_ACCOUNT_BURST, LOGIN_ACCOUNT_PERIOD),
             register_ip: keyed(REGISTER_IP_BURST, REGISTER_IP_PERIOD),
             refresh_ip: keyed(REFRESH_IP_BURST, REFRESH_IP_PERIOD),
+            otp_user_client: keyed(OTP_USER_CLIENT_BURST, OTP_USER_CLIENT_PERIOD),
             otp_user: keyed(OTP_USER_BURST, OTP_USER_PERIOD),
             clock: DefaultClock::default(),
         }
@@ -110,8 +126,29 @@ impl Throttles {
         self.check(&self.refresh_ip, &ip, REFRESH_IP_BURST)
     }
 
-    pub fn otp(&self, user_id: &str) -> Result<(), ApiError> {
-        self.check(&self.otp_user, &user_id.to_owned(), OTP_USER_BURST)
+    /// Admits one second-factor attempt of `user_id` from `ip`: refused (429) when this
+    /// client's budget is spent; held back up to `OTP_USER_DELAY_MAX` when the user-wide
+    /// ceiling is reached, then admitted.
+    pub async fn otp(&self, user_id: &str, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(
+            &self.otp_user_client,
+            &(user_id.to_owned(), client_network(ip)),
+            OTP_USER_CLIENT_BURST,
+        )?;
+        let user = user_id.to_owned();
+        if let Err(not_until) = self.otp_user.check_key(&user) {
+            let wait = not_until
+                .wait_time_from(self.clock.now())
+                .min(OTP_USER_DELAY_MAX);
+            tracing::warn!(
+                target: "strongroom::security",
+                user_id,
+                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "second-factor attempts over the user-wide ceiling; delaying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 
     /// Forgets keys whose allowance is full again; called periodically.
@@ -121,6 +158,47 @@ impl Throttles {
         self.login_account.retain_recent();
         self.register_ip.retain_recent();
         self.refresh_ip.retain_recent();
+        self.otp_user_client.retain_recent();
         self.otp_user.retain_recent();
+    }
+}
+
+/// The key that names one client network: an IPv4 address, or the /64 of an IPv6 address.
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, IPV6_CLIENT_PREFIX_LEN)
+            .map_or(ip, |net| IpAddr::V6(net.network())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_network(a), client_network(b));
+        assert_ne!(client_network(a), client_network(c));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_network(v4), v4);
+    }
+
+    #[tokio::test]
+    async fn one_client_spending_its_budget_leaves_the_owner_theirs() {
+        let throttles = Throttles::default();
+        let attacker: IpAddr = "198.51.100.1".parse().unwrap();
+        let owner: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..OTP_USER_CLIENT_BURST {
+            throttles.otp("u1", attacker).await.unwrap();
+        }
+        assert!(matches!(
+            throttles.otp("u1", attacker).await,
+            Err(ApiError::RateLimited { .. })
+        ));
+        throttles.otp("u1", owner).await.unwrap();
     }
 }

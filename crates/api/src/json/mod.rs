@@ -44,6 +44,35 @@ where
     }
 }
 
+/// A JSON body that may be absent: no body at all is `None`; a body must pass every check
+/// of `ApiJson` (a body that is not `application/json` is 415).
+#[derive(Debug)]
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let declares_body = request.headers().contains_key(header::CONTENT_TYPE)
+            || request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|length| length.as_bytes() != b"0")
+            || request.headers().contains_key(header::TRANSFER_ENCODING);
+        if declares_body {
+            ApiJson::from_request(request, state)
+                .await
+                .map(|ApiJson(value)| OptionalApiJson(Some(value)))
+        } else {
+            Ok(OptionalApiJson(None))
+        }
+    }
+}
+
 /// `application/json`, optionally with `charset=utf-8`; nothing else.
 pub fn is_json_content_type(value: Option<&http::HeaderValue>) -> bool {
     let Some(value) = value.and_then(|value| value.to_str().ok()) else {

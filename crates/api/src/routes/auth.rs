@@ -2,7 +2,8 @@
 //! logout and session management.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use identity::password::{PasswordError, Verification};
@@ -20,6 +21,7 @@ use crate::auth::{
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::json::ApiJson;
+use crate::routes::me::{Page, PageQuery};
 use crate::state::AppState;
 
 /// Longest display name, in characters.
@@ -142,6 +144,40 @@ pub(crate) async fn record_event(
     Ok(())
 }
 
+/// Records a security event off the response path: used where writing it inline would make
+/// one branch measurably slower than another (which email exists, whether a password was
+/// right). A failure to record is logged.
+pub(crate) fn record_event_detached(
+    state: &AppState,
+    user_id: &str,
+    kind: &'static str,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) {
+    let state = state.clone();
+    let user_id = user_id.to_owned();
+    let user_agent = user_agent(headers);
+    tokio::spawn(async move {
+        let event = SecurityEventRecord {
+            id: new_id(),
+            user_id,
+            kind: kind.to_owned(),
+            created_at: now_ms(),
+            ip: ip.0.to_string(),
+            user_agent,
+            session_id: None,
+        };
+        match state.store.record_security_event(&event).await {
+            Ok(()) => {
+                tracing::info!(target: "strongroom::security", kind, user_id = event.user_id, "security event");
+            }
+            Err(error) => {
+                tracing::error!(%error, kind, "security event could not be recorded");
+            }
+        }
+    });
+}
+
 /// Create an account. An email that is already registered gets the same answer, after the
 /// same work, and creates nothing.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
@@ -184,8 +220,10 @@ pub async fn register(
         status: STATUS_ACTIVE.to_owned(),
         created_at: now_ms(),
     };
+    // Both branches make one insert attempt; the event is written off the response path so
+    // a new and an existing email take the same time.
     if state.store.create_user(&user).await? {
-        record_event(&state, &user.id, "registered", ip, &headers, None).await?;
+        record_event_detached(&state, &user.id, "registered", ip, &headers);
     }
     Ok((
         StatusCode::CREATED,
@@ -246,7 +284,8 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     if !matches!(verification, Verification::Valid { .. }) || user.status != STATUS_ACTIVE {
-        record_event(&state, &user.id, "login_failed", ip, &headers, None).await?;
+        // Off the response path: a wrong password must take as long as an unknown email.
+        record_event_detached(&state, &user.id, "login_failed", ip, &headers);
         return Err(ApiError::InvalidCredentials);
     }
     if let Some(new_hash) = rehashed {
@@ -421,12 +460,21 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// What a concurrent refresh inside the grace window gets back: the pair already issued.
+/// What a concurrent refresh inside the grace window gets back: the pair already issued, and
+/// the client it was issued to (only the same client may have it).
 #[derive(Serialize, Deserialize)]
 struct GraceAnswer {
     access_token: String,
     exp: u64,
     refresh_token: String,
+    ip: std::net::IpAddr,
+    user_agent: String,
+}
+
+/// The same client: the same User-Agent, from the same IPv4 address or IPv6 /64.
+fn same_client(answer: &GraceAnswer, ip: ClientIp, headers: &HeaderMap) -> bool {
+    use crate::auth::throttle::client_network;
+    client_network(answer.ip) == client_network(ip.0) && answer.user_agent == user_agent(headers)
 }
 
 /// Exchange the refresh cookie for a new access token and a rotated cookie.
@@ -464,6 +512,8 @@ pub async fn refresh(
             access_token: access_token.clone(),
             exp,
             refresh_token: new_token.expose_secret().to_owned(),
+            ip: ip.0,
+            user_agent: user_agent(&headers),
         };
         let plaintext = serde_json::to_vec(&answer).map_err(|_| ApiError::Internal)?;
         let sealed = refresh::seal_grace(&presented, &session.id, &plaintext)
@@ -493,7 +543,8 @@ pub async fn refresh(
             .grace_blob
             .as_deref()
             .and_then(|sealed| refresh::open_grace(&presented, &session.id, sealed))
-            .and_then(|plaintext| serde_json::from_slice::<GraceAnswer>(&plaintext).ok());
+            .and_then(|plaintext| serde_json::from_slice::<GraceAnswer>(&plaintext).ok())
+            .filter(|answer| same_client(answer, ip, &headers));
         if let Some(answer) = answer {
             let token = SecretString::from(answer.refresh_token);
             return Ok(token_response(
@@ -602,16 +653,43 @@ pub async fn logout(
 }
 
 /// The caller's live sessions.
-#[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", security(("bearer" = [])), params(PageQuery),
     responses(
         (status = 200, description = "Live sessions, newest first", body = SessionList),
+        (status = 400, description = "Malformed or foreign cursor, unknown parameter", content_type = "application/problem+json", body = Problem),
         (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "limit out of range", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     caller: Caller,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let sessions = state.store.list_sessions(&caller.user_id, now_ms()).await?;
+    let page = Page::from_query(query)?;
+    if let Some(cursor) = &page.cursor {
+        // A cursor is the id of one of the caller's own sessions; anything else is refused.
+        let owned = state
+            .store
+            .find_session(cursor)
+            .await?
+            .is_some_and(|session| session.user_id == caller.user_id);
+        if !owned {
+            return Err(ApiError::invalid_request("Unknown cursor."));
+        }
+    }
+    let sessions = state
+        .store
+        .list_sessions(
+            &caller.user_id,
+            now_ms(),
+            page.cursor.as_deref(),
+            page.limit.saturating_add(1),
+        )
+        .await?;
+    let (sessions, more) = page.split(sessions);
+    let next_cursor = more
+        .then(|| sessions.last().map(|session| session.id.clone()))
+        .flatten();
     let items = sessions
         .into_iter()
         .map(|session| SessionView {
@@ -624,10 +702,7 @@ pub async fn list_sessions(
             location: None,
         })
         .collect();
-    Ok(Json(SessionList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(SessionList { items, next_cursor }))
 }
 
 /// Revoke one of the caller's sessions; its access tokens stop working at once.

@@ -203,27 +203,47 @@ pub async fn create_account(
     Ok((StatusCode::CREATED, Json(account_view(account))))
 }
 
-/// The caller's accounts.
-#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", security(("bearer" = [])),
+/// The caller's accounts, by currency.
+#[utoipa::path(get, path = "/v1/accounts", tag = "ledger", security(("bearer" = [])), params(crate::routes::me::PageQuery),
     responses(
         (status = 200, description = "Accounts", body = AccountList),
+        (status = 400, description = "Malformed or foreign cursor, unknown parameter", content_type = "application/problem+json", body = Problem),
         (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "limit out of range", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
+    query: Result<Query<crate::routes::me::PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AccountList>, ApiError> {
-    let items = state
+    let page = crate::routes::me::Page::from_query(query)?;
+    // A cursor is the id of one of the caller's accounts; anything else is refused.
+    let after_currency = match &page.cursor {
+        None => None,
+        Some(cursor) => Some(
+            state
+                .store
+                .find_account(cursor)
+                .await?
+                .filter(|account| account.user_id.as_deref() == Some(caller.user_id.as_str()))
+                .ok_or_else(|| ApiError::invalid_request("Unknown cursor."))?
+                .currency,
+        ),
+    };
+    let accounts = state
         .store
-        .list_accounts(&caller.user_id)
-        .await?
-        .into_iter()
-        .map(account_view)
-        .collect();
-    Ok(Json(AccountList {
-        items,
-        next_cursor: None,
-    }))
+        .list_accounts(
+            &caller.user_id,
+            after_currency.as_deref(),
+            page.limit.saturating_add(1),
+        )
+        .await?;
+    let (accounts, more) = page.split(accounts);
+    let next_cursor = more
+        .then(|| accounts.last().map(|account| account.id.clone()))
+        .flatten();
+    let items = accounts.into_iter().map(account_view).collect();
+    Ok(Json(AccountList { items, next_cursor }))
 }
 
 /// One of the caller's accounts.

@@ -62,6 +62,48 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// A validated page request: `limit` in 1..=200 (default 50), and a cursor of the shape our
+/// ids have (time-ordered UUIDs). Whether the cursor names one of the caller's items is for
+/// the handler to check.
+#[derive(Debug)]
+pub struct Page {
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    pub fn from_query(
+        query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<Page, ApiError> {
+        let Query(query) = query
+            .map_err(|_| ApiError::invalid_request("Unknown or malformed query parameter."))?;
+        let limit = query.limit.unwrap_or(PAGE_LEN_DEFAULT);
+        if !(1..=PAGE_LEN_MAX).contains(&limit) {
+            return Err(validation_failed("limit", "out_of_range"));
+        }
+        if let Some(cursor) = &query.cursor {
+            let well_formed = !cursor.is_empty()
+                && cursor.len() <= CURSOR_CHARS_MAX
+                && cursor.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+            if !well_formed {
+                return Err(ApiError::invalid_request("Malformed cursor."));
+            }
+        }
+        Ok(Page {
+            limit,
+            cursor: query.cursor,
+        })
+    }
+
+    /// Splits rows fetched with `limit + 1` into the page and whether another follows.
+    pub fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let limit = usize::try_from(self.limit).unwrap_or(0);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        (rows, more)
+    }
+}
+
 async fn me_view(state: &AppState, caller: &Caller) -> Result<Me, ApiError> {
     let user = state
         .store
@@ -132,31 +174,18 @@ pub async fn security_events(
     caller: Caller,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SecurityEventList>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::invalid_request("Unknown or malformed query parameter."))?;
-    let limit = query.limit.unwrap_or(PAGE_LEN_DEFAULT);
-    if !(1..=PAGE_LEN_MAX).contains(&limit) {
-        return Err(validation_failed("limit", "out_of_range"));
-    }
-    if let Some(cursor) = &query.cursor {
-        let well_formed = cursor.len() <= CURSOR_CHARS_MAX
-            && cursor.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-        if !well_formed {
-            return Err(ApiError::invalid_request("Malformed cursor."));
-        }
-    }
+    let page = Page::from_query(query)?;
     let events = state
         .store
         .list_security_events(
             &caller.user_id,
-            query.cursor.as_deref(),
-            limit.saturating_add(1),
+            page.cursor.as_deref(),
+            page.limit.saturating_add(1),
         )
         .await?;
-    let has_more = i64::try_from(events.len()).unwrap_or(i64::MAX) > limit;
+    let (events, has_more) = page.split(events);
     let items: Vec<SecurityEvent> = events
         .into_iter()
-        .take(usize::try_from(limit).unwrap_or(0))
         .map(|event| SecurityEvent {
             id: event.id,
             kind: event.kind,

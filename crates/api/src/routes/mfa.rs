@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, now_ms, now_secs};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, Problem};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, OptionalApiJson};
 use crate::routes::auth::{TokenResponse, mint_access_token, record_event, start_session};
+use crate::routes::factors::{EnrolRequest, authorize_enrolment, factor_changed};
 use crate::state::AppState;
 
 /// Lifetime of the ticket between the password step and the second factor.
@@ -100,8 +101,13 @@ pub(crate) async fn has_totp(state: &AppState, user_id: &str) -> Result<bool, Ap
 }
 
 /// Verifies a TOTP code for a user and spends its step; `InvalidCode` otherwise.
-async fn accept_totp(state: &AppState, user_id: &str, code: &str) -> Result<(), ApiError> {
-    state.auth.throttles.otp(user_id)?;
+async fn accept_totp(
+    state: &AppState,
+    user_id: &str,
+    ip: ClientIp,
+    code: &str,
+) -> Result<(), ApiError> {
+    state.auth.throttles.otp(user_id, ip.0).await?;
     let secret = confirmed_secret(state, user_id)
         .await?
         .ok_or(ApiError::InvalidCode)?;
@@ -140,7 +146,66 @@ pub(crate) async fn challenge(state: &AppState, user_id: &str) -> Result<Respons
     Ok(Json(body).into_response())
 }
 
-/// The user behind a live ticket, and the ticket's hash.
+/// Spends one attempt of a live ticket before any code is checked; the ticket's user and hash.
+pub(crate) async fn claim_ticket(
+    state: &AppState,
+    ticket: &str,
+    failure: ApiError,
+) -> Result<(String, Vec<u8>), ApiError> {
+    if !is_plausible_refresh_token(ticket) {
+        return Err(failure);
+    }
+    let hash = hash_refresh_token(&SecretString::from(ticket.to_owned()));
+    let user_id = state
+        .store
+        .claim_mfa_attempt(&hash, now_ms(), MFA_TICKET_ATTEMPTS_MAX)
+        .await?
+        .ok_or(failure)?;
+    Ok((user_id, hash))
+}
+
+/// Ten new recovery codes for `user_id` and the MACs they are stored as.
+pub(crate) async fn new_recovery_codes(
+    state: &AppState,
+    user_id: &str,
+) -> Result<(RecoveryCodes, Vec<Vec<u8>>), ApiError> {
+    let codes = totp::new_recovery_codes().map_err(|_| ApiError::Internal)?;
+    let mut macs = Vec::with_capacity(codes.len());
+    for code in &codes {
+        if let Some(normalised) = totp::normalise_recovery_code(code) {
+            macs.push(recovery_code_mac(state, user_id, &normalised).await?);
+        }
+    }
+    let codes = RecoveryCodes {
+        recovery_codes: codes
+            .iter()
+            .map(|code| code.expose_secret().to_owned())
+            .collect(),
+    };
+    Ok((codes, macs))
+}
+
+/// The MAC a normalised recovery code of `user_id` is stored and looked up as.
+async fn recovery_code_mac(
+    state: &AppState,
+    _user_id: &str,
+    normalised: &str,
+) -> Result<Vec<u8>, ApiError> {
+    Ok(state.auth.recovery_mac.mac(normalised.as_bytes()))
+}
+
+/// Records a second factor that was checked and failed (the user sees guessing in their
+/// security events).
+async fn record_failed_factor(
+    state: &AppState,
+    user_id: &str,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    record_event(state, user_id, "mfa_failed", ip, headers, None).await
+}
+
+/// The user behind a live ticket, and the ticket's hash (no attempt spent).
 pub(crate) async fn ticket_user(
     state: &AppState,
     ticket: &str,
@@ -157,19 +222,25 @@ pub(crate) async fn ticket_user(
     Ok((user_id, hash))
 }
 
-/// Start TOTP enrolment: a new secret to put in an authenticator app.
-#[utoipa::path(post, path = "/v1/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])),
+/// Start TOTP enrolment: a new secret to put in an authenticator app. With any factor
+/// enrolled already this needs a step-up; the first factor needs a recent sign-in or the
+/// password re-entered in the body.
+#[utoipa::path(post, path = "/v1/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])), request_body(content = Option<EnrolRequest>),
     responses(
         (status = 200, description = "A pending secret; confirm it with a code", body = TotpEnrolment),
-        (status = 401, description = "invalid_token or step_up_required (TOTP already enrolled)", content_type = "application/problem+json", body = Problem),
+        (status = 400, description = "Malformed body", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token, step_up_required or invalid_credentials (re-entered password)", content_type = "application/problem+json", body = Problem),
+        (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
+        (status = 429, description = "rate_limited", content_type = "application/problem+json", body = Problem),
+        (status = 503, description = "Hashing pool busy", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn enroll(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
+    OptionalApiJson(body): OptionalApiJson<EnrolRequest>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    if has_totp(&state, &caller.user_id).await? {
-        caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
-    }
+    authorize_enrolment(&state, &caller, ip, body).await?;
     let user = state
         .store
         .find_user(&caller.user_id)
@@ -208,7 +279,7 @@ pub async fn confirm(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    state.auth.throttles.otp(&caller.user_id)?;
+    state.auth.throttles.otp(&caller.user_id, ip.0).await?;
     let record = state
         .store
         .find_totp(&caller.user_id)
@@ -222,12 +293,7 @@ pub async fn confirm(
         .map_err(|_| ApiError::Internal)?;
     let step = totp::check(&secret, &body.code, now_secs()).ok_or(ApiError::InvalidCode)?;
     let step = i64::try_from(step).map_err(|_| ApiError::InvalidCode)?;
-    let codes = totp::new_recovery_codes().map_err(|_| ApiError::Internal)?;
-    let macs: Vec<Vec<u8>> = codes
-        .iter()
-        .filter_map(totp::normalise_recovery_code)
-        .map(|normalised| state.auth.recovery_mac.mac(normalised.as_bytes()))
-        .collect();
+    let (codes, macs) = new_recovery_codes(&state, &caller.user_id).await?;
     if !state
         .store
         .confirm_totp(&caller.user_id, &pending, step, &macs, now_ms())
@@ -235,21 +301,8 @@ pub async fn confirm(
     {
         return Err(ApiError::InvalidCode);
     }
-    record_event(
-        &state,
-        &caller.user_id,
-        "mfa_totp_enabled",
-        ip,
-        &headers,
-        Some(&caller.session_id),
-    )
-    .await?;
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes
-            .iter()
-            .map(|code| code.expose_secret().to_owned())
-            .collect(),
-    }))
+    factor_changed(&state, &caller, "mfa_totp_enabled", ip, &headers).await?;
+    Ok(Json(codes))
 }
 
 /// Second login step with a TOTP code.
@@ -267,9 +320,12 @@ pub async fn login_totp(
     headers: HeaderMap,
     ApiJson(body): ApiJson<TicketCodeRequest>,
 ) -> Result<Response, ApiError> {
-    let (user_id, ticket_hash) = ticket_user(&state, &body.mfa_ticket).await?;
-    if let Err(error) = accept_totp(&state, &user_id, &body.code).await {
-        state.store.fail_mfa_ticket(&ticket_hash).await?;
+    let (user_id, ticket_hash) =
+        claim_ticket(&state, &body.mfa_ticket, ApiError::InvalidCode).await?;
+    if let Err(error) = accept_totp(&state, &user_id, ip, &body.code).await {
+        if matches!(error, ApiError::InvalidCode) {
+            record_failed_factor(&state, &user_id, ip, &headers).await?;
+        }
         return Err(error);
     }
     finish_mfa_login(
@@ -298,12 +354,13 @@ pub async fn login_recovery(
     headers: HeaderMap,
     ApiJson(body): ApiJson<TicketRecoveryRequest>,
 ) -> Result<Response, ApiError> {
-    let (user_id, ticket_hash) = ticket_user(&state, &body.mfa_ticket).await?;
-    state.auth.throttles.otp(&user_id)?;
+    let (user_id, ticket_hash) =
+        claim_ticket(&state, &body.mfa_ticket, ApiError::InvalidCode).await?;
+    state.auth.throttles.otp(&user_id, ip.0).await?;
     let normalised = totp::normalise_recovery_code(&SecretString::from(body.recovery_code));
     let used = match normalised {
         Some(code) => {
-            let mac = state.auth.recovery_mac.mac(code.as_bytes());
+            let mac = recovery_code_mac(&state, &user_id, &code).await?;
             state
                 .store
                 .use_recovery_code(&user_id, &mac, now_ms())
@@ -312,7 +369,7 @@ pub async fn login_recovery(
         None => false,
     };
     if !used {
-        state.store.fail_mfa_ticket(&ticket_hash).await?;
+        record_failed_factor(&state, &user_id, ip, &headers).await?;
         return Err(ApiError::InvalidCode);
     }
     record_event(&state, &user_id, "recovery_code_used", ip, &headers, None).await?;
@@ -358,7 +415,7 @@ pub async fn step_up_totp(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    accept_totp(&state, &caller.user_id, &body.code).await?;
+    accept_totp(&state, &caller.user_id, ip, &body.code).await?;
     let tokens = raise_session(&state, &caller, "otp").await?;
     record_event(
         &state,

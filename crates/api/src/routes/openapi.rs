@@ -13,6 +13,7 @@ use crate::routes::auth::LoginAnswer;
 use crate::routes::auth::{
     self, LoginRequest, RegisterRequest, RegisterResponse, SessionList, SessionView, TokenResponse,
 };
+use crate::routes::factors::{self, EnrolRequest, FactorList, PasskeyView};
 use crate::routes::health::{self, Health};
 use crate::routes::ledger::{
     self, AccountList, AccountView, EntryList, EntryView, NewAccount, NewTransfer, TransferView,
@@ -59,6 +60,8 @@ impl utoipa::Modify for BearerScheme {
         profile::put_profile, profile::get_profile, profile::delete_profile,
         ledger::create_account, ledger::list_accounts, ledger::get_account,
         ledger::account_entries, ledger::create_transfer, ledger::get_transfer,
+        factors::list_factors, factors::delete_totp, factors::delete_passkey,
+        factors::regenerate_recovery_codes,
     ),
     components(schemas(
         Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
@@ -67,7 +70,7 @@ impl utoipa::Modify for BearerScheme {
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
         PasskeyRegistered, LoginOptionsRequest, AssertionRequest, Address, ProfileInput,
         ProfileView, NewAccount, AccountView, AccountList, EntryView, EntryList, NewTransfer,
-        TransferView,
+        TransferView, EnrolRequest, FactorList, PasskeyView,
     )),
     modifiers(&BearerScheme)
 )]

@@ -229,12 +229,13 @@ fn mask(national_id: &str) -> String {
     format!("{}{tail}", "*".repeat(hidden))
 }
 
-/// Store or replace the caller's profile. Each write gets a fresh data key.
+/// Store or replace the caller's profile. Each write gets a fresh data key. Changing the
+/// national id of an existing profile is irreversible identity change: it needs a step-up.
 #[utoipa::path(put, path = "/v1/me/profile", tag = "me", security(("bearer" = [])), request_body = ProfileInput,
     responses(
         (status = 200, description = "Stored; the national id is masked", body = ProfileView),
         (status = 400, description = "Malformed body or unknown field", content_type = "application/problem+json", body = Problem),
-        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token, or step_up_required (changing the national id)", content_type = "application/problem+json", body = Problem),
         (status = 413, description = "Body too large", content_type = "application/problem+json", body = Problem),
         (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
         (status = 422, description = "validation_failed, naming each field", content_type = "application/problem+json", body = Problem),
@@ -247,6 +248,16 @@ pub async fn put_profile(
 ) -> Result<Json<ProfileView>, ApiError> {
     validate(&input)?;
     let user_id = &caller.user_id;
+    let national_id_index = state.vault.blind_index(&input.national_id);
+    // The blind index tells whether the national id changes without decrypting anything.
+    let changes_national_id = state
+        .store
+        .find_profile(user_id)
+        .await?
+        .is_some_and(|existing| existing.national_id_index != national_id_index);
+    if changes_national_id {
+        caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
+    }
     let dek = crypto::Dek::generate().map_err(|_| ApiError::Internal)?;
     let seal = |field: &str, value: &[u8]| {
         dek.seal(&field_aad(user_id, field), value)
@@ -264,7 +275,7 @@ pub async fn put_profile(
         date_of_birth: seal("date_of_birth", input.date_of_birth.as_bytes())?,
         national_id: seal("national_id", input.national_id.as_bytes())?,
         address: seal("address", &address_json)?,
-        national_id_index: state.vault.blind_index(&input.national_id),
+        national_id_index,
         updated_at: now_ms(),
     };
     state.store.put_profile(&record).await?;
@@ -388,11 +399,11 @@ async fn open_profile(state: &AppState, record: &ProfileRecord) -> Result<Opened
     ))
 }
 
-/// Crypto-shred the caller's profile: its data key is destroyed; reads answer 404.
+/// Crypto-shred the caller's profile (step-up): its data key is destroyed; reads answer 404.
 #[utoipa::path(delete, path = "/v1/me/profile", tag = "me", security(("bearer" = [])),
     responses(
         (status = 204, description = "Destroyed"),
-        (status = 401, description = "invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token or step_up_required", content_type = "application/problem+json", body = Problem),
         (status = 404, description = "No profile", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn delete_profile(
@@ -401,6 +412,7 @@ pub async fn delete_profile(
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
     if !state.store.delete_profile(&caller.user_id).await? {
         return Err(ApiError::NotFound);
     }

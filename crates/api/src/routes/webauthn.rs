@@ -9,6 +9,7 @@ use http::{HeaderMap, StatusCode};
 use identity::Acr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store::PasskeyInsert;
 use utoipa::ToSchema;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -19,9 +20,10 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 use crate::auth::{Caller, new_id, now_ms};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, Problem};
-use crate::json::ApiJson;
-use crate::routes::auth::{TokenResponse, record_event, start_session};
-use crate::routes::mfa::{MFA_TICKET_ATTEMPTS_MAX, has_totp};
+use crate::json::{ApiJson, OptionalApiJson};
+use crate::routes::auth::{TokenResponse, record_event, start_session, validation_failed};
+use crate::routes::factors::{EnrolRequest, authorize_enrolment, factor_changed};
+use crate::routes::mfa::MFA_TICKET_ATTEMPTS_MAX;
 use crate::state::AppState;
 
 /// How long a started ceremony may be finished.
@@ -33,13 +35,20 @@ const KIND_LOGIN_MFA: &str = "login_mfa";
 const KIND_LOGIN_PASSKEY: &str = "login_passkey";
 const KIND_STEP_UP: &str = "step_up";
 
+/// Longest passkey name, in characters.
+pub const PASSKEY_NAME_CHARS_MAX: usize = 64;
+const PASSKEY_NAME_DEFAULT: &str = "Passkey";
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterPasskeyRequest {
     pub ceremony_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.create()`.
     #[schema(value_type = Object)]
-    pub credential: RegisterPublicKeyCredential,
+    pub credential: Value,
+    /// A name to tell this passkey apart in the factor list (1–64 characters).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,7 +70,106 @@ pub struct AssertionRequest {
     pub ceremony_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.get()`.
     #[schema(value_type = Object)]
-    pub credential: PublicKeyCredential,
+    pub credential: Value,
+}
+
+/// Members a credential object may have, by where they stand (WebAuthn Level 3 names;
+/// anything else is refused like an unknown field of any other request).
+const CREDENTIAL_FIELDS: &[&str] = &[
+    "id",
+    "rawId",
+    "type",
+    "response",
+    "extensions",
+    "clientExtensionResults",
+    "authenticatorAttachment",
+];
+const ATTESTATION_RESPONSE_FIELDS: &[&str] = &[
+    "attestationObject",
+    "clientDataJSON",
+    "transports",
+    "authenticatorData",
+    "publicKey",
+    "publicKeyAlgorithm",
+];
+const ASSERTION_RESPONSE_FIELDS: &[&str] = &[
+    "authenticatorData",
+    "clientDataJSON",
+    "signature",
+    "userHandle",
+];
+const EXTENSION_OUTPUT_FIELDS: &[&str] = &[
+    "appid",
+    "credProps",
+    "hmacCreateSecret",
+    "hmacSecret",
+    "hmacGetSecret",
+    "hmac_get_secret",
+    "credProtect",
+    "minPinLength",
+    "largeBlob",
+    "prf",
+];
+
+/// Refuses members a credential object may not have (400 `unknown_field` naming the path),
+/// then reads it into the WebAuthn library's type.
+fn parse_credential<T: serde::de::DeserializeOwned>(
+    credential: Value,
+    response_fields: &[&str],
+) -> Result<T, ApiError> {
+    fn check(value: &Value, path: &str, allowed: &[&str]) -> Result<(), ApiError> {
+        let Some(object) = value.as_object() else {
+            return Ok(());
+        };
+        match object.keys().find(|key| !allowed.contains(&key.as_str())) {
+            Some(unknown) => Err(ApiError::UnknownField {
+                field: format!("{path}.{}", printable_key(unknown)),
+            }),
+            None => Ok(()),
+        }
+    }
+    check(&credential, "credential", CREDENTIAL_FIELDS)?;
+    if let Some(response) = credential.get("response") {
+        check(response, "credential.response", response_fields)?;
+    }
+    for extensions in ["extensions", "clientExtensionResults"] {
+        if let Some(outputs) = credential.get(extensions) {
+            check(
+                outputs,
+                &format!("credential.{extensions}"),
+                EXTENSION_OUTPUT_FIELDS,
+            )?;
+        }
+    }
+    serde_json::from_value(credential)
+        .map_err(|_| ApiError::invalid_request("Field `credential` is not a valid credential."))
+}
+
+/// A client-chosen key, safe to echo: bounded printable ASCII.
+fn printable_key(key: &str) -> &str {
+    const ECHOED_KEY_LEN_MAX: usize = 64;
+    let printable = key.bytes().all(|byte| byte.is_ascii_graphic());
+    if printable && key.len() <= ECHOED_KEY_LEN_MAX {
+        key
+    } else {
+        "(unprintable)"
+    }
+}
+
+/// Names: trimmed, 1–64 characters, no control characters; absent means "Passkey".
+fn passkey_name(raw: Option<&str>) -> Result<String, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(PASSKEY_NAME_DEFAULT.to_owned());
+    };
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > PASSKEY_NAME_CHARS_MAX {
+        return Err(validation_failed("name", "length"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(validation_failed("name", "invalid_characters"));
+    }
+    Ok(name.to_owned())
 }
 
 fn ceremony_response(ceremony_id: &str, options: &impl Serialize) -> Result<Json<Value>, ApiError> {
@@ -146,19 +254,28 @@ fn user_uuid(user_id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(user_id).map_err(|_| ApiError::Internal)
 }
 
-/// Start registering a passkey for the signed-in user.
-#[utoipa::path(post, path = "/v1/mfa/webauthn/register/options", tag = "mfa", security(("bearer" = [])),
+/// Start registering a passkey for the signed-in user. With any factor enrolled already this
+/// needs a step-up; the first factor needs a recent sign-in or the password re-entered.
+#[utoipa::path(post, path = "/v1/mfa/webauthn/register/options", tag = "mfa", security(("bearer" = [])), request_body(content = Option<EnrolRequest>),
     responses(
         (status = 200, description = "`{ceremony_id, publicKey}` for navigator.credentials.create()", content_type = "application/json", body = Object),
-        (status = 401, description = "invalid_token or step_up_required", content_type = "application/problem+json", body = Problem),
+        (status = 400, description = "Malformed body", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token, step_up_required or invalid_credentials (re-entered password)", content_type = "application/problem+json", body = Problem),
+        (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "too_many_passkeys", content_type = "application/problem+json", body = Problem),
+        (status = 429, description = "rate_limited", content_type = "application/problem+json", body = Problem),
+        (status = 503, description = "Hashing pool busy", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn register_options(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
+    OptionalApiJson(body): OptionalApiJson<EnrolRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    authorize_enrolment(&state, &caller, ip, body).await?;
     let existing = user_passkeys(&state, &caller.user_id).await?;
-    if !existing.is_empty() || has_totp(&state, &caller.user_id).await? {
-        caller.require_mfa(state.auth.settings.step_up_max_age_secs)?;
+    if i64::try_from(existing.len()).unwrap_or(i64::MAX) >= store::PASSKEYS_PER_USER_MAX {
+        return Err(ApiError::TooManyPasskeys);
     }
     let user = state
         .store
@@ -196,6 +313,7 @@ pub async fn register_options(
         (status = 400, description = "Malformed body", content_type = "application/problem+json", body = Problem),
         (status = 401, description = "invalid_assertion or invalid_token", content_type = "application/problem+json", body = Problem),
         (status = 415, description = "Not JSON", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "too_many_passkeys, or validation_failed (name)", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -204,6 +322,9 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterPasskeyRequest>,
 ) -> Result<(StatusCode, Json<PasskeyRegistered>), ApiError> {
+    let credential: RegisterPublicKeyCredential =
+        parse_credential(body.credential, ATTESTATION_RESPONSE_FIELDS)?;
+    let name = passkey_name(body.name.as_deref())?;
     let (owner, registration): (_, PasskeyRegistration) = take_ceremony(
         &state,
         &body.ceremony_id,
@@ -217,26 +338,20 @@ pub async fn register(
     let passkey = state
         .auth
         .webauthn
-        .finish_passkey_registration(&body.credential, &registration)
+        .finish_passkey_registration(&credential, &registration)
         .map_err(|_| ApiError::InvalidAssertion)?;
     let credential_id = credential_id_text(&passkey);
     let json = serde_json::to_string(&passkey).map_err(|_| ApiError::Internal)?;
-    if !state
+    match state
         .store
-        .add_passkey(&credential_id, &caller.user_id, &json, now_ms())
+        .add_passkey(&credential_id, &caller.user_id, &name, &json, now_ms())
         .await?
     {
-        return Err(ApiError::InvalidAssertion);
+        PasskeyInsert::Added => {}
+        PasskeyInsert::Duplicate => return Err(ApiError::InvalidAssertion),
+        PasskeyInsert::TooMany => return Err(ApiError::TooManyPasskeys),
     }
-    record_event(
-        &state,
-        &caller.user_id,
-        "mfa_passkey_added",
-        ip,
-        &headers,
-        Some(&caller.session_id),
-    )
-    .await?;
+    factor_changed(&state, &caller, "mfa_passkey_added", ip, &headers).await?;
     Ok((
         StatusCode::CREATED,
         Json(PasskeyRegistered { credential_id }),
@@ -341,6 +456,8 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssertionRequest>,
 ) -> Result<Response, ApiError> {
+    let credential: PublicKeyCredential =
+        parse_credential(body.credential, ASSERTION_RESPONSE_FIELDS)?;
     if let Ok((Some(user_id), ceremony)) = take_ceremony::<MfaCeremony>(
         &state,
         &body.ceremony_id,
@@ -349,10 +466,20 @@ pub async fn login(
     )
     .await
     {
-        if let Err(error) =
-            verify_assertion(&state, &user_id, &body.credential, &ceremony.authentication).await
+        // The ticket's attempt is spent before the assertion is checked.
+        if state
+            .store
+            .claim_mfa_attempt(&ceremony.ticket_hash, now_ms(), MFA_TICKET_ATTEMPTS_MAX)
+            .await?
+            .as_deref()
+            != Some(user_id.as_str())
         {
-            state.store.fail_mfa_ticket(&ceremony.ticket_hash).await?;
+            return Err(ApiError::InvalidAssertion);
+        }
+        if let Err(error) =
+            verify_assertion(&state, &user_id, &credential, &ceremony.authentication).await
+        {
+            record_event(&state, &user_id, "mfa_failed", ip, &headers, None).await?;
             return Err(error);
         }
         if !state
@@ -379,7 +506,7 @@ pub async fn login(
     let (user_uuid, credential_id) = state
         .auth
         .webauthn
-        .identify_discoverable_authentication(&body.credential)
+        .identify_discoverable_authentication(&credential)
         .map_err(|_| ApiError::InvalidAssertion)?;
     let user_id = user_uuid.to_string();
     let passkeys = user_passkeys(&state, &user_id).await?;
@@ -391,7 +518,7 @@ pub async fn login(
     let result = state
         .auth
         .webauthn
-        .finish_discoverable_authentication_v2(&body.credential, authentication, passkey)
+        .finish_discoverable_authentication_v2(&credential, authentication, passkey)
         .map_err(|_| ApiError::InvalidAssertion)?;
     update_counter(&state, &user_id, &result).await?;
     let user = state
@@ -450,6 +577,8 @@ pub async fn step_up(
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssertionRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    let credential: PublicKeyCredential =
+        parse_credential(body.credential, ASSERTION_RESPONSE_FIELDS)?;
     let (session_id, authentication): (_, PasskeyAuthentication) = take_ceremony(
         &state,
         &body.ceremony_id,
@@ -460,7 +589,7 @@ pub async fn step_up(
     if session_id.as_deref() != Some(caller.session_id.as_str()) {
         return Err(ApiError::InvalidAssertion);
     }
-    verify_assertion(&state, &caller.user_id, &body.credential, &authentication).await?;
+    verify_assertion(&state, &caller.user_id, &credential, &authentication).await?;
     let tokens = crate::routes::mfa::raise_session(&state, &caller, "hwk").await?;
     record_event(
         &state,

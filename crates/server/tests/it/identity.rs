@@ -15,7 +15,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A server whose forwarding headers are believed from loopback, so tests can act from
 /// several client addresses.
-fn proxied_server(database: Database) -> TestServer {
+pub fn proxied_server(database: Database) -> TestServer {
     TestServer::start(
         binary(),
         database,

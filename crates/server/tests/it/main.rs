@@ -9,6 +9,7 @@
 
 mod cli;
 mod edge;
+mod hardening;
 mod identity;
 mod kms;
 mod ledger;

@@ -24,10 +24,17 @@ pub fn code_at(secret: &str, time: u64) -> String {
 pub async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<String>) {
     assert_eq!(api.register(email, PASSWORD).await.status(), 201);
     let (token, _) = api.login(email).await;
+    let (secret, recovery) = enrol_totp(api, &token).await;
+    (token, secret, recovery)
+}
+
+/// Enrols and confirms TOTP for the signed-in user of `token` (a fresh sign-in). Returns
+/// (secret, recovery codes).
+pub async fn enrol_totp(api: &Api, token: &str) -> (String, Vec<String>) {
     let enrolment: Value = api
         .client
         .post(format!("{}/v1/mfa/totp/enroll", api.base))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
@@ -44,7 +51,7 @@ pub async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<Strin
     let wrong = api
         .client
         .post(format!("{}/v1/mfa/totp/confirm", api.base))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({"code": "000000"}))
         .send()
         .await
@@ -53,7 +60,7 @@ pub async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<Strin
     let confirmed: Value = api
         .client
         .post(format!("{}/v1/mfa/totp/confirm", api.base))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({"code": code_at(&secret, now())}))
         .send()
         .await
@@ -68,9 +75,26 @@ pub async fn enrolled_user(api: &Api, email: &str) -> (String, String, Vec<Strin
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(recovery.len(), 10);
-    let me: Value = api.get("/v1/me", &token).await.json().await.unwrap();
+    let me: Value = api.get("/v1/me", token).await.json().await.unwrap();
     assert_eq!(me["mfa"]["totp"], true);
-    (token, secret, recovery)
+    (secret, recovery)
+}
+
+/// Steps the session of `token` up with the TOTP code of time `at`; the `acr=mfa` token.
+pub async fn step_up_at(api: &Api, token: &str, secret: &str, at: u64) -> String {
+    let stepped = api
+        .client
+        .post(format!("{}/v1/auth/step-up/totp", api.base))
+        .bearer_auth(token)
+        .json(&json!({"code": code_at(secret, at)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stepped.status(), 200);
+    stepped.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn ticket(api: &Api, email: &str) -> String {

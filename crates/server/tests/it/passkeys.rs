@@ -9,12 +9,17 @@ use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 use crate::identity::{Api, PASSWORD, code, decode_part};
 use crate::sqlite_server;
 
-fn origin() -> url::Url {
+pub fn origin() -> url::Url {
     // The relying party is `server.public_origin`; the browser reports the page's origin.
     url::Url::parse("https://localhost:8443").unwrap()
 }
 
-async fn post_json(api: &Api, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+pub async fn post_json(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
     let mut request = api.client.post(format!("{}{path}", api.base)).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -22,14 +27,14 @@ async fn post_json(api: &Api, path: &str, token: Option<&str>, body: Value) -> r
     request.send().await.unwrap()
 }
 
-async fn ceremony(response: reqwest::Response) -> (String, Value) {
+pub async fn ceremony(response: reqwest::Response) -> (String, Value) {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     (body["ceremony_id"].as_str().unwrap().to_owned(), body)
 }
 
 /// Asks the authenticator for an assertion for the options in `body`.
-fn assert_with(authenticator: &mut SoftPasskey, body: Value) -> Value {
+pub fn assert_with(authenticator: &mut SoftPasskey, body: Value) -> Value {
     let options: RequestChallengeResponse = serde_json::from_value(body).unwrap();
     serde_json::to_value(authenticator.do_authentication(origin(), options).unwrap()).unwrap()
 }

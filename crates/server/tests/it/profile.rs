@@ -263,14 +263,20 @@ async fn shredding_rotation_duplicates_and_validation() {
         .step_by(2)
         .map(|i| u8::from_str_radix(&wrapped_hex[i..i + 2], 16).unwrap())
         .collect::<Vec<u8>>();
-    let deleted = api
-        .client
-        .delete(format!("{}/v1/me/profile", api.base))
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
+    let delete = |token: String| {
+        api.client
+            .delete(format!("{}/v1/me/profile", api.base))
+            .bearer_auth(token)
+            .send()
+    };
+    // Shredding is irreversible: a password-level token cannot do it.
+    assert_eq!(
+        code(delete(owner.clone()).await.unwrap()).await,
+        (401, "step_up_required".into())
+    );
+    let (secret, _) = crate::mfa::enrol_totp(&api, &owner).await;
+    let owner = crate::mfa::step_up_at(&api, &owner, &secret, crate::mfa::now() + 30).await;
+    assert_eq!(delete(owner.clone()).await.unwrap().status(), 204);
     assert_eq!(
         code(api.get("/v1/me/profile", &owner).await).await,
         (404, "not_found".into())

@@ -43,6 +43,24 @@ impl Dek {
         Ok(LessSafeKey::new(key))
     }
 
+    /// A MAC key derived from this data key for one purpose (HMAC-SHA-256 as the KDF), e.g.
+    /// the key a user's recovery codes are stored under.
+    pub fn mac_key(&self, purpose: &str) -> crate::MacKey {
+        let derivation = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.0.as_slice());
+        let derived = Zeroizing::new(
+            aws_lc_rs::hmac::sign(&derivation, purpose.as_bytes())
+                .as_ref()
+                .to_vec(),
+        );
+        crate::MacKey::new(&derived)
+    }
+
+    /// This key's bytes used directly as an HMAC-SHA-256 key (for a MAC key that was moved
+    /// under a KEK provider as a data key).
+    pub fn as_mac_key(&self) -> crate::MacKey {
+        crate::MacKey::new(self.0.as_slice())
+    }
+
     /// nonce || ciphertext || tag, bound to `associated_data`.
     pub fn seal(&self, associated_data: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal_with(&self.key()?, associated_data, plaintext)

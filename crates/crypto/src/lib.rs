@@ -15,7 +15,7 @@ pub mod provider;
 use std::path::Path;
 
 pub use envelope::{Dek, WrappedDek};
-pub use provider::{KekProvider, KmsError, LocalKeyring};
+pub use provider::{KekProvider, KmsError, LocalKeyring, RetireError};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
@@ -62,6 +62,10 @@ impl LocalKek {
             .get(..LOCAL_KEK_BYTES)
             .and_then(|first| first.try_into().ok())
             .ok_or(CryptoError::BadKeyFile)?;
+        // A retired first version (all zeros) derives nothing.
+        if bytes.iter().all(|byte| *byte == 0) {
+            return Err(CryptoError::BadKeyFile);
+        }
         Ok(LocalKek {
             bytes: Zeroizing::new(bytes),
         })
@@ -70,6 +74,13 @@ impl LocalKek {
     fn derive(&self, purpose: &str) -> Zeroizing<Vec<u8>> {
         let key = hmac::Key::new(hmac::HMAC_SHA256, self.bytes.as_slice());
         Zeroizing::new(hmac::sign(&key, purpose.as_bytes()).as_ref().to_vec())
+    }
+
+    /// The bytes of the key derived for `purpose`, as a data key: lets keys that were derived
+    /// from the local KEK file be moved under the configured KEK provider (wrapped like any
+    /// data key), after which the file no longer roots them.
+    pub fn derived_key(&self, purpose: &str) -> Result<Dek, CryptoError> {
+        Dek::from_bytes(&self.derive(purpose))
     }
 
     /// An AEAD key for one purpose.
@@ -84,10 +95,7 @@ impl LocalKek {
     /// A MAC key for one purpose (e.g. hashing recovery codes so a database dump alone cannot
     /// be brute-forced offline).
     pub fn mac_key(&self, purpose: &str) -> MacKey {
-        let derived = self.derive(purpose);
-        MacKey {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
-        }
+        MacKey::new(&self.derive(purpose))
     }
 }
 
@@ -160,6 +168,12 @@ impl std::fmt::Debug for MacKey {
 }
 
 impl MacKey {
+    pub(crate) fn new(key_bytes: &[u8]) -> MacKey {
+        MacKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key_bytes),
+        }
+    }
+
     pub fn mac(&self, message: &[u8]) -> Vec<u8> {
         hmac::sign(&self.key, message).as_ref().to_vec()
     }

@@ -152,6 +152,39 @@ impl OpenBaoTransit {
     }
 }
 
+impl OpenBaoTransit {
+    /// Moves the Transit key's `min_decryption_version` past `version`: it and every older
+    /// version can no longer decrypt.
+    pub async fn retire(&self, version: u32) -> Result<(), crate::RetireError> {
+        let (status, value) = self
+            .call(&format!("keys/{}", self.key_name), None)
+            .await
+            .map_err(crate::RetireError::Kms)?;
+        if status != 200 {
+            return Err(crate::RetireError::Kms(KmsError::Unavailable));
+        }
+        let minimum = data_field(&value, "min_decryption_version")
+            .as_u64()
+            .unwrap_or(1);
+        let next = u64::from(version).saturating_add(1);
+        if next <= minimum {
+            return Err(crate::RetireError::UnknownVersion);
+        }
+        let (status, _) = self
+            .call(
+                &format!("keys/{}/config", self.key_name),
+                Some(json!({"min_decryption_version": next})),
+            )
+            .await
+            .map_err(crate::RetireError::Kms)?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(crate::RetireError::Kms(KmsError::Unavailable))
+        }
+    }
+}
+
 /// `data.FIELD` of a Transit response (absent when the response has another shape).
 fn data_field<'v>(value: &'v Value, field: &str) -> &'v Value {
     value

@@ -218,6 +218,30 @@ impl Pkcs11Hsm {
     }
 }
 
+impl Pkcs11Hsm {
+    /// Destroys KEK version `version` on the token.
+    pub async fn retire(&self, version: u32) -> Result<(), crate::RetireError> {
+        let found = self
+            .with_session(move |inner, session| {
+                let Some((_, handle)) = versions(inner, session)?
+                    .into_iter()
+                    .find(|(candidate, _)| *candidate == version)
+                else {
+                    return Ok(false);
+                };
+                session.destroy_object(handle).map_err(unavailable)?;
+                Ok(true)
+            })
+            .await
+            .map_err(crate::RetireError::Kms)?;
+        if found {
+            Ok(())
+        } else {
+            Err(crate::RetireError::UnknownVersion)
+        }
+    }
+}
+
 /// Every KEK version on the token: (version from `CKA_ID`, handle).
 fn versions(inner: &Inner, session: &Session) -> Result<Vec<(u32, ObjectHandle)>, KmsError> {
     let template = [

@@ -28,6 +28,17 @@ pub enum KmsError {
     Randomness,
 }
 
+/// Why a KEK version could not be retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RetireError {
+    #[error("the current KEK version wraps new data keys and cannot be retired")]
+    CurrentVersion,
+    #[error("no such KEK version")]
+    UnknownVersion,
+    #[error("{0}")]
+    Kms(KmsError),
+}
+
 /// The configured KEK provider.
 pub enum KekProvider {
     /// Reloaded from its file whenever the file changes (another process rotated it).
@@ -93,6 +104,40 @@ impl KekProvider {
         }
     }
 
+    /// Removes KEK version `version` so nothing wrapped by it can be opened again. The caller
+    /// checks first that no data key still uses it. Local: the version's bytes in the key file
+    /// are overwritten with zeros (later versions keep their numbers). OpenBao: the Transit
+    /// key's `min_decryption_version` moves past it (so every older version goes too). PKCS#11:
+    /// the key object is destroyed on the token.
+    pub async fn retire(&self, version: u32) -> Result<(), RetireError> {
+        let (_, current) = self.current().await.map_err(RetireError::Kms)?;
+        if version >= current {
+            return Err(if version == current {
+                RetireError::CurrentVersion
+            } else {
+                RetireError::UnknownVersion
+            });
+        }
+        if version == 0 {
+            return Err(RetireError::UnknownVersion);
+        }
+        match self {
+            KekProvider::Local(lock) => {
+                let mut keyring = lock
+                    .write()
+                    .map_err(|_| RetireError::Kms(KmsError::Unavailable))?;
+                keyring.retire(version)
+            }
+            KekProvider::OpenBao(transit) => transit.retire(version).await,
+            KekProvider::Pkcs11(hsm) => hsm.retire(version).await,
+        }
+    }
+
+    /// True when retiring a version also retires every older one (OpenBao Transit).
+    pub fn retires_older_versions(&self) -> bool {
+        matches!(self, KekProvider::OpenBao(_))
+    }
+
     /// The KEK id and version new data keys are wrapped with.
     pub async fn current(&self) -> Result<(String, u32), KmsError> {
         match self {
@@ -108,10 +153,11 @@ impl KekProvider {
     }
 }
 
-/// All versions of the local KEK, oldest first.
+/// All versions of the local KEK, oldest first; a retired version is `None` (all-zero bytes in
+/// the file, so later versions keep their numbers).
 pub struct LocalKeyring {
     path: PathBuf,
-    versions: Vec<LessSafeKey>,
+    versions: Vec<Option<LessSafeKey>>,
     /// Size and modification time of the file when read, to notice rotations.
     loaded_stamp: Option<(u64, std::time::SystemTime)>,
 }
@@ -137,11 +183,17 @@ impl LocalKeyring {
         let versions = raw
             .chunks(LOCAL_KEK_BYTES)
             .map(|chunk| {
+                if chunk.iter().all(|byte| *byte == 0) {
+                    return Ok(None);
+                }
                 UnboundKey::new(&AES_256_GCM, chunk)
-                    .map(LessSafeKey::new)
+                    .map(|key| Some(LessSafeKey::new(key)))
                     .map_err(|_| CryptoError::BadKeyFile)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if versions.last().is_none_or(Option::is_none) {
+            return Err(CryptoError::BadKeyFile);
+        }
         Ok(LocalKeyring {
             path: path.to_path_buf(),
             versions,
@@ -158,7 +210,11 @@ impl LocalKeyring {
     }
 
     fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, KmsError> {
-        let key = self.versions.last().ok_or(KmsError::UnknownKey)?;
+        let key = self
+            .versions
+            .last()
+            .and_then(Option::as_ref)
+            .ok_or(KmsError::UnknownKey)?;
         let bytes = seal_with(key, &wrap_context(context), dek.expose_bytes())
             .map_err(|_| KmsError::Randomness)?;
         Ok(WrappedDek {
@@ -176,7 +232,11 @@ impl LocalKeyring {
             .ok()
             .and_then(|v| v.checked_sub(1))
             .ok_or(KmsError::UnknownKey)?;
-        let key = self.versions.get(index).ok_or(KmsError::UnknownKey)?;
+        let key = self
+            .versions
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or(KmsError::UnknownKey)?;
         let plaintext = open_with(key, &wrap_context(context), &wrapped.bytes)
             .map_err(|_| KmsError::Integrity)?;
         Dek::from_bytes(&plaintext).map_err(|_| KmsError::Integrity)
@@ -184,8 +244,6 @@ impl LocalKeyring {
 
     /// Appends a new random version to the key file (atomically, mode 0600) and returns it.
     pub fn rotate(&mut self) -> Result<u32, CryptoError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         if self.versions.len() >= LOCAL_KEK_VERSIONS_MAX {
             return Err(CryptoError::BadKeyFile);
         }
@@ -194,6 +252,42 @@ impl LocalKeyring {
         let mut contents =
             Zeroizing::new(std::fs::read(&self.path).map_err(|_| CryptoError::BadKeyFile)?);
         contents.extend_from_slice(fresh.as_slice());
+        self.replace_file(&contents)?;
+        let key =
+            UnboundKey::new(&AES_256_GCM, fresh.as_slice()).map_err(|_| CryptoError::BadKeyFile)?;
+        self.versions.push(Some(LessSafeKey::new(key)));
+        self.loaded_stamp = file_stamp(&self.path);
+        Ok(self.current_version())
+    }
+
+    /// Overwrites version `version` with zeros in the key file; it can no longer open anything.
+    fn retire(&mut self, version: u32) -> Result<(), RetireError> {
+        let index = usize::try_from(version)
+            .ok()
+            .and_then(|v| v.checked_sub(1))
+            .filter(|index| *index < self.versions.len())
+            .ok_or(RetireError::UnknownVersion)?;
+        let mut contents = Zeroizing::new(
+            std::fs::read(&self.path).map_err(|_| RetireError::Kms(KmsError::Unavailable))?,
+        );
+        let start = index.saturating_mul(LOCAL_KEK_BYTES);
+        contents
+            .get_mut(start..start.saturating_add(LOCAL_KEK_BYTES))
+            .ok_or(RetireError::UnknownVersion)?
+            .fill(0);
+        self.replace_file(&contents)
+            .map_err(|_| RetireError::Kms(KmsError::Unavailable))?;
+        if let Some(slot) = self.versions.get_mut(index) {
+            *slot = None;
+        }
+        self.loaded_stamp = file_stamp(&self.path);
+        Ok(())
+    }
+
+    /// Replaces the key file with `contents`: written 0600 beside it, synced, renamed over.
+    fn replace_file(&self, contents: &[u8]) -> Result<(), CryptoError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let staging = self.path.with_extension("rotating");
         let _ = std::fs::remove_file(&staging);
         let mut file = std::fs::OpenOptions::new()
@@ -202,15 +296,10 @@ impl LocalKeyring {
             .mode(0o600)
             .open(&staging)
             .map_err(|_| CryptoError::BadKeyFile)?;
-        file.write_all(&contents)
+        file.write_all(contents)
             .and_then(|()| file.sync_all())
             .map_err(|_| CryptoError::BadKeyFile)?;
-        std::fs::rename(&staging, &self.path).map_err(|_| CryptoError::BadKeyFile)?;
-        let key =
-            UnboundKey::new(&AES_256_GCM, fresh.as_slice()).map_err(|_| CryptoError::BadKeyFile)?;
-        self.versions.push(LessSafeKey::new(key));
-        self.loaded_stamp = file_stamp(&self.path);
-        Ok(self.current_version())
+        std::fs::rename(&staging, &self.path).map_err(|_| CryptoError::BadKeyFile)
     }
 }
 
@@ -245,6 +334,25 @@ mod tests {
         assert_eq!(
             provider.unwrap(&tampered, "profiles:a").await.unwrap_err(),
             KmsError::Integrity
+        );
+        // Retiring version 1: what it wrapped can no longer be opened, and the file keeps
+        // version 2 at its number (another process reading it agrees).
+        assert_eq!(
+            provider.retire(2).await.unwrap_err(),
+            RetireError::CurrentVersion
+        );
+        provider.retire(1).await.unwrap();
+        assert_eq!(
+            provider.unwrap(&wrapped, "profiles:a").await.unwrap_err(),
+            KmsError::UnknownKey
+        );
+        let reread = KekProvider::local(LocalKeyring::load(&path).unwrap());
+        assert_eq!(reread.current().await.unwrap().1, 2);
+        let opened = reread.unwrap(&rewrapped, "profiles:a").await.unwrap();
+        assert_eq!(opened.expose_bytes(), dek.expose_bytes());
+        assert_eq!(
+            reread.unwrap(&wrapped, "profiles:a").await.unwrap_err(),
+            KmsError::UnknownKey
         );
         let unknown = WrappedDek {
             kek_version: 9,

@@ -69,6 +69,14 @@ pub enum KeysCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Remove an old KEK version from the provider once no data key uses it (exit 1 naming
+    /// how many still do; run rotate-kek first).
+    RetireKek {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        version: u32,
+    },
     /// Add a new token-signing key; tokens signed by older keys verify until they expire.
     RotateSigning {
         #[arg(long)]

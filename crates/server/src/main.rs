@@ -94,6 +94,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             rotate_kek(&config).await
         }
         Command::Keys {
+            command: KeysCommand::RetireKek { config, version },
+        } => {
+            let config = Config::load(&config)?;
+            telemetry::init_logging();
+            retire_kek(&config, version).await
+        }
+        Command::Keys {
             command: KeysCommand::RotateSigning { config },
         } => {
             let config = Config::load(&config)?;
@@ -219,9 +226,8 @@ async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
 /// concurrent write or shred by the running server is never overwritten). Field ciphertext is
 /// untouched. Exit 1 if any wrapped key failed authentication.
 async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
-    let store = store::Store::connect(&config.database).await?;
-    store.migrate().await?;
-    let provider = serve::build_kek_provider(config)?;
+    let (store, vault) = open_vault(config).await?;
+    let provider = &vault.provider;
     provider
         .rotate()
         .await
@@ -236,15 +242,20 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
             .wrapped_keys_not_at(&kek_id, i64::from(version))
             .await?;
         let mut progressed = false;
-        for (user_id, old_kek_id, old_version, bytes) in batch {
-            if failed.contains(&user_id) {
+        for row in batch {
+            if failed.contains(&row.owner) {
                 continue;
             }
-            let context = api::routes::profile::record_context(&user_id);
+            let context = match &row.owner {
+                store::WrappedKeyOwner::Profile(user_id) => {
+                    api::routes::profile::record_context(user_id)
+                }
+                store::WrappedKeyOwner::DataKey(id) => id.clone(),
+            };
             let old = crypto::WrappedDek {
-                kek_id: old_kek_id,
-                kek_version: u32::try_from(old_version)?,
-                bytes,
+                kek_id: row.kek_id,
+                kek_version: u32::try_from(row.kek_version)?,
+                bytes: row.bytes,
             };
             let fresh = match provider.unwrap(&old, &context).await {
                 Ok(dek) => provider
@@ -252,16 +263,14 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
                     .await
                     .map_err(|error| anyhow::anyhow!("{error}"))?,
                 Err(error) => {
-                    eprintln!(
-                        "strongroom: data key of user {user_id} cannot be unwrapped: {error}"
-                    );
-                    failed.push(user_id);
+                    eprintln!("strongroom: data key {context} cannot be unwrapped: {error}");
+                    failed.push(row.owner);
                     continue;
                 }
             };
             if store
                 .rewrap_key(
-                    &user_id,
+                    &row.owner,
                     &old.bytes,
                     &fresh.kek_id,
                     i64::from(fresh.kek_version),
@@ -287,6 +296,66 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
             failed.len()
         )
     }
+}
+
+/// The store (migrated) and the vault, with second-factor secrets sealed under the local KEK
+/// file moved under the configured provider first, so nothing is left that an old KEK version
+/// or the local file alone roots.
+async fn open_vault(
+    config: &Config,
+) -> anyhow::Result<(store::Store, std::sync::Arc<api::vault::Vault>)> {
+    let store = store::Store::connect(&config.database).await?;
+    store.migrate().await?;
+    let vault = serve::build_vault(config)?;
+    api::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
+        .await
+        .map_err(|reason| anyhow::anyhow!("second-factor secrets: {reason}"))?;
+    Ok((store, vault))
+}
+
+/// `keys retire-kek --version N`: refuses while any data key is still wrapped by version N
+/// (for OpenBao Transit, by N or older: retiring moves its minimum decryption version), naming
+/// how many; otherwise removes the version from the provider.
+async fn retire_kek(config: &Config, version: u32) -> anyhow::Result<()> {
+    let (store, vault) = open_vault(config).await?;
+    let provider = &vault.provider;
+    let (kek_id, current) = provider
+        .current()
+        .await
+        .map_err(|error| anyhow::anyhow!("the key service is unavailable: {error}"))?;
+    if version == 0 || version > current {
+        return Err(ConfigError {
+            key: "--version".into(),
+            reason: format!("KEK {kek_id} has versions 1 to {current}"),
+        }
+        .into());
+    }
+    let older_too = provider.retires_older_versions();
+    let still_used: i64 = store
+        .wrapped_key_versions()
+        .await?
+        .into_iter()
+        .filter(|(id, used_version, _)| {
+            *id == kek_id
+                && (*used_version == i64::from(version)
+                    || (older_too && *used_version < i64::from(version)))
+        })
+        .map(|(_, _, count)| count)
+        .sum();
+    store.close().await;
+    if still_used > 0 {
+        anyhow::bail!(
+            "{still_used} data keys are still wrapped by KEK {kek_id} version {version}{}; \
+             run `strongroom keys rotate-kek` first",
+            if older_too { " or older" } else { "" }
+        );
+    }
+    provider
+        .retire(version)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot retire KEK version {version}: {error}"))?;
+    println!("KEK {kek_id} version {version} retired; version {current} is current");
+    Ok(())
 }
 
 /// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is

@@ -44,6 +44,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let vault = build_vault(&config)?;
+    let legacy =
+        api::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
+            .await
+            .map_err(|reason| anyhow::anyhow!("second-factor secrets: {reason}"))?;
+    if legacy != api::vault::LegacyMigration::default() {
+        tracing::info!(
+            totp_resealed = legacy.totp_resealed,
+            totp_failed = legacy.totp_failed,
+            legacy_recovery_codes = legacy.legacy_recovery_codes,
+            "second-factor secrets moved under the KEK provider"
+        );
+    }
     store
         .ensure_settlement_accounts(&config.ledger.currencies, now_ms())
         .await?;
@@ -166,7 +178,7 @@ pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider
     Ok(crypto::KekProvider::local(keyring))
 }
 
-fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
+pub fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
     let blind_index =
         crypto::LocalKek::from_file(&config.keys.blind_index_key_file).map_err(|error| {
             ConfigError {
@@ -190,11 +202,6 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
             key: "keys.signing_key_file".into(),
             reason: error.to_string(),
         })?;
-    let kek =
-        crypto::LocalKek::from_file(&config.keys.local_kek_file).map_err(|error| ConfigError {
-            key: "keys.local_kek_file".into(),
-            reason: error.to_string(),
-        })?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut trusted_origins = vec![HeaderValue::from_str(&config.server.public_origin)?];
     trusted_origins.extend(config.server.cors_allowed_origins.iter().cloned());
@@ -210,8 +217,6 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
         hashing: HashingPool::new(cores.saturating_sub(1))?,
         sessions: SessionTable::load(store, now_ms()).await?,
         throttles: Throttles::default(),
-        totp_sealing: kek.sealing_key("strongroom/totp-secret/v1")?,
-        recovery_mac: kek.mac_key("strongroom/recovery-code/v1"),
         webauthn: api::auth::relying_party(&config.server.public_origin).map_err(|reason| {
             ConfigError {
                 key: "server.public_origin".into(),

@@ -13,6 +13,11 @@ pub struct TotpRecord {
 }
 
 type TotpRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>, Option<i64>);
+/// A TOTP credential sealed the old way: (user id, secret, pending secret).
+pub type LegacyTotpRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Legacy rows converted per batch at start-up.
+pub const LEGACY_BATCH_LEN_MAX: i64 = 500;
 
 impl Store {
     pub async fn find_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
@@ -37,7 +42,8 @@ impl Store {
         sealed: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO totp_credentials (user_id, pending_sealed, created_at) VALUES ($1, $2, $3) \
+        let sql = "INSERT INTO totp_credentials (user_id, pending_sealed, created_at, key_scheme) \
+                   VALUES ($1, $2, $3, 'envelope-v1') \
                    ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed";
         on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(sealed).bind(now).execute(pool).await?.rows_affected());
         Ok(())
@@ -56,8 +62,8 @@ impl Store {
         let activate = "UPDATE totp_credentials SET secret_sealed = pending_sealed, pending_sealed = NULL, \
                         confirmed_at = $1, last_used_step = $2 WHERE user_id = $3 AND pending_sealed = $4";
         let clear = "DELETE FROM recovery_codes WHERE user_id = $1";
-        let insert =
-            "INSERT INTO recovery_codes (code_mac, user_id, created_at) VALUES ($1, $2, $3)";
+        let insert = "INSERT INTO recovery_codes (code_mac, user_id, created_at, key_scheme) \
+                      VALUES ($1, $2, $3, 'envelope-v1')";
         let confirmed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(activate).bind(now).bind(step).bind(user_id).bind(pending)
@@ -167,8 +173,8 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let clear = "DELETE FROM recovery_codes WHERE user_id = $1";
-        let insert =
-            "INSERT INTO recovery_codes (code_mac, user_id, created_at) VALUES ($1, $2, $3)";
+        let insert = "INSERT INTO recovery_codes (code_mac, user_id, created_at, key_scheme) \
+                      VALUES ($1, $2, $3, 'envelope-v1')";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(clear).bind(user_id).execute(&mut *tx).await?;
@@ -197,5 +203,45 @@ impl Store {
         let sql = "UPDATE sessions SET acr = $1, amr = $2, auth_time = $3 WHERE id = $4 AND revoked_at IS NULL";
         on_pool!(self, pool => sqlx::query(sql).bind(acr).bind(amr).bind(auth_time).bind(session_id).execute(pool).await?.rows_affected());
         Ok(())
+    }
+
+    /// Up to `LEGACY_BATCH_LEN_MAX` TOTP credentials still sealed under the key derived from
+    /// the local KEK file: (user id, secret, pending secret).
+    pub async fn legacy_totp_credentials(&self) -> Result<Vec<LegacyTotpRow>, StoreError> {
+        let sql = "SELECT user_id, secret_sealed, pending_sealed FROM totp_credentials \
+                   WHERE key_scheme = 'local-v1' ORDER BY user_id LIMIT $1";
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sql).bind(LEGACY_BATCH_LEN_MAX).fetch_all(pool).await?),
+        )
+    }
+
+    /// Replaces a legacy-sealed TOTP credential with its envelope-sealed form, only if it is
+    /// still the one that was read.
+    pub async fn reseal_totp(
+        &self,
+        user_id: &str,
+        old: (Option<&[u8]>, Option<&[u8]>),
+        new: (Option<&[u8]>, Option<&[u8]>),
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE totp_credentials SET secret_sealed = $1, pending_sealed = $2, key_scheme = 'envelope-v1' \
+                   WHERE user_id = $3 AND key_scheme = 'local-v1' \
+                   AND secret_sealed IS NOT DISTINCT FROM $4 AND pending_sealed IS NOT DISTINCT FROM $5";
+        let sql_sqlite = "UPDATE totp_credentials SET secret_sealed = $1, pending_sealed = $2, key_scheme = 'envelope-v1' \
+                   WHERE user_id = $3 AND key_scheme = 'local-v1' \
+                   AND secret_sealed IS $4 AND pending_sealed IS $5";
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => sql_sqlite,
+            crate::Backend::Postgres => sql,
+        };
+        let changed = on_pool!(self, pool => sqlx::query(sql).bind(new.0).bind(new.1).bind(user_id)
+            .bind(old.0).bind(old.1).execute(pool).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Unused recovery codes still keyed under the MAC key derived from the local KEK file.
+    pub async fn legacy_recovery_codes(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM recovery_codes \
+                   WHERE key_scheme = 'local-v1' AND used_at IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
     }
 }

@@ -46,10 +46,6 @@ pub struct Auth {
     /// Access tokens already verified (a cache in front of `keys.verify`).
     pub verified: bearer::VerifiedTokens,
     pub throttles: Throttles,
-    /// Seals TOTP secrets at rest.
-    pub totp_sealing: crypto::SealingKey,
-    /// Keys the MACs under which recovery codes are stored.
-    pub recovery_mac: crypto::MacKey,
     /// The WebAuthn relying party (`server.public_origin`).
     pub webauthn: webauthn_rs::Webauthn,
     pub settings: AuthSettings,

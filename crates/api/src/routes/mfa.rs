@@ -19,6 +19,7 @@ use crate::json::{ApiJson, OptionalApiJson};
 use crate::routes::auth::{TokenResponse, mint_access_token, record_event, start_session};
 use crate::routes::factors::{EnrolRequest, authorize_enrolment, factor_changed};
 use crate::state::AppState;
+use crate::vault::totp_aad;
 
 /// Lifetime of the ticket between the password step and the second factor.
 pub const MFA_TICKET_TTL_MS: i64 = 5 * 60 * 1000;
@@ -66,10 +67,6 @@ pub struct TicketRecoveryRequest {
     pub recovery_code: String,
 }
 
-fn totp_aad(user_id: &str) -> String {
-    format!("totp_credentials:{user_id}")
-}
-
 /// The confirmed TOTP secret of a user, opened.
 async fn confirmed_secret(
     state: &AppState,
@@ -81,14 +78,11 @@ async fn confirmed_secret(
     let (Some(sealed), Some(_)) = (record.secret_sealed, record.confirmed_at) else {
         return Ok(None);
     };
-    let secret = state
-        .auth
-        .totp_sealing
-        .open(&totp_aad(user_id), &sealed)
-        .map_err(|_| {
-            tracing::error!(user_id, "stored TOTP secret failed authentication");
-            ApiError::Internal
-        })?;
+    let key = state.vault.factor_key(&state.store, user_id).await?;
+    let secret = key.open(&totp_aad(user_id), &sealed).map_err(|_| {
+        tracing::error!(user_id, "stored TOTP secret failed authentication");
+        ApiError::DataIntegrity
+    })?;
     Ok(Some(secret))
 }
 
@@ -188,10 +182,13 @@ pub(crate) async fn new_recovery_codes(
 /// The MAC a normalised recovery code of `user_id` is stored and looked up as.
 async fn recovery_code_mac(
     state: &AppState,
-    _user_id: &str,
+    user_id: &str,
     normalised: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    Ok(state.auth.recovery_mac.mac(normalised.as_bytes()))
+    state
+        .vault
+        .recovery_code_mac(&state.store, user_id, normalised)
+        .await
 }
 
 /// Records a second factor that was checked and failed (the user sees guessing in their
@@ -248,8 +245,9 @@ pub async fn enroll(
         .ok_or(ApiError::InvalidToken)?;
     let secret = totp::new_secret().map_err(|_| ApiError::Internal)?;
     let sealed = state
-        .auth
-        .totp_sealing
+        .vault
+        .factor_key(&state.store, &user.id)
+        .await?
         .seal(&totp_aad(&user.id), &secret)
         .map_err(|_| ApiError::Internal)?;
     state
@@ -287,10 +285,11 @@ pub async fn confirm(
         .ok_or(ApiError::InvalidCode)?;
     let pending = record.pending_sealed.ok_or(ApiError::InvalidCode)?;
     let secret = state
-        .auth
-        .totp_sealing
+        .vault
+        .factor_key(&state.store, &caller.user_id)
+        .await?
         .open(&totp_aad(&caller.user_id), &pending)
-        .map_err(|_| ApiError::Internal)?;
+        .map_err(|_| ApiError::DataIntegrity)?;
     let step = totp::check(&secret, &body.code, now_secs()).ok_or(ApiError::InvalidCode)?;
     let step = i64::try_from(step).map_err(|_| ApiError::InvalidCode)?;
     let (codes, macs) = new_recovery_codes(&state, &caller.user_id).await?;
@@ -361,10 +360,18 @@ pub async fn login_recovery(
     let used = match normalised {
         Some(code) => {
             let mac = recovery_code_mac(&state, &user_id, &code).await?;
-            state
+            let mut used = state
                 .store
                 .use_recovery_code(&user_id, &mac, now_ms())
-                .await?
+                .await?;
+            // Codes issued before per-user keys, while any remain.
+            if let (false, Some(legacy)) = (used, state.vault.legacy_recovery_code_mac(&code)) {
+                used = state
+                    .store
+                    .use_recovery_code(&user_id, &legacy, now_ms())
+                    .await?;
+            }
+            used
         }
         None => false,
     };

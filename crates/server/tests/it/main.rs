@@ -9,6 +9,7 @@
 
 mod cli;
 mod edge;
+mod factor_keys;
 mod hardening;
 mod identity;
 mod kms;

@@ -113,6 +113,7 @@ impl Listener {
                                         .1
                                         .peer_certificates()
                                         .and_then(|certs| certs.first()),
+                                    peer,
                                 ),
                             ),
                             _ => None,

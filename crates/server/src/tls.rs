@@ -1,7 +1,9 @@
 //! rustls configurations for the public and internal listeners, and the mapping from a
-//! verified client certificate to a service principal.
+//! verified client certificate to a service principal by its one
+//! `spiffe://strongroom/service/NAME` URI SAN.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
 use crate::config::{ConfigError, ServiceConfig, TlsConfig};
+use crate::pki;
 
 /// ALPN protocols offered: HTTP/2 first, then HTTP/1.1.
 const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -126,10 +129,65 @@ pub fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError
     Ok(finish(config))
 }
 
-/// Configured service principals, looked up by certificate subject.
+/// Why a client certificate from the internal CA names no principal.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    NoServiceUri,
+    SeveralServices,
+    ForeignUri,
+    CommonNameDiffers,
+    Unparsable,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::NoServiceUri => "it has no spiffe://strongroom/service/NAME URI SAN",
+            Refusal::SeveralServices => "its URI SANs name more than one service",
+            Refusal::ForeignUri => "it has a URI SAN that is not a strongroom service URI",
+            Refusal::CommonNameDiffers => {
+                "its common name names another principal than its URI SAN"
+            }
+            Refusal::Unparsable => "it cannot be parsed",
+        })
+    }
+}
+
+/// The principal a verified client certificate names: exactly one service URI SAN
+/// `spiffe://strongroom/service/NAME` (repeats allowed), no other URI SAN, and any common
+/// name equal to NAME or to that URI.
+fn principal_of(leaf: &CertificateDer<'_>) -> Result<String, Refusal> {
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|_| Refusal::Unparsable)?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|_| Refusal::Unparsable)?;
+    let mut named: Option<&str> = None;
+    for general_name in san.iter().flat_map(|san| san.value.general_names.iter()) {
+        let x509_parser::extensions::GeneralName::URI(uri) = general_name else {
+            continue;
+        };
+        let name = pki::service_name_from_uri(uri).ok_or(Refusal::ForeignUri)?;
+        match named {
+            Some(previous) if previous != name => return Err(Refusal::SeveralServices),
+            _ => named = Some(name),
+        }
+    }
+    let name = named.ok_or(Refusal::NoServiceUri)?;
+    let uri = pki::service_uri(name);
+    for common_name in cert.subject().iter_common_name() {
+        let common_name = common_name.as_str().map_err(|_| Refusal::Unparsable)?;
+        if common_name != name && common_name != uri {
+            return Err(Refusal::CommonNameDiffers);
+        }
+    }
+    Ok(name.to_owned())
+}
+
+/// Configured service principals, looked up by the principal a certificate names.
 #[derive(Debug, Default)]
 pub struct ServiceDirectory {
-    services: Vec<(String, Arc<ServicePrincipal>)>,
+    services: BTreeMap<String, Arc<ServicePrincipal>>,
 }
 
 impl ServiceDirectory {
@@ -141,38 +199,40 @@ impl ServiceDirectory {
                     name: service.name.clone(),
                     scopes: service.scopes.iter().cloned().collect::<BTreeSet<_>>(),
                 };
-                (service.subject.clone(), Arc::new(principal))
+                (service.principal.clone(), Arc::new(principal))
             })
             .collect();
         ServiceDirectory { services }
     }
 
-    /// Maps the leaf certificate (already verified by rustls) to a principal by its common
-    /// name or one of its URI SANs.
-    pub fn identify(&self, leaf: Option<&CertificateDer<'_>>) -> PeerIdentity {
+    /// Maps the leaf certificate (already verified by rustls) to a principal by its service
+    /// URI SAN. A certificate whose names disagree is refused like an unknown one (403), with
+    /// a WARN line saying why.
+    pub fn identify(&self, leaf: Option<&CertificateDer<'_>>, peer: SocketAddr) -> PeerIdentity {
         let Some(leaf) = leaf else {
             return PeerIdentity::Unrecognised;
         };
-        let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.as_ref()) else {
-            return PeerIdentity::Unrecognised;
-        };
-        let mut subjects: Vec<String> = cert
-            .subject()
-            .iter_common_name()
-            .filter_map(|name| name.as_str().ok().map(str::to_owned))
-            .collect();
-        if let Ok(Some(san)) = cert.subject_alternative_name() {
-            for name in &san.value.general_names {
-                if let x509_parser::extensions::GeneralName::URI(uri) = name {
-                    subjects.push((*uri).to_owned());
-                }
+        match principal_of(leaf) {
+            Ok(name) => self
+                .services
+                .get(&name)
+                .map_or(PeerIdentity::Unrecognised, |principal| {
+                    PeerIdentity::Service(principal.clone())
+                }),
+            Err(refusal) => {
+                let serial = x509_parser::parse_x509_certificate(leaf.as_ref())
+                    .map(|(_, cert)| pki::serial_hex(cert.raw_serial()))
+                    .unwrap_or_default();
+                tracing::warn!(
+                    peer = %peer,
+                    serial = %serial,
+                    "client certificate maps to no service principal: {refusal}"
+                );
+                PeerIdentity::Unrecognised
             }
         }
-        self.services
-            .iter()
-            .find(|(subject, _)| subjects.iter().any(|candidate| candidate == subject))
-            .map_or(PeerIdentity::Unrecognised, |(_, principal)| {
-                PeerIdentity::Service(principal.clone())
-            })
     }
 }
+
+#[cfg(test)]
+mod tests;

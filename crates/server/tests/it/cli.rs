@@ -147,6 +147,23 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         "keys.provider",
     );
     check(
+        migrate_with(
+            |_| {},
+            &[(
+                "STRONGROOM__SERVICES__REPORTS__SUBJECT",
+                "spiffe://elsewhere/service/reports",
+            )],
+        ),
+        "services.reports.subject",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVICES__REPORTS__SUBJECT", "CN=reports")],
+        ),
+        "services.reports.subject",
+    );
+    check(
         migrate_with(|_| {}, &[("STRONGROOM__LEDGER__CURRENCIES", "[\"euro\"]")]),
         "ledger.currencies",
     );

@@ -99,4 +99,15 @@ pub enum PkiCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Revoke the client certificate pki/clients/NAME.pem: add its serial to the CRL at
+    /// tls.internal_client_crl, which a running server picks up within seconds.
+    RevokeClient {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// Directory holding internal-ca.key (default: the config file's directory + .ca).
+        #[arg(long, value_name = "CA_DIR")]
+        ca_dir: Option<PathBuf>,
+    },
 }

@@ -1,5 +1,5 @@
-//! `strongroom init --dir DIR [--ca-dir CA_DIR]`: a configuration, a development PKI and fresh
-//! keys, so that a fresh checkout serves with TLS on. The CA private
+//! `strongroom init --dir DIR [--ca-dir CA_DIR]`: a configuration, a development PKI (with an
+//! empty client CRL) and fresh keys, so that a fresh checkout serves with TLS on. The CA private
 //! keys go to CA_DIR (0700), never into DIR. Key files are created 0600 and never overwritten
 //! unless `--force` is given.
 
@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Context;
 
 use crate::config::ConfigError;
-use crate::pki;
+use crate::{crl, pki};
 
 /// Bytes of the local key-encryption key.
 const LOCAL_KEK_BYTES: usize = 32;
@@ -32,6 +32,7 @@ header_read_timeout_secs = 10
 cert = "pki/server.pem"
 key = "pki/server.key"
 internal_client_ca = "pki/internal-ca.pem"
+internal_client_crl = "pki/internal-crl.pem"
 
 [database]
 url = "sqlite://data/strongroom.db"
@@ -73,6 +74,8 @@ pub const CA_DIR_SUFFIX: &str = ".ca";
 pub const CA_KEY_FILE: &str = "ca.key";
 /// The internal client CA's private key, inside the CA directory.
 pub const INTERNAL_CA_KEY_FILE: &str = "internal-ca.key";
+/// The CRL `init` writes (empty) and `pki revoke-client` falls back to, under DIR.
+pub const DEFAULT_CRL_FILE: &str = "pki/internal-crl.pem";
 
 /// Why `init` refused to run (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +170,7 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
         "payments",
         pki::CLIENT_CERT_VALIDITY_DAYS_MAX,
     )?;
+    let crl = crl::build(&internal_signer, &[], &crl::next_number(&[])?)?;
     let mut kek = [0_u8; LOCAL_KEK_BYTES];
     aws_lc_rs::rand::fill(&mut kek).map_err(|_| anyhow::anyhow!("no system randomness"))?;
     let signing = pki::generate_signing_key()?;
@@ -214,6 +218,7 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
         internal_ca.cert_pem.as_bytes(),
         0o644,
     )?;
+    write_file(&dir.join(DEFAULT_CRL_FILE), crl.as_bytes(), 0o644)?;
     write_file(
         &dir.join("pki/clients/payments.pem"),
         payments.cert_pem.as_bytes(),
@@ -232,6 +237,27 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
     blind_index_key.fill(0);
     write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
     kek.fill(0);
+    Ok(())
+}
+
+/// Replaces `path` with `contents` so that readers see the old file or the new one, never a
+/// part: written beside it with `mode`, synced, renamed over it, and the directory synced.
+pub fn write_file_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let directory = path
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no directory", path.display()))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{} has no file name", path.display()))?;
+    let mut staging_name = std::ffi::OsString::from(".");
+    staging_name.push(file_name);
+    staging_name.push(format!(".{}.tmp", std::process::id()));
+    let staging = directory.join(staging_name);
+    write_file(&staging, contents, mode)?;
+    std::fs::rename(&staging, path).with_context(|| format!("replacing {}", path.display()))?;
+    std::fs::File::open(directory)
+        .and_then(|directory| directory.sync_all())
+        .with_context(|| format!("syncing {}", directory.display()))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod config;
+mod crl;
 mod init;
 mod listener;
 mod pki;
@@ -66,8 +67,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             println!(
                 "CA private keys: {} and {}\n\
-                 keep them offline: serve never needs them; pki issue-client does \
-                 (--ca-dir {})",
+                 keep them offline: serve never needs them; pki issue-client and \
+                 pki revoke-client do (--ca-dir {})",
                 ca_dir.join(init::CA_KEY_FILE).display(),
                 ca_dir.join(init::INTERNAL_CA_KEY_FILE).display(),
                 ca_dir.display()
@@ -123,6 +124,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let config = Config::load(&config)?;
             pki_commands::issue_client(&config, &name, ca_dir, days, force)
+        }
+        Command::Pki {
+            command:
+                PkiCommand::RevokeClient {
+                    config,
+                    name,
+                    ca_dir,
+                },
+        } => {
+            let config = Config::load(&config)?;
+            pki_commands::revoke_client(&config, &name, ca_dir)
         }
     }
 }

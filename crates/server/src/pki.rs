@@ -5,11 +5,13 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType, SerialNumber,
+    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType,
+    SerialNumber,
 };
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::ParsedExtension;
 
 /// Lifetime of both CAs: a leaked development CA stops being trusted within a year.
 pub const CA_VALIDITY_DAYS: i64 = 365;
@@ -55,7 +57,9 @@ pub struct Issued {
 /// what it signs carries the CA's exact name and never outlives it.
 pub struct CertificateAuthority {
     issuer: Issuer<'static, KeyPair>,
+    certificate: CertificateDer<'static>,
     not_after: OffsetDateTime,
+    key_identifier: KeyIdMethod,
 }
 
 impl CertificateAuthority {
@@ -73,11 +77,48 @@ impl CertificateAuthority {
                 continue;
             }
             let not_after = parsed.validity().not_after.to_datetime();
+            // What the CA calls its key, so a CRL's authority key identifier matches it.
+            let key_identifier = parsed
+                .extensions()
+                .iter()
+                .find_map(|extension| match extension.parsed_extension() {
+                    ParsedExtension::SubjectKeyIdentifier(id) => {
+                        Some(KeyIdMethod::PreSpecified(id.0.to_vec()))
+                    }
+                    _ => None,
+                })
+                .unwrap_or(KeyIdMethod::Sha256);
             let issuer =
                 Issuer::from_ca_cert_der(&cert, key).map_err(|_| PkiError::NotACertificate)?;
-            return Ok(CertificateAuthority { issuer, not_after });
+            return Ok(CertificateAuthority {
+                issuer,
+                certificate: cert.into_owned(),
+                not_after,
+                key_identifier,
+            });
         }
         Err(PkiError::KeyDoesNotMatchCa)
+    }
+
+    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
+    pub fn key_identifier(&self) -> &KeyIdMethod {
+        &self.key_identifier
+    }
+
+    /// The CA's own certificate.
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.certificate
+    }
+
+    /// True when this CA signed `cert`.
+    pub fn issued(&self, cert: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+        x509_parser::parse_x509_certificate(self.certificate.as_ref()).is_ok_and(|(_, ca)| {
+            cert.issuer().as_raw() == ca.subject().as_raw()
+                && cert.verify_signature(Some(ca.public_key())).is_ok()
+        })
     }
 }
 

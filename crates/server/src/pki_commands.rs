@@ -1,10 +1,14 @@
-//! `strongroom pki issue-client`: the only command that reads the internal CA's private key,
-//! from the CA directory (`--ca-dir`), never from the serving directory.
+//! `strongroom pki issue-client` and `strongroom pki revoke-client`: the only commands that
+//! read the internal CA's private key, from the CA directory (`--ca-dir`), never from the
+//! serving directory.
 
 use std::path::{Path, PathBuf};
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
 use crate::config::{Config, ConfigError};
-use crate::{init, pki};
+use crate::{crl, init, pki, tls};
 
 fn check_service_name(name: &str) -> Result<(), ConfigError> {
     if pki::is_valid_service_name(name) {
@@ -107,6 +111,83 @@ pub fn issue_client(
             "add to the configuration (then restart the server):\n\n\
              [services.{name}]\nsubject = \"{name}\"\nscopes = []"
         ),
+    }
+    Ok(())
+}
+
+/// Adds the serial of `pki/clients/NAME.pem` to the client CRL, keeping earlier entries, with
+/// the next CRL number, signed by the internal CA and written atomically.
+pub fn revoke_client(config: &Config, name: &str, ca_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    check_service_name(name)?;
+    let cert_path = config.base_dir.join(format!("pki/clients/{name}.pem"));
+    let no_certificate = || ConfigError {
+        key: "--name".into(),
+        reason: format!("no certificate for {name} at {}", cert_path.display()),
+    };
+    let cert_der = CertificateDer::from_pem_file(&cert_path).map_err(|_| no_certificate())?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(cert_der.as_ref()).map_err(|_| no_certificate())?;
+    let ca = internal_ca(config, ca_dir)?;
+    if !ca.issued(&cert) {
+        return Err(ConfigError {
+            key: "--name".into(),
+            reason: format!(
+                "{} was not issued by the internal CA (tls.internal_client_ca)",
+                cert_path.display()
+            ),
+        }
+        .into());
+    }
+    let serial = cert.raw_serial().to_vec();
+    let serial_hex = pki::serial_hex(&serial);
+    let configured_crl = config.tls.internal_client_crl.clone();
+    let crl_path = configured_crl
+        .clone()
+        .unwrap_or_else(|| config.base_dir.join(init::DEFAULT_CRL_FILE));
+    let (mut revoked, previous_number) = if crl_path.exists() {
+        let existing = crl::read(&crl_path, std::slice::from_ref(ca.certificate()))?;
+        (existing.revoked, existing.number)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if revoked.iter().any(|entry| entry.serial == serial) {
+        println!(
+            "{name} (serial {serial_hex}) is already revoked in {}",
+            crl_path.display()
+        );
+        return Ok(());
+    }
+    if revoked.len() >= crl::CRL_ENTRIES_MAX {
+        return Err(ConfigError {
+            key: crl::CRL_KEY.into(),
+            reason: format!("already lists {} certificates", crl::CRL_ENTRIES_MAX),
+        }
+        .into());
+    }
+    revoked.push(crl::Revoked {
+        serial,
+        revoked_at: time::OffsetDateTime::now_utc(),
+    });
+    let number = crl::next_number(&previous_number)?;
+    let pem = crl::build(&ca, &revoked, &number)?;
+    init::write_file_atomically(&crl_path, pem.as_bytes(), 0o644)?;
+    println!(
+        "revoked {name} (serial {serial_hex}); {} now lists {} certificate(s), CRL number {}",
+        crl_path.display(),
+        revoked.len(),
+        x509_parser::num_bigint::BigUint::from_bytes_be(&number)
+    );
+    if configured_crl.is_some() {
+        println!(
+            "a running server refuses it within {} s",
+            tls::CRL_RELOAD_INTERVAL.as_secs()
+        );
+    } else {
+        println!(
+            "tls.internal_client_crl is not set: set it to \"{}\" and restart the server to \
+             enforce this CRL",
+            init::DEFAULT_CRL_FILE
+        );
     }
     Ok(())
 }

@@ -1,22 +1,29 @@
-//! rustls configurations for the public and internal listeners, and the mapping from a
-//! verified client certificate to a service principal by its one
-//! `spiffe://strongroom/service/NAME` URI SAN.
+//! rustls configurations for the public and internal listeners (the internal one reloaded
+//! when its CRL changes), and the mapping from a verified client certificate to a service
+//! principal by its one `spiffe://strongroom/service/NAME` URI SAN.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use api::principal::{PeerIdentity, ServicePrincipal};
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::crypto::aws_lc_rs as provider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ConfigError, ServiceConfig, TlsConfig};
-use crate::pki;
+use crate::{crl, pki};
 
 /// ALPN protocols offered: HTTP/2 first, then HTTP/1.1.
 const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -95,23 +102,50 @@ pub fn public_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError> 
     Ok(finish(config))
 }
 
-/// Internal listener: a client certificate chaining to the internal CA is required; without
-/// one the handshake fails.
-pub fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError> {
+/// Internal listener: a client certificate chaining to the internal CA — and, when
+/// `tls.internal_client_crl` is set, not listed in that CRL — is required; without one the
+/// handshake fails.
+fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError> {
     const KEY: &str = "tls.internal_client_ca";
+    let cas = load_certs(KEY, &tls.internal_client_ca)?;
     let mut roots = RootCertStore::empty();
-    for cert in load_certs(KEY, &tls.internal_client_ca)? {
-        roots.add(cert).map_err(|_| ConfigError {
+    for cert in &cas {
+        roots.add(cert.clone()).map_err(|_| ConfigError {
             key: KEY.into(),
             reason: "not a usable CA certificate".into(),
         })?;
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto_provider())
-        .build()
-        .map_err(|_| ConfigError {
-            key: KEY.into(),
-            reason: "cannot build a client verifier".into(),
-        })?;
+    let mut builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto_provider());
+    if let Some(path) = &tls.internal_client_crl {
+        let crl = crl::read(path, &cas)?;
+        if crl.is_stale(time::OffsetDateTime::now_utc()) {
+            tracing::warn!(
+                path = %path.display(),
+                "the client CRL is past its next update; it still applies, but reissue it \
+                 (strongroom pki revoke-client rewrites it)"
+            );
+        }
+        tracing::info!(
+            path = %path.display(),
+            revoked = crl.revoked.len(),
+            "client CRL loaded"
+        );
+        // The chain is leaf → internal CA, and the CA itself is the trust anchor: only the
+        // leaf has a revocation status. An expired CRL still applies (it lists at least what
+        // it listed); a certificate the CRL cannot speak for is refused.
+        builder = builder
+            .with_crls([crl.der])
+            .only_check_end_entity_revocation();
+    }
+    let verifier = builder.build().map_err(|_| ConfigError {
+        key: if tls.internal_client_crl.is_some() {
+            crl::CRL_KEY.into()
+        } else {
+            KEY.into()
+        },
+        reason: "cannot build a client verifier".into(),
+    })?;
     let certs = load_certs("tls.cert", &tls.cert)?;
     let key = load_key(&tls.key)?;
     let config = ServerConfig::builder_with_provider(crypto_provider())
@@ -120,13 +154,183 @@ pub fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError
             key: "tls".into(),
             reason: "unsupported protocol set".into(),
         })?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(RevocationLogging { inner: verifier }))
         .with_single_cert(certs, key)
         .map_err(|_| ConfigError {
             key: "tls.key".into(),
             reason: "does not match tls.cert".into(),
         })?;
     Ok(finish(config))
+}
+
+/// The webpki client verifier, plus a WARN line naming the serial of every revoked
+/// certificate a client presents (rustls itself only reports "revoked").
+#[derive(Debug)]
+struct RevocationLogging {
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for RevocationLogging {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verdict = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now);
+        if let Err(rustls::Error::InvalidCertificate(CertificateError::Revoked)) = &verdict {
+            let serial = x509_parser::parse_x509_certificate(end_entity.as_ref())
+                .map(|(_, cert)| pki::serial_hex(cert.raw_serial()))
+                .unwrap_or_default();
+            tracing::warn!(
+                serial = %serial,
+                "refused a revoked client certificate (listed in tls.internal_client_crl)"
+            );
+        }
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+}
+
+/// The internal listener's TLS configuration. New connections take the current acceptor;
+/// `watch_client_crl` swaps in a rebuilt one when the CRL file changes, so a revocation takes
+/// effect without a restart (established connections keep the identity they proved).
+pub struct InternalTls {
+    tls: TlsConfig,
+    current: RwLock<TlsAcceptor>,
+    /// The CRL file as it was when `current` was built from it.
+    crl_version: Option<FileVersion>,
+}
+
+impl InternalTls {
+    /// Builds the configuration (see `internal_config`).
+    pub fn load(tls: &TlsConfig) -> Result<Self, ConfigError> {
+        // Noted before reading, so a change while loading is picked up by the next check.
+        let crl_version = tls.internal_client_crl.as_deref().and_then(file_version);
+        let config = internal_config(tls)?;
+        Ok(InternalTls {
+            tls: tls.clone(),
+            current: RwLock::new(TlsAcceptor::from(config)),
+            crl_version,
+        })
+    }
+
+    /// The acceptor for a new connection.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        // A writer never panics while holding the lock, so a poisoned lock still holds a
+        // complete acceptor.
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, config: Arc<ServerConfig>) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = TlsAcceptor::from(config);
+    }
+}
+
+/// How often the CRL file is checked for changes.
+pub const CRL_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn file_version(path: &Path) -> Option<FileVersion> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some(FileVersion {
+        len: metadata.len(),
+        modified: metadata.modified().ok(),
+        inode: metadata.ino(),
+    })
+}
+
+/// Checks `tls.internal_client_crl` every `CRL_RELOAD_INTERVAL` and, when the file changed,
+/// rebuilds the internal configuration. A CRL that does not load leaves the previous
+/// configuration serving and logs an ERROR (once per change of the file).
+pub async fn watch_client_crl(internal: Arc<InternalTls>) {
+    let Some(path) = internal.tls.internal_client_crl.clone() else {
+        return;
+    };
+    let mut seen = internal.crl_version;
+    let mut interval = tokio::time::interval(CRL_RELOAD_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let version = file_version(&path);
+        if version == seen {
+            continue;
+        }
+        seen = version;
+        if version.is_none() {
+            tracing::error!(
+                path = %path.display(),
+                "tls.internal_client_crl: the CRL file is gone; still enforcing the last one loaded"
+            );
+            continue;
+        }
+        let rebuild_tls = internal.tls.clone();
+        let rebuilt = tokio::task::spawn_blocking(move || internal_config(&rebuild_tls)).await;
+        match rebuilt {
+            Ok(Ok(config)) => {
+                internal.replace(config);
+                tracing::info!(path = %path.display(), "client CRL reloaded");
+            }
+            Ok(Err(error)) => tracing::error!(
+                error = %error,
+                "client CRL not reloaded; still enforcing the last one loaded"
+            ),
+            Err(_) => tracing::error!("client CRL reload task failed"),
+        }
+    }
 }
 
 /// Why a client certificate from the internal CA names no principal.

@@ -88,6 +88,7 @@ struct RawTls {
     cert: String,
     key: String,
     internal_client_ca: String,
+    internal_client_crl: String,
 }
 
 impl Default for RawTls {
@@ -96,6 +97,7 @@ impl Default for RawTls {
             cert: "pki/server.pem".into(),
             key: "pki/server.key".into(),
             internal_client_ca: "pki/internal-ca.pem".into(),
+            internal_client_crl: String::new(),
         }
     }
 }
@@ -246,11 +248,14 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub internal_client_ca: PathBuf,
+    /// Revoked client certificates; `None` when `tls.internal_client_crl` is empty. The file
+    /// is checked (and re-read when it changes) by the internal listener.
+    pub internal_client_crl: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -430,6 +435,8 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         cert: resolve(&raw.tls.cert),
         key: resolve(&raw.tls.key),
         internal_client_ca: resolve(&raw.tls.internal_client_ca),
+        internal_client_crl: (!raw.tls.internal_client_crl.trim().is_empty())
+            .then(|| resolve(&raw.tls.internal_client_crl)),
     };
     let database_url = resolve_secret("database.url", &raw.database.url)?;
     let database = store::DatabaseLocation::parse(&database_url, &base_dir)

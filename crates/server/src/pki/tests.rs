@@ -34,6 +34,7 @@ fn client_certificates_carry_exactly_one_service_uri_and_bounded_lifetimes() {
         let validity = cert.validity();
         let lifetime = validity.not_after.timestamp() - validity.not_before.timestamp();
         assert_eq!(lifetime, expected * 86_400, "--days {days}");
+        assert!(ca.issued(&cert));
         assert!(cert.raw_serial().len() >= SERIAL_BYTES);
     }
 }
@@ -62,6 +63,16 @@ fn a_ca_key_must_belong_to_the_ca_certificate() {
     // A bundle holding the right certificate second still pairs.
     let bundle = format!("{}{}", other.cert_pem, ca.cert_pem);
     assert!(CertificateAuthority::load(&bundle, &ca.key_pem).is_ok());
+    // A certificate from another CA is not "issued" by this one.
+    let foreign = CertificateAuthority::load(&other.cert_pem, &other.key_pem).unwrap();
+    let issued = issue_client(&foreign, "payments", 1).unwrap();
+    let der = parse(&issued.cert_pem);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    assert!(
+        !CertificateAuthority::load(&ca.cert_pem, &ca.key_pem)
+            .unwrap()
+            .issued(&cert)
+    );
 }
 
 #[test]

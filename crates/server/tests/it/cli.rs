@@ -33,6 +33,7 @@ fn init_writes_config_pki_and_owner_only_keys_and_refuses_to_overwrite() {
         "pki/ca.pem",
         "pki/server.pem",
         "pki/internal-ca.pem",
+        "pki/internal-crl.pem",
         "pki/clients/payments.pem",
     ] {
         assert!(dir.join(public).is_file(), "{public}");

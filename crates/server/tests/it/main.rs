@@ -13,6 +13,7 @@ mod identity;
 mod kms;
 mod ledger;
 mod mfa;
+mod mtls;
 mod passkeys;
 mod profile;
 mod stores;

@@ -17,11 +17,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create DIR/strongroom.toml, a development PKI and fresh keys.
+    /// Create DIR/strongroom.toml, a development PKI and fresh keys; the CA private keys go
+    /// to CA_DIR, never into DIR.
     Init {
         #[arg(long)]
         dir: PathBuf,
-        /// Overwrite an existing, non-empty DIR.
+        /// Where the CA private keys are written (default: DIR.ca beside DIR); keep it offline.
+        #[arg(long, value_name = "CA_DIR")]
+        ca_dir: Option<PathBuf>,
+        /// Overwrite an existing, non-empty DIR or CA_DIR.
         #[arg(long)]
         force: bool,
     },
@@ -86,11 +90,32 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
-    /// Issue an internal client certificate for service principal NAME.
+    /// Issue an internal client certificate for service principal NAME
+    /// (URI SAN spiffe://strongroom/service/NAME) into pki/clients/NAME.{pem,key}.
     IssueClient {
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
         name: String,
+        /// Directory holding internal-ca.key (default: the config file's directory + .ca).
+        #[arg(long, value_name = "CA_DIR")]
+        ca_dir: Option<PathBuf>,
+        /// Lifetime in days (at most 365; never beyond the CA's own expiry).
+        #[arg(long, default_value_t = crate::pki::CLIENT_CERT_VALIDITY_DAYS_MAX)]
+        days: i64,
+        /// Replace an existing certificate and key for NAME.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Revoke the client certificate pki/clients/NAME.pem: add its serial to the CRL at
+    /// tls.internal_client_crl, which a running server picks up within seconds.
+    RevokeClient {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// Directory holding internal-ca.key (default: the config file's directory + .ca).
+        #[arg(long, value_name = "CA_DIR")]
+        ca_dir: Option<PathBuf>,
     },
 }

@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::tls::ServiceDirectory;
+use crate::tls::{InternalTls, ServiceDirectory};
 
 /// Open connections per listener; further connections are closed at once.
 pub const CONNECTIONS_PER_LISTENER_MAX: usize = 4096;
@@ -40,8 +40,9 @@ pub enum Security {
     /// Loopback operations listener.
     Plain,
     Tls(TlsAcceptor),
-    /// TLS with required client certificates, mapped to service principals.
-    MutualTls(TlsAcceptor, Arc<ServiceDirectory>),
+    /// TLS with required client certificates, mapped to service principals; the acceptor is
+    /// swapped when the client CRL changes.
+    MutualTls(Arc<InternalTls>, Arc<ServiceDirectory>),
 }
 
 pub struct Listener {
@@ -96,30 +97,33 @@ impl Listener {
                     router,
                     header_read_timeout,
                 };
-                match security.as_ref() {
-                    Security::Plain => connection.serve(stream, None, watcher).await,
-                    Security::Tls(acceptor) | Security::MutualTls(acceptor, _) => {
-                        let handshake =
-                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                                .await;
-                        let Ok(Ok(tls)) = handshake else {
-                            tracing::debug!(listener = name, peer = %peer, "TLS handshake failed");
-                            return;
-                        };
-                        let identity = match security.as_ref() {
-                            Security::MutualTls(_, directory) => Some(
-                                directory.identify(
-                                    tls.get_ref()
-                                        .1
-                                        .peer_certificates()
-                                        .and_then(|certs| certs.first()),
-                                ),
-                            ),
-                            _ => None,
-                        };
-                        connection.serve(tls, identity, watcher).await;
+                let acceptor = match security.as_ref() {
+                    Security::Plain => {
+                        connection.serve(stream, None, watcher).await;
+                        return;
                     }
-                }
+                    Security::Tls(acceptor) => acceptor.clone(),
+                    Security::MutualTls(internal, _) => internal.acceptor(),
+                };
+                let handshake =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                let Ok(Ok(tls)) = handshake else {
+                    tracing::debug!(listener = name, peer = %peer, "TLS handshake failed");
+                    return;
+                };
+                let identity = match security.as_ref() {
+                    Security::MutualTls(_, directory) => Some(
+                        directory.identify(
+                            tls.get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|certs| certs.first()),
+                            peer,
+                        ),
+                    ),
+                    _ => None,
+                };
+                connection.serve(tls, identity, watcher).await;
             });
         }
         drop(tcp);

@@ -8,14 +8,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod config;
+mod crl;
 mod init;
 mod listener;
 mod pki;
+mod pki_commands;
 mod serve;
 mod telemetry;
 mod tls;
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -53,12 +54,24 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init { dir, force } => {
-            init::run(&dir, force)?;
+        Command::Init { dir, ca_dir, force } => {
+            let ca_dir = match ca_dir {
+                Some(ca_dir) => ca_dir,
+                None => init::default_ca_dir(&dir)?,
+            };
+            init::run(&dir, &ca_dir, force)?;
             println!(
                 "initialised {}; start with: strongroom serve --config {}",
                 dir.display(),
                 dir.join("strongroom.toml").display()
+            );
+            println!(
+                "CA private keys: {} and {}\n\
+                 keep them offline: serve never needs them; pki issue-client and \
+                 pki revoke-client do (--ca-dir {})",
+                ca_dir.join(init::CA_KEY_FILE).display(),
+                ca_dir.join(init::INTERNAL_CA_KEY_FILE).display(),
+                ca_dir.display()
             );
             Ok(())
         }
@@ -107,10 +120,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             rotate_signing(&config)
         }
         Command::Pki {
-            command: PkiCommand::IssueClient { config, name },
+            command:
+                PkiCommand::IssueClient {
+                    config,
+                    name,
+                    ca_dir,
+                    days,
+                    force,
+                },
         } => {
             let config = Config::load(&config)?;
-            issue_client(&config, &name)
+            pki_commands::issue_client(&config, &name, ca_dir, days, force)
+        }
+        Command::Pki {
+            command:
+                PkiCommand::RevokeClient {
+                    config,
+                    name,
+                    ca_dir,
+                },
+        } => {
+            let config = Config::load(&config)?;
+            pki_commands::revoke_client(&config, &name, ca_dir)
         }
     }
 }
@@ -387,36 +418,4 @@ fn rotate_signing(config: &Config) -> anyhow::Result<()> {
         keys.active_kid().unwrap_or_default()
     );
     Ok(())
-}
-
-fn issue_client(config: &Config, name: &str) -> anyhow::Result<()> {
-    if !pki::is_valid_service_name(name) {
-        return Err(ConfigError {
-            key: "--name".into(),
-            reason: "use 1-64 characters of a-z, 0-9, - and _".into(),
-        }
-        .into());
-    }
-    let ca_key_path = config.tls.internal_client_ca.with_extension("key");
-    let ca_key = std::fs::read_to_string(&ca_key_path).map_err(|_| ConfigError {
-        key: "tls.internal_client_ca".into(),
-        reason: format!("the CA key {} cannot be read", ca_key_path.display()),
-    })?;
-    let issued = pki::issue_client(&ca_key, name)?;
-    let dir = config.base_dir.join("pki/clients");
-    std::fs::create_dir_all(&dir)?;
-    let cert_path = dir.join(format!("{name}.pem"));
-    let key_path = dir.join(format!("{name}.key"));
-    init::write_file(&cert_path, issued.cert_pem.as_bytes(), 0o644)?;
-    init::write_file(&key_path, issued.key_pem.as_bytes(), 0o600)?;
-    print_issued(&cert_path, &key_path);
-    Ok(())
-}
-
-fn print_issued(cert: &Path, key: &Path) {
-    println!(
-        "certificate {}\nprivate key {}",
-        cert.display(),
-        key.display()
-    );
 }

@@ -18,13 +18,13 @@ use identity::SigningKeys;
 
 use crate::config::{Config, ConfigError};
 use crate::listener::{Listener, Security};
-use crate::tls::{self, ServiceDirectory};
+use crate::tls::{self, InternalTls, ServiceDirectory};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Debug output of the configuration carries no secret (database URLs are redacted).
     tracing::info!(config = ?config, "effective configuration");
     let public_tls = tls::public_config(&config.tls)?;
-    let internal_tls = tls::internal_config(&config.tls)?;
+    let internal_tls = Arc::new(InternalTls::load(&config.tls)?);
     let store = store::Store::connect(&config.database).await?;
     store.migrate().await?;
     tracing::info!(
@@ -103,7 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Listener {
             name: "internal",
             tcp: internal_tcp,
-            security: Security::MutualTls(TlsAcceptor::from(internal_tls), directory),
+            security: Security::MutualTls(internal_tls.clone(), directory),
             router: api::internal_router(state.clone(), &edge),
             header_read_timeout: timeout,
         },
@@ -124,6 +124,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     stdout.flush()?;
     drop(stdout);
 
+    let crl_watch = tokio::spawn(tls::watch_client_crl(internal_tls));
     let (stop_sender, stop) = watch::channel(false);
     let tasks: Vec<_> = listeners
         .into_iter()
@@ -135,6 +136,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for task in tasks {
         let _ = task.await;
     }
+    crl_watch.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

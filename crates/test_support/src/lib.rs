@@ -3,7 +3,8 @@
 //! start, and nothing uses a fixed port.
 //!
 //! - `TestServer`: `strongroom init` + `strongroom serve` with all listeners on port 0; the
-//!   addresses are read from the ready line the server prints.
+//!   addresses are read from the ready line the server prints. The CA keys go to a second
+//!   temporary directory (`ca_dir()`), as they would go offline in production.
 //! - `PgCluster`: a throwaway PostgreSQL cluster (`initdb` + `pg_ctl`) that tests can stop and
 //!   start again to inject faults.
 //! - `Daemon`: the child-process guard both use; Redis, OpenBao and SoftHSM helpers are a few
@@ -25,5 +26,5 @@ mod softhsm;
 pub use openbao::{OpenBao, TRANSIT_KEY};
 pub use postgres::PgCluster;
 pub use process::{Daemon, free_port, run_checked};
-pub use server::{Database, TestServer};
+pub use server::{Database, TestServer, init_dir};
 pub use softhsm::{SOFTHSM_MODULE, SoftHsm};

@@ -18,12 +18,32 @@ pub enum Database {
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
+    /// Where `init` put the CA private keys (never inside `dir`); empty for a server started
+    /// with `serve_in`, which, like production, needs no CA key.
+    ca_dir: tempfile::TempDir,
     pub binary: PathBuf,
     /// `https://127.0.0.1:PORT`
     pub public_url: String,
     pub internal_url: String,
     pub ops_url: String,
     daemon: Daemon,
+}
+
+/// `strongroom init --dir DIR --force` with the CA keys in a fresh temporary directory, which
+/// is returned (removed when dropped, so no test leaves a `DIR.ca` behind).
+pub fn init_dir(binary: &Path, dir: &Path) -> tempfile::TempDir {
+    let ca_dir = tempfile::Builder::new()
+        .prefix("strongroom-it-ca-")
+        .tempdir()
+        .unwrap();
+    run_checked(
+        Command::new(binary)
+            .args(["init", "--force", "--dir"])
+            .arg(dir)
+            .arg("--ca-dir")
+            .arg(ca_dir.path()),
+    );
+    ca_dir
 }
 
 impl TestServer {
@@ -34,14 +54,30 @@ impl TestServer {
             .prefix("strongroom-it-")
             .tempdir()
             .unwrap();
-        run_checked(Command::new(binary).args(["init", "--dir"]).arg(dir.path()));
-        Self::serve_in(binary, dir, database, env)
+        let ca_dir = init_dir(binary, dir.path());
+        Self::serve_in_with_ca(binary, dir, ca_dir, database, env)
     }
 
-    /// Serves an already initialised directory.
+    /// Serves an already initialised directory (its CA keys are elsewhere: `ca_dir()` is a
+    /// fresh, empty directory).
     pub fn serve_in(
         binary: &Path,
         dir: tempfile::TempDir,
+        database: Database,
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let ca_dir = tempfile::Builder::new()
+            .prefix("strongroom-it-ca-")
+            .tempdir()
+            .unwrap();
+        Self::serve_in_with_ca(binary, dir, ca_dir, database, env)
+    }
+
+    /// Serves an already initialised directory whose CA keys are in `ca_dir`.
+    pub fn serve_in_with_ca(
+        binary: &Path,
+        dir: tempfile::TempDir,
+        ca_dir: tempfile::TempDir,
         database: Database,
         env: &[(&str, &str)],
     ) -> TestServer {
@@ -96,8 +132,14 @@ impl TestServer {
             ops_url: field("ops"),
             binary: binary.to_path_buf(),
             dir,
+            ca_dir,
             daemon,
         }
+    }
+
+    /// The directory holding `ca.key` and `internal-ca.key` (pass it as `--ca-dir`).
+    pub fn ca_dir(&self) -> &Path {
+        self.ca_dir.path()
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -140,7 +182,8 @@ impl TestServer {
             .unwrap()
     }
 
-    /// Kills the server with SIGKILL (a crash) and hands back its directory.
+    /// Kills the server with SIGKILL (a crash) and hands back its directory (the CA directory
+    /// is removed).
     pub fn kill(self) -> tempfile::TempDir {
         let TestServer {
             dir, mut daemon, ..
@@ -149,7 +192,8 @@ impl TestServer {
         dir
     }
 
-    /// Stops the server gracefully and hands back its directory, to serve it again.
+    /// Stops the server gracefully and hands back its directory, to serve it again (the CA
+    /// directory is removed; serving does not need it).
     pub fn stop(self) -> tempfile::TempDir {
         let TestServer {
             dir, mut daemon, ..

@@ -88,6 +88,7 @@ struct RawTls {
     cert: String,
     key: String,
     internal_client_ca: String,
+    internal_client_crl: String,
 }
 
 impl Default for RawTls {
@@ -96,6 +97,7 @@ impl Default for RawTls {
             cert: "pki/server.pem".into(),
             key: "pki/server.key".into(),
             internal_client_ca: "pki/internal-ca.pem".into(),
+            internal_client_crl: String::new(),
         }
     }
 }
@@ -246,11 +248,14 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TlsConfig {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub internal_client_ca: PathBuf,
+    /// Revoked client certificates; `None` when `tls.internal_client_crl` is empty. The file
+    /// is checked (and re-read when it changes) by the internal listener.
+    pub internal_client_crl: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -307,7 +312,9 @@ pub struct AuthConfig {
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub name: String,
-    pub subject: String,
+    /// The principal a client certificate must name in its one URI SAN
+    /// `spiffe://strongroom/service/PRINCIPAL` (from `subject`, given bare or as that URI).
+    pub principal: String,
     pub scopes: Vec<String>,
 }
 
@@ -428,6 +435,8 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         cert: resolve(&raw.tls.cert),
         key: resolve(&raw.tls.key),
         internal_client_ca: resolve(&raw.tls.internal_client_ca),
+        internal_client_crl: (!raw.tls.internal_client_crl.trim().is_empty())
+            .then(|| resolve(&raw.tls.internal_client_crl)),
     };
     let database_url = resolve_secret("database.url", &raw.database.url)?;
     let database = store::DatabaseLocation::parse(&database_url, &base_dir)
@@ -512,24 +521,33 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let mut services = Vec::with_capacity(raw.services.len());
     for (name, service) in raw.services {
         let key = format!("services.{name}");
-        if service.subject.trim().is_empty() {
-            return Err(config_error(format!("{key}.subject"), "must not be empty"));
-        }
+        let principal = service_principal(&service.subject)
+            .ok_or_else(|| {
+                config_error(
+                    format!("{key}.subject"),
+                    format!(
+                        "must be a service name like \"payments\" (1-64 of a-z, 0-9, - and _) \
+                         or {}NAME",
+                        crate::pki::SERVICE_URI_PREFIX
+                    ),
+                )
+            })?
+            .to_owned();
         if service.scopes.len() > SCOPES_PER_SERVICE_MAX {
             return Err(config_error(format!("{key}.scopes"), "too many scopes"));
         }
         if services
             .iter()
-            .any(|other: &ServiceConfig| other.subject == service.subject)
+            .any(|other: &ServiceConfig| other.principal == principal)
         {
             return Err(config_error(
                 format!("{key}.subject"),
-                "is used by another service",
+                "names the same principal as another service",
             ));
         }
         services.push(ServiceConfig {
             name,
-            subject: service.subject,
+            principal,
             scopes: service.scopes,
         });
     }
@@ -611,6 +629,16 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The principal named by `[services.NAME] subject`: a bare service name (`payments`) or its
+/// URI (`spiffe://strongroom/service/payments`).
+fn service_principal(subject: &str) -> Option<&str> {
+    if crate::pki::is_valid_service_name(subject) {
+        Some(subject)
+    } else {
+        crate::pki::service_name_from_uri(subject)
+    }
 }
 
 /// `scheme://host[:port]` exactly: no wildcard, no `null`, no path.

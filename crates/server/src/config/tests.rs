@@ -59,3 +59,22 @@ fn unknown_keys_are_named() {
         Config::load_with_env(&path, Env::prefixed("STRONGROOM_TEST_NOTHING__")).unwrap_err();
     assert_eq!(error.key, "sever");
 }
+
+#[test]
+fn service_subjects_are_a_principal_name_or_its_uri() {
+    assert_eq!(service_principal("payments"), Some("payments"));
+    assert_eq!(
+        service_principal("spiffe://strongroom/service/payments"),
+        Some("payments")
+    );
+    for bad in [
+        "",
+        "Payments",
+        "CN=payments",
+        "spiffe://strongroom/payments",
+        "spiffe://other/service/payments",
+        "spiffe://strongroom/service/",
+    ] {
+        assert_eq!(service_principal(bad), None, "{bad:?}");
+    }
+}

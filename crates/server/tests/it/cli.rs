@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use test_support::{Database, PgCluster, TestServer};
+use test_support::{Database, PgCluster, TestServer, init_dir};
 
 use crate::{binary, strongroom};
 
@@ -14,17 +14,26 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn init_writes_config_pki_and_owner_only_keys_and_refuses_to_overwrite() {
     // An operator's first command must produce a runnable directory whose secrets only the
-    // owner can read, and must never silently destroy an existing one.
+    // owner can read, with the CA keys outside it, and must never silently destroy an
+    // existing one.
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("sr");
+    let ca_dir = parent.path().join("sr.ca");
     let dir_arg = dir.to_str().unwrap();
     let output = strongroom(&["init", "--dir", dir_arg]);
     assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(ca_dir.join("internal-ca.key").to_str().unwrap())
+            && stdout.contains("offline"),
+        "{stdout}"
+    );
     for public in [
         "strongroom.toml",
         "pki/ca.pem",
         "pki/server.pem",
         "pki/internal-ca.pem",
+        "pki/internal-crl.pem",
         "pki/clients/payments.pem",
     ] {
         assert!(dir.join(public).is_file(), "{public}");
@@ -33,11 +42,15 @@ fn init_writes_config_pki_and_owner_only_keys_and_refuses_to_overwrite() {
         "keys/kek.bin",
         "keys/signing.ed25519",
         "pki/server.key",
-        "pki/ca.key",
-        "pki/internal-ca.key",
         "pki/clients/payments.key",
     ] {
         assert_eq!(mode(&dir.join(secret)), 0o600, "{secret}");
+    }
+    // The CA keys went to DIR.ca, owner-only, and nowhere inside DIR.
+    assert_eq!(mode(&ca_dir), 0o700);
+    for ca_key in ["ca.key", "internal-ca.key"] {
+        assert_eq!(mode(&ca_dir.join(ca_key)), 0o600, "{ca_key}");
+        assert!(!dir.join("pki").join(ca_key).exists(), "{ca_key} in DIR");
     }
     assert_eq!(std::fs::read(dir.join("keys/kek.bin")).unwrap().len(), 32);
     let signing = std::fs::read_to_string(dir.join("keys/signing.ed25519")).unwrap();
@@ -53,9 +66,40 @@ fn init_writes_config_pki_and_owner_only_keys_and_refuses_to_overwrite() {
         "key was overwritten"
     );
 
+    // A fresh DIR with an occupied CA directory is refused too, and so is a CA directory
+    // inside DIR.
+    let other = parent.path().join("other");
+    let ca_dir_arg = ca_dir.to_str().unwrap();
+    let occupied = strongroom(&[
+        "init",
+        "--dir",
+        other.to_str().unwrap(),
+        "--ca-dir",
+        ca_dir_arg,
+    ]);
+    assert_eq!(occupied.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&occupied.stderr).contains("--ca-dir"));
+    let inside = dir.join("pki/ca");
+    let nested = strongroom(&[
+        "init",
+        "--dir",
+        dir_arg,
+        "--ca-dir",
+        inside.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(nested.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nested.stderr).contains("--ca-dir"));
+    assert!(!inside.exists() && !other.exists());
+
+    let ca_key_before = std::fs::read(ca_dir.join("internal-ca.key")).unwrap();
     let forced = strongroom(&["init", "--dir", dir_arg, "--force"]);
     assert!(forced.status.success());
     assert_ne!(std::fs::read(dir.join("keys/kek.bin")).unwrap(), kek_before);
+    assert_ne!(
+        std::fs::read(ca_dir.join("internal-ca.key")).unwrap(),
+        ca_key_before
+    );
 }
 
 /// Runs `migrate` with an edited config and/or extra environment; returns (exit code, stderr).
@@ -64,11 +108,7 @@ fn migrate_with(
     env: &[(&str, &str)],
 ) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
-            .status
-            .success()
-    );
+    let _ca_dir = init_dir(binary(), dir.path());
     edit(dir.path());
     let output = Command::new(binary())
         .args(["migrate", "--config"])
@@ -147,6 +187,23 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         "keys.provider",
     );
     check(
+        migrate_with(
+            |_| {},
+            &[(
+                "STRONGROOM__SERVICES__REPORTS__SUBJECT",
+                "spiffe://elsewhere/service/reports",
+            )],
+        ),
+        "services.reports.subject",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVICES__REPORTS__SUBJECT", "CN=reports")],
+        ),
+        "services.reports.subject",
+    );
+    check(
         migrate_with(|_| {}, &[("STRONGROOM__LEDGER__CURRENCIES", "[\"euro\"]")]),
         "ledger.currencies",
     );
@@ -187,11 +244,7 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
 fn migrate_is_idempotent_on_sqlite_and_postgresql() {
     // Both stores apply the versioned migrations and a second run changes nothing.
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
-            .status
-            .success()
-    );
+    let _ca_dir = init_dir(binary(), dir.path());
     let config = dir.path().join("strongroom.toml");
     let cluster = PgCluster::start();
     let pg_url = cluster.create_database("strongroom");
@@ -225,11 +278,7 @@ fn issued_client_certificates_name_their_principal_and_unknown_ones_are_forbidde
     // `pki issue-client` must produce certificates the internal listener maps to the
     // configured principal; a valid certificate for an unconfigured name gets 403.
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        strongroom(&["init", "--dir", dir.path().to_str().unwrap(), "--force"])
-            .status
-            .success()
-    );
+    let ca_dir = init_dir(binary(), dir.path());
     let config = dir.path().join("strongroom.toml");
     for name in ["ledgerbot", "stranger"] {
         let output = strongroom(&[
@@ -237,6 +286,8 @@ fn issued_client_certificates_name_their_principal_and_unknown_ones_are_forbidde
             "issue-client",
             "--config",
             config.to_str().unwrap(),
+            "--ca-dir",
+            ca_dir.path().to_str().unwrap(),
             "--name",
             name,
         ]);
@@ -255,9 +306,10 @@ fn issued_client_certificates_name_their_principal_and_unknown_ones_are_forbidde
         "../evil",
     ]);
     assert_eq!(bad.status.code(), Some(2));
-    let server = TestServer::serve_in(
+    let server = TestServer::serve_in_with_ca(
         binary(),
         dir,
+        ca_dir,
         Database::Sqlite,
         &[
             ("STRONGROOM__SERVICES__LEDGERBOT__SUBJECT", "ledgerbot"),

@@ -423,11 +423,7 @@ async fn forged_and_tampered_access_tokens_are_rejected() {
 
     // A foreign Ed25519 key claiming our kid.
     let other = tempfile::tempdir().unwrap();
-    assert!(
-        crate::strongroom(&["init", "--dir", other.path().to_str().unwrap(), "--force"])
-            .status
-            .success()
-    );
+    let _other_ca = test_support::init_dir(crate::binary(), other.path());
     let foreign_pem = std::fs::read(other.path().join("keys/signing.ed25519")).unwrap();
     let sign = |pem: &[u8], typ: &str, claims: &Value| {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);

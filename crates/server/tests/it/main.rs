@@ -15,6 +15,7 @@ mod identity;
 mod kms;
 mod ledger;
 mod mfa;
+mod mtls;
 mod passkeys;
 mod profile;
 mod stores;

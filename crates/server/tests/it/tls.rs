@@ -10,7 +10,7 @@ use test_support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{sqlite_server, strongroom};
+use crate::sqlite_server;
 
 /// A minimal legacy ClientHello (no extensions) announcing TLS 1.`minor - 1`.
 fn legacy_client_hello(minor: u8) -> Vec<u8> {
@@ -158,11 +158,7 @@ async fn internal_listener_requires_a_client_certificate_from_the_internal_ca() 
     );
 
     let other = tempfile::tempdir().unwrap();
-    assert!(
-        strongroom(&["init", "--dir", other.path().to_str().unwrap(), "--force"])
-            .status
-            .success()
-    );
+    let _other_ca = test_support::init_dir(crate::binary(), other.path());
     let mut foreign = std::fs::read(other.path().join("pki/clients/payments.pem")).unwrap();
     foreign.extend(std::fs::read(other.path().join("pki/clients/payments.key")).unwrap());
     let foreign_client = server

@@ -55,6 +55,14 @@ fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR` when set (relative to the workspace), else `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
@@ -91,7 +99,7 @@ fn is_root() -> bool {
 
 fn run_server() -> Result<()> {
     status(cargo().args(["build", "--release", "--locked", "-p", "server"]))?;
-    let binary = root().join("target/release/strongroom");
+    let binary = target_dir().join("release/strongroom");
     let dir = root().join("run");
     if !dir.join("strongroom.toml").exists() {
         status(Command::new(&binary).arg("init").arg("--dir").arg(&dir))?;
@@ -186,8 +194,8 @@ fn test() -> Result<()> {
 /// OpenAPI document: any 5xx or any response that breaks the documented schema fails.
 fn fuzz_openapi() -> Result<()> {
     status(cargo().args(["build", "--locked", "-p", "server"]))?;
-    let binary = root().join("target/debug/strongroom");
-    let dir = root().join("target/xtask-schemathesis");
+    let binary = target_dir().join("debug/strongroom");
+    let dir = target_dir().join("xtask-schemathesis");
     status(
         Command::new(&binary)
             .arg("init")
@@ -287,7 +295,7 @@ fn deny() -> Result<()> {
     if !snapshot.is_dir() {
         return Err(format!("no advisory snapshot at {}", snapshot.display()));
     }
-    let db_root = root().join("target/advisory-dbs");
+    let db_root = target_dir().join("advisory-dbs");
     let db = db_root.join(ADVISORY_DB_DIR);
     if !db.join(".git").is_dir() {
         let _ = std::fs::remove_dir_all(&db);

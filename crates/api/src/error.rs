@@ -1,23 +1,22 @@
-//! `ApiError`: the one error type handlers return, rendered as RFC 9457 problem+json.
+//! `ApiError`: the one error type handlers return, rendered as RFC 9457 problem+json. Edge
+//! failures (a malformed body, a wrong media type, a foreign `Origin`) are its own variants;
+//! everything a use case refuses arrives as `app::Error` and is mapped here, in one table
+//! (`ApiError::describe`), to a status, a stable `code` from API.md and a title.
 //!
 //! A handler's error becomes a response carrying a `Problem` extension and no body; the
-//! `render_problems` middleware, which knows the request id, writes the body. Any other error
-//! response (axum's own 404/405/413, a caught panic) is turned into a problem there too, so no
-//! error ever leaves the server in another shape.
+//! `render_problems` middleware, which knows the request id, writes the body (and logs the
+//! error once). Any other error response (axum's own 404/405/413, a caught panic) is turned
+//! into a problem there too, so no error ever leaves the server in another shape.
 
+use app::Error;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+pub use app::FieldError;
+
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 const PROBLEM_TYPE_BASE: &str = "https://strongroom.dev/problems/";
-
-/// One field that failed validation, as in API.md: `{"field": "amount", "code": "out_of_range"}`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub code: &'static str,
-}
 
 /// Every way a request can fail, each with a stable `code` from API.md.
 #[derive(Debug, Clone)]
@@ -30,58 +29,29 @@ pub enum ApiError {
     UnknownField {
         field: String,
     },
-    /// Well-formed but semantically invalid values.
-    ValidationFailed {
-        errors: Vec<FieldError>,
-    },
     UnsupportedMediaType,
     PayloadTooLarge,
-    NotFound,
+    /// No such route (axum's fallback).
+    NoRoute,
     MethodNotAllowed,
-    Forbidden,
     RequestTimeout,
-    Internal,
-    ServiceUnavailable {
-        retry_after_secs: u32,
-    },
-    WeakPassword,
-    InvalidCredentials,
-    /// A TOTP or recovery code that is wrong, already used, or whose ticket is spent.
-    InvalidCode,
-    /// The KMS/HSM holding the KEK cannot be reached: personal data fails closed.
-    KeyServiceUnavailable {
-        retry_after_secs: u32,
-    },
-    /// A stored ciphertext or wrapped key failed authentication.
-    DataIntegrity,
-    AccountExists,
-    IdempotencyKeyRequired,
-    IdempotencyKeyReused,
-    RequestInProgress,
-    InsufficientFunds,
-    CurrencyMismatch,
-    SameAccount,
-    /// The source account is frozen or quarantined.
-    AccountFrozen,
-    /// A WebAuthn response that does not verify, or whose ceremony is unknown or spent.
-    InvalidAssertion,
-    /// Missing, malformed, expired, wrongly signed or revoked bearer token.
-    InvalidToken,
-    InvalidRefreshToken,
-    RefreshTokenReused,
+    /// A cookie-authenticated call from an origin that is neither ours nor allowlisted.
     CsrfRejected,
-    /// Needs `acr=mfa` within `max_age_secs` (RFC 9470).
-    StepUpRequired {
-        max_age_secs: u64,
-    },
-    RateLimited {
-        retry_after_secs: u64,
-        limit: u32,
-    },
-    /// The user already has the most passkeys one user may register.
-    TooManyPasskeys,
-    /// Removing this factor would leave a user whose role requires MFA without any.
-    FactorRequired,
+    IdempotencyKeyRequired,
+    /// What a use case refused or failed with.
+    App(Error),
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        ApiError::App(error)
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(error: store::StoreError) -> ApiError {
+        ApiError::App(Error::from(error))
+    }
 }
 
 impl ApiError {
@@ -91,154 +61,211 @@ impl ApiError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub const FORBIDDEN: ApiError = ApiError::App(Error::Forbidden);
+    pub const INTERNAL: ApiError = ApiError::App(Error::Internal);
+    pub const INVALID_TOKEN: ApiError = ApiError::App(Error::InvalidToken);
+    pub const NOT_FOUND: ApiError = ApiError::App(Error::NotFound);
+
+    /// The one table: status, stable code, title.
+    fn describe(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::UnknownField { .. } => {
-                StatusCode::BAD_REQUEST
+            ApiError::InvalidRequest { .. } => (
+                S::BAD_REQUEST,
+                "invalid_request",
+                "The request is malformed",
+            ),
+            ApiError::UnknownField { .. } | ApiError::App(Error::UnknownMember { .. }) => (
+                S::BAD_REQUEST,
+                "unknown_field",
+                "The request has a field this endpoint does not accept",
+            ),
+            ApiError::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Request bodies must be application/json",
+            ),
+            ApiError::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large",
+            ),
+            ApiError::NoRoute | ApiError::App(Error::NotFound) => {
+                (S::NOT_FOUND, "not_found", "Not found")
             }
-            ApiError::ValidationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Forbidden | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
-            ApiError::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::InvalidCredentials
-            | ApiError::InvalidCode
-            | ApiError::InvalidAssertion
-            | ApiError::InvalidToken
-            | ApiError::InvalidRefreshToken
-            | ApiError::RefreshTokenReused
-            | ApiError::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::RequestTimeout | ApiError::ServiceUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Internal | ApiError::DataIntegrity => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::AccountExists | ApiError::RequestInProgress | ApiError::FactorRequired => {
-                StatusCode::CONFLICT
-            }
-            ApiError::TooManyPasskeys => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
-            ApiError::IdempotencyKeyReused
-            | ApiError::InsufficientFunds
-            | ApiError::CurrencyMismatch
-            | ApiError::SameAccount
-            | ApiError::AccountFrozen => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::KeyServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed on this resource",
+            ),
+            ApiError::RequestTimeout => (
+                S::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "The request took too long",
+            ),
+            ApiError::CsrfRejected => (S::FORBIDDEN, "csrf_rejected", "Cross-site request refused"),
+            ApiError::IdempotencyKeyRequired => (
+                S::BAD_REQUEST,
+                "idempotency_key_required",
+                "An Idempotency-Key header (1-255 visible ASCII) is required",
+            ),
+            ApiError::App(error) => match error {
+                Error::InvalidInput { .. } => (
+                    S::BAD_REQUEST,
+                    "invalid_request",
+                    "The request is malformed",
+                ),
+                Error::UnknownMember { .. } => (
+                    S::BAD_REQUEST,
+                    "unknown_field",
+                    "The request has a field this endpoint does not accept",
+                ),
+                Error::NotFound => (S::NOT_FOUND, "not_found", "Not found"),
+                Error::Validation { .. } => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "A field has an invalid value",
+                ),
+                Error::Forbidden => (S::FORBIDDEN, "forbidden", "Forbidden"),
+                Error::Unavailable { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "The service is temporarily unavailable",
+                ),
+                Error::Internal => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
+                Error::WeakPassword => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "weak_password",
+                    "The password is too short, too long, or too easy to guess",
+                ),
+                Error::InvalidCredentials => (
+                    S::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "The email or password is wrong",
+                ),
+                Error::InvalidCode => (
+                    S::UNAUTHORIZED,
+                    "invalid_code",
+                    "The code is wrong, expired or already used",
+                ),
+                Error::InvalidAssertion => (
+                    S::UNAUTHORIZED,
+                    "invalid_assertion",
+                    "The passkey response did not verify",
+                ),
+                Error::InvalidToken => (
+                    S::UNAUTHORIZED,
+                    "invalid_token",
+                    "The access token is missing, invalid, expired or revoked",
+                ),
+                Error::InvalidRefreshToken => (
+                    S::UNAUTHORIZED,
+                    "invalid_refresh_token",
+                    "The refresh token is missing, invalid or expired",
+                ),
+                Error::RefreshTokenReused => (
+                    S::UNAUTHORIZED,
+                    "refresh_token_reused",
+                    "The refresh token was already used; the session has been revoked",
+                ),
+                Error::KeyServiceUnavailable { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "key_service_unavailable",
+                    "The key service is unavailable; try again later",
+                ),
+                Error::DataIntegrity => (
+                    S::INTERNAL_SERVER_ERROR,
+                    "data_integrity_error",
+                    "Stored data failed an integrity check",
+                ),
+                Error::AccountExists => (
+                    S::CONFLICT,
+                    "account_exists",
+                    "An account in this currency already exists",
+                ),
+                Error::IdempotencyKeyReused => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request",
+                ),
+                Error::RequestInProgress => (
+                    S::CONFLICT,
+                    "request_in_progress",
+                    "A request with this Idempotency-Key is still in progress",
+                ),
+                Error::InsufficientFunds => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "insufficient_funds",
+                    "Insufficient funds",
+                ),
+                Error::CurrencyMismatch => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "currency_mismatch",
+                    "The accounts and the transfer are not in one currency",
+                ),
+                Error::SameAccount => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "same_account",
+                    "Source and destination are the same account",
+                ),
+                Error::AccountFrozen => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "account_frozen",
+                    "The source account cannot send money",
+                ),
+                Error::StepUpRequired { .. } => (
+                    S::UNAUTHORIZED,
+                    "step_up_required",
+                    "A fresh multi-factor authentication is required",
+                ),
+                Error::RateLimited { .. } => {
+                    (S::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
+                }
+                Error::TooManyPasskeys => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "too_many_passkeys",
+                    "No more passkeys can be registered; remove one first",
+                ),
+                Error::FactorRequired => (
+                    S::CONFLICT,
+                    "factor_required",
+                    "Your role requires a second factor: add another before removing this one",
+                ),
+            },
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.describe().0
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::InvalidRequest { .. } => "invalid_request",
-            ApiError::UnknownField { .. } => "unknown_field",
-            ApiError::ValidationFailed { .. } => "validation_failed",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Forbidden => "forbidden",
-            ApiError::RequestTimeout => "request_timeout",
-            ApiError::Internal => "internal_error",
-            ApiError::ServiceUnavailable { .. } => "service_unavailable",
-            ApiError::WeakPassword => "weak_password",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::InvalidCode => "invalid_code",
-            ApiError::AccountExists => "account_exists",
-            ApiError::IdempotencyKeyRequired => "idempotency_key_required",
-            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
-            ApiError::RequestInProgress => "request_in_progress",
-            ApiError::InsufficientFunds => "insufficient_funds",
-            ApiError::CurrencyMismatch => "currency_mismatch",
-            ApiError::SameAccount => "same_account",
-            ApiError::AccountFrozen => "account_frozen",
-            ApiError::KeyServiceUnavailable { .. } => "key_service_unavailable",
-            ApiError::DataIntegrity => "data_integrity_error",
-            ApiError::InvalidAssertion => "invalid_assertion",
-            ApiError::InvalidToken => "invalid_token",
-            ApiError::InvalidRefreshToken => "invalid_refresh_token",
-            ApiError::RefreshTokenReused => "refresh_token_reused",
-            ApiError::CsrfRejected => "csrf_rejected",
-            ApiError::StepUpRequired { .. } => "step_up_required",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::TooManyPasskeys => "too_many_passkeys",
-            ApiError::FactorRequired => "factor_required",
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            ApiError::InvalidRequest { .. } => "The request is malformed",
-            ApiError::UnknownField { .. } => {
-                "The request has a field this endpoint does not accept"
-            }
-            ApiError::ValidationFailed { .. } => "A field has an invalid value",
-            ApiError::UnsupportedMediaType => "Request bodies must be application/json",
-            ApiError::PayloadTooLarge => "The request body is too large",
-            ApiError::NotFound => "Not found",
-            ApiError::MethodNotAllowed => "Method not allowed on this resource",
-            ApiError::Forbidden => "Forbidden",
-            ApiError::RequestTimeout => "The request took too long",
-            ApiError::Internal => "Internal error",
-            ApiError::ServiceUnavailable { .. } => "The service is temporarily unavailable",
-            ApiError::WeakPassword => "The password is too short, too long, or too easy to guess",
-            ApiError::InvalidCredentials => "The email or password is wrong",
-            ApiError::InvalidCode => "The code is wrong, expired or already used",
-            ApiError::AccountExists => "An account in this currency already exists",
-            ApiError::IdempotencyKeyRequired => {
-                "An Idempotency-Key header (1-255 visible ASCII) is required"
-            }
-            ApiError::IdempotencyKeyReused => {
-                "This Idempotency-Key was used with a different request"
-            }
-            ApiError::RequestInProgress => {
-                "A request with this Idempotency-Key is still in progress"
-            }
-            ApiError::InsufficientFunds => "Insufficient funds",
-            ApiError::CurrencyMismatch => "The accounts and the transfer are not in one currency",
-            ApiError::SameAccount => "Source and destination are the same account",
-            ApiError::AccountFrozen => "The source account cannot send money",
-            ApiError::KeyServiceUnavailable { .. } => {
-                "The key service is unavailable; try again later"
-            }
-            ApiError::DataIntegrity => "Stored data failed an integrity check",
-            ApiError::InvalidAssertion => "The passkey response did not verify",
-            ApiError::InvalidToken => "The access token is missing, invalid, expired or revoked",
-            ApiError::InvalidRefreshToken => "The refresh token is missing, invalid or expired",
-            ApiError::RefreshTokenReused => {
-                "The refresh token was already used; the session has been revoked"
-            }
-            ApiError::CsrfRejected => "Cross-site request refused",
-            ApiError::StepUpRequired { .. } => "A fresh multi-factor authentication is required",
-            ApiError::RateLimited { .. } => "Too many requests",
-            ApiError::TooManyPasskeys => "No more passkeys can be registered; remove one first",
-            ApiError::FactorRequired => {
-                "Your role requires a second factor: add another before removing this one"
-            }
-        }
+        self.describe().1
     }
 
     /// The problem document without `request_id` (added by `render_problems`).
     pub fn to_problem(&self) -> Problem {
+        let (status, code, title) = self.describe();
         let (detail, errors) = match self {
-            ApiError::InvalidRequest { detail } => (Some(detail.clone()), Vec::new()),
-            ApiError::UnknownField { field } => (
+            ApiError::InvalidRequest { detail } | ApiError::App(Error::InvalidInput { detail }) => {
+                (Some(detail.clone()), Vec::new())
+            }
+            ApiError::UnknownField { field }
+            | ApiError::App(Error::UnknownMember { path: field }) => (
                 Some(format!("Unknown field `{field}`.")),
                 vec![FieldError {
                     field: field.clone(),
                     code: "unknown_field",
                 }],
             ),
-            ApiError::ValidationFailed { errors } => (None, errors.clone()),
+            ApiError::App(Error::Validation { errors }) => (None, errors.clone()),
             _ => (None, Vec::new()),
         };
-        let status = self.status();
         Problem {
-            problem_type: format!("{PROBLEM_TYPE_BASE}{}", self.code()),
-            title: self.title(),
+            problem_type: format!("{PROBLEM_TYPE_BASE}{code}"),
+            title,
             status: status.as_u16(),
-            code: self.code(),
+            code,
             detail,
             errors,
             request_id: String::new(),
@@ -248,18 +275,18 @@ impl ApiError {
     /// The generic problem for an error status produced outside our handlers.
     pub fn for_status(status: StatusCode) -> ApiError {
         match status {
-            StatusCode::NOT_FOUND => ApiError::NotFound,
+            StatusCode::NOT_FOUND => ApiError::NoRoute,
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            StatusCode::FORBIDDEN => ApiError::Forbidden,
+            StatusCode::FORBIDDEN => ApiError::FORBIDDEN,
             StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
                 ApiError::RequestTimeout
             }
             status if status.is_client_error() => {
                 ApiError::invalid_request("The request could not be processed.")
             }
-            _ => ApiError::Internal,
+            _ => ApiError::INTERNAL,
         }
     }
 }
@@ -276,8 +303,17 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<FieldErrorDoc>)]
     pub errors: Vec<FieldError>,
     pub request_id: String,
+}
+
+/// One field that failed validation, as in API.md: `{"field": "amount", "code": "out_of_range"}`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorDoc {
+    pub field: String,
+    pub code: String,
 }
 
 impl IntoResponse for ApiError {
@@ -289,17 +325,19 @@ impl IntoResponse for ApiError {
         );
         let headers = response.headers_mut();
         match &self {
-            ApiError::ServiceUnavailable { retry_after_secs }
-            | ApiError::KeyServiceUnavailable { retry_after_secs } => {
+            ApiError::App(
+                Error::Unavailable { retry_after_secs }
+                | Error::KeyServiceUnavailable { retry_after_secs },
+            ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            ApiError::InvalidToken => {
+            ApiError::App(Error::InvalidToken) => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            ApiError::StepUpRequired { max_age_secs } => {
+            ApiError::App(Error::StepUpRequired { max_age_secs }) => {
                 let value = format!(
                     "Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age={max_age_secs}"
                 );
@@ -307,10 +345,10 @@ impl IntoResponse for ApiError {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }
             }
-            ApiError::RateLimited {
+            ApiError::App(Error::RateLimited {
                 retry_after_secs,
                 limit,
-            } => {
+            }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
                 headers.insert("ratelimit-limit", HeaderValue::from(*limit));
                 headers.insert("ratelimit-remaining", HeaderValue::from(0_u32));
@@ -320,20 +358,5 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(self.to_problem());
         response
-    }
-}
-
-impl From<store::StoreError> for ApiError {
-    /// Storage failures are logged here, where their cause is known, and answered with a bare
-    /// 500 — or 503 when the database cannot be reached — that names nothing internal.
-    fn from(error: store::StoreError) -> ApiError {
-        tracing::error!(error = %error, "store error");
-        if error.is_unavailable() {
-            ApiError::ServiceUnavailable {
-                retry_after_secs: 1,
-            }
-        } else {
-            ApiError::Internal
-        }
     }
 }

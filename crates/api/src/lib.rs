@@ -4,16 +4,18 @@
 //! This crate knows nothing about sockets or TLS (the `server` crate owns listeners); it turns
 //! requests that already carry a `PeerAddr` (and, internally, a `PeerIdentity`) into responses.
 
-pub mod auth;
 pub mod client_ip;
+pub mod context;
+pub mod cookies;
+pub mod dto;
 pub mod error;
 pub mod json;
 pub mod limits;
 pub mod middleware;
 pub mod principal;
+pub mod problems;
 pub mod routes;
 pub mod state;
-pub mod vault;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -29,7 +31,7 @@ use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
     auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, profile, webauthn,
 };
-pub use crate::state::{AppState, LedgerSettings, OpsState};
+pub use crate::state::{AppState, OpsState};
 
 /// Edge settings taken from `[server]`.
 #[derive(Debug, Clone, Default)]
@@ -217,7 +219,7 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
 mod tests;
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound
+    ApiError::NoRoute
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -215,7 +215,7 @@ pub async fn client_address(
     next: Next,
 ) -> Response {
     let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() else {
-        return ApiError::Internal.into_response();
+        return ApiError::INTERNAL.into_response();
     };
     match client_ip::resolve(peer.ip(), request.headers(), &trusted) {
         Ok(address) => {
@@ -242,7 +242,7 @@ pub async fn request_timeout(request: Request, next: Next) -> Response {
 /// The response for a panicking handler: a bare 500 `internal_error`, nothing internal.
 pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
-    ApiError::Internal.into_response()
+    ApiError::INTERNAL.into_response()
 }
 
 #[cfg(test)]

@@ -1,26 +1,15 @@
-//! Shared state handed to handlers: cheap clones of long-lived services.
+//! Shared state handed to handlers: the application and the edge's own settings.
 
+use std::sync::Arc;
+
+use http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
-use store::Store;
-
-use crate::auth::SharedAuth;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub store: Store,
-    pub auth: SharedAuth,
-    pub vault: std::sync::Arc<crate::vault::Vault>,
-    pub ledger: std::sync::Arc<LedgerSettings>,
-    /// The only path that posts money movements.
-    pub writer: store::LedgerWriter,
-}
-
-/// `[ledger]` settings.
-#[derive(Debug, Clone)]
-pub struct LedgerSettings {
-    pub currencies: Vec<String>,
-    /// Transfers above this many minor units need `acr=mfa`.
-    pub step_up_amount: i64,
+    pub app: Arc<app::App>,
+    /// Origins allowed on cookie endpoints: our own and the CORS allowlist.
+    pub trusted_origins: Arc<Vec<HeaderValue>>,
 }
 
 #[derive(Clone)]

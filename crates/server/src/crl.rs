@@ -146,7 +146,7 @@ pub fn build(
     revoked: &[Revoked],
     number: &[u8],
 ) -> Result<String, rcgen::Error> {
-    let now = OffsetDateTime::now_utc();
+    let now = app::Clock::System.now_utc();
     let params = CertificateRevocationListParams {
         this_update: now,
         next_update: now + Duration::days(CRL_NEXT_UPDATE_DAYS),

@@ -279,7 +279,7 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
             }
             let context = match &row.owner {
                 store::WrappedKeyOwner::Profile(user_id) => {
-                    api::routes::profile::record_context(user_id)
+                    app::vault::profile::record_context(user_id)
                 }
                 store::WrappedKeyOwner::DataKey(id) => id.clone(),
             };
@@ -332,13 +332,11 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
 /// The store (migrated) and the vault, with second-factor secrets sealed under the local KEK
 /// file moved under the configured provider first, so nothing is left that an old KEK version
 /// or the local file alone roots.
-async fn open_vault(
-    config: &Config,
-) -> anyhow::Result<(store::Store, std::sync::Arc<api::vault::Vault>)> {
+async fn open_vault(config: &Config) -> anyhow::Result<(store::Store, app::vault::Vault)> {
     let store = store::Store::connect(&config.database).await?;
     store.migrate().await?;
-    let vault = serve::build_vault(config)?;
-    api::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
+    let vault = serve::build_vault(config, app::Clock::System)?;
+    app::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
         .await
         .map_err(|reason| anyhow::anyhow!("second-factor secrets: {reason}"))?;
     Ok((store, vault))

@@ -135,7 +135,7 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 
 /// Valid from `NOT_BEFORE_BACKDATE` ago for `days` days, but never past `limit`.
 fn set_validity(params: &mut CertificateParams, days: i64, limit: Option<OffsetDateTime>) {
-    let not_before = OffsetDateTime::now_utc() - NOT_BEFORE_BACKDATE;
+    let not_before = app::Clock::System.now_utc() - NOT_BEFORE_BACKDATE;
     let not_after = not_before + Duration::days(days);
     params.not_before = not_before;
     params.not_after = limit.map_or(not_after, |limit| not_after.min(limit));

@@ -166,7 +166,7 @@ pub fn revoke_client(config: &Config, name: &str, ca_dir: Option<PathBuf>) -> an
     }
     revoked.push(crl::Revoked {
         serial,
-        revoked_at: time::OffsetDateTime::now_utc(),
+        revoked_at: app::Clock::System.now_utc(),
     });
     let number = crl::next_number(&previous_number)?;
     let pem = crl::build(&ca, &revoked, &number)?;

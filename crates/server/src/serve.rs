@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use api::auth::{Auth, AuthSettings, HashingPool, SessionTable, TOKEN_AUDIENCE, Throttles, now_ms};
+use app::identity::TOKEN_AUDIENCE;
 use http::HeaderValue;
 use identity::SigningKeys;
 
@@ -34,45 +34,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let metrics = crate::telemetry::init_metrics()?;
 
-    let auth = build_auth(&config, &store).await?;
-    let throttles = auth.clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(THROTTLE_RETAIN_INTERVAL);
-        loop {
-            interval.tick().await;
-            throttles.throttles.retain_recent();
-        }
-    });
-    let vault = build_vault(&config)?;
-    let legacy =
-        api::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
-            .await
-            .map_err(|reason| anyhow::anyhow!("second-factor secrets: {reason}"))?;
-    if legacy != api::vault::LegacyMigration::default() {
-        tracing::info!(
-            totp_resealed = legacy.totp_resealed,
-            totp_failed = legacy.totp_failed,
-            legacy_recovery_codes = legacy.legacy_recovery_codes,
-            "second-factor secrets moved under the KEK provider"
-        );
-    }
-    store
-        .ensure_settlement_accounts(&config.ledger.currencies, now_ms())
-        .await?;
-    let ledger = Arc::new(api::LedgerSettings {
-        currencies: config.ledger.currencies.clone(),
-        step_up_amount: config.ledger.step_up_amount,
-    });
-    let writer = store::LedgerWriter::start(store.clone())
-        .context("cannot start the ledger writer thread")?;
-    tokio::spawn(purge_idempotency_keys(store.clone()));
-    tokio::spawn(checkpoint_wal(store.clone()));
+    let app = Arc::new(build_app(&config, store.clone()).await?);
+    app.spawn_background_jobs();
     let state = AppState {
-        store: store.clone(),
-        auth,
-        vault,
-        ledger,
-        writer,
+        app: app.clone(),
+        trusted_origins: Arc::new(trusted_origins(&config)?),
     };
     let edge = EdgeConfig {
         trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),
@@ -142,9 +108,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How often idle throttle keys are forgotten.
-const THROTTLE_RETAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// The configured KEK provider (`keys.provider`).
 pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider> {
     if let Some(openbao) = &config.keys.openbao {
@@ -180,7 +143,7 @@ pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider
     Ok(crypto::KekProvider::local(keyring))
 }
 
-pub fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
+pub fn build_vault(config: &Config, clock: app::Clock) -> anyhow::Result<app::vault::Vault> {
     let blind_index =
         crypto::LocalKek::from_file(&config.keys.blind_index_key_file).map_err(|error| {
             ConfigError {
@@ -188,13 +151,17 @@ pub fn build_vault(config: &Config) -> anyhow::Result<Arc<api::vault::Vault>> {
                 reason: error.to_string(),
             }
         })?;
-    Ok(Arc::new(api::vault::Vault::new(
+    Ok(app::vault::Vault::new(
         build_kek_provider(config)?,
         blind_index.mac_key("strongroom/blind-index/national-id/v1"),
-    )))
+        clock,
+    ))
 }
 
-async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc<Auth>> {
+/// The application: store, ledger writer, clock, identity services and vault, with
+/// second-factor secrets sealed the old way moved under the KEK provider first.
+async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::App> {
+    let clock = app::Clock::System;
     let pem = std::fs::read(&config.keys.signing_key_file).map_err(|_| ConfigError {
         key: "keys.signing_key_file".into(),
         reason: "cannot be read".into(),
@@ -205,33 +172,66 @@ async fn build_auth(config: &Config, store: &store::Store) -> anyhow::Result<Arc
             reason: error.to_string(),
         })?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let mut trusted_origins = vec![HeaderValue::from_str(&config.server.public_origin)?];
-    trusted_origins.extend(config.server.cors_allowed_origins.iter().cloned());
     tracing::info!(
         kid = keys.active_kid().unwrap_or_default(),
         argon2_slots = cores,
         "identity ready"
     );
-    Ok(Arc::new(Auth {
+    let identity = app::identity::Identity {
         verified: Default::default(),
         keys,
         // One core stays free of Argon2 for the async workers that move money.
-        hashing: HashingPool::new(cores.saturating_sub(1))?,
-        sessions: SessionTable::load(store, now_ms()).await?,
-        throttles: Throttles::default(),
-        webauthn: api::auth::relying_party(&config.server.public_origin).map_err(|reason| {
+        hashing: app::identity::HashingPool::new(cores.saturating_sub(1))?,
+        sessions: app::identity::SessionTable::load(&store, clock.clone()).await?,
+        throttles: app::identity::Throttles::default(),
+        webauthn: app::identity::relying_party(&config.server.public_origin).map_err(|reason| {
             ConfigError {
                 key: "server.public_origin".into(),
                 reason,
             }
         })?,
-        settings: AuthSettings {
+    };
+    let vault = build_vault(config, clock.clone())?;
+    let legacy =
+        app::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
+            .await
+            .map_err(|reason| anyhow::anyhow!("second-factor secrets: {reason}"))?;
+    if legacy != app::vault::LegacyMigration::default() {
+        tracing::info!(
+            totp_resealed = legacy.totp_resealed,
+            totp_failed = legacy.totp_failed,
+            legacy_recovery_codes = legacy.legacy_recovery_codes,
+            "second-factor secrets moved under the KEK provider"
+        );
+    }
+    store
+        .ensure_settlement_accounts(&config.ledger.currencies, clock.now_ms())
+        .await?;
+    let writer = store::LedgerWriter::start(store.clone())
+        .context("cannot start the ledger writer thread")?;
+    Ok(app::App {
+        store,
+        writer,
+        clock,
+        identity,
+        vault,
+        auth: app::AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
             step_up_max_age_secs: config.auth.step_up_max_age_secs,
         },
-        trusted_origins,
-    }))
+        ledger: app::LedgerSettings {
+            currencies: config.ledger.currencies.clone(),
+            step_up_amount: config.ledger.step_up_amount,
+        },
+    })
+}
+
+/// Origins allowed on cookie endpoints: our own and the CORS allowlist.
+fn trusted_origins(config: &Config) -> anyhow::Result<Vec<HeaderValue>> {
+    let mut origins = vec![HeaderValue::from_str(&config.server.public_origin)?];
+    origins.extend(config.server.cors_allowed_origins.iter().cloned());
+    Ok(origins)
 }
 
 async fn bind(key: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -249,51 +249,4 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = interrupt.recv() => {},
     }
     Ok(())
-}
-
-/// Idempotency keys are answered for at least this long (API.md: at least 24 h).
-pub const IDEMPOTENCY_KEY_RETENTION_MS: i64 = 24 * 60 * 60 * 1_000;
-/// How often expired idempotency keys are purged.
-const IDEMPOTENCY_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
-/// Keys deleted per statement, so a purge never holds the write lock for long.
-const IDEMPOTENCY_PURGE_CHUNK: i64 = 5_000;
-
-/// Deletes idempotency keys older than the retention period, a chunk at a time, forever.
-async fn purge_idempotency_keys(store: store::Store) {
-    let mut interval = tokio::time::interval(IDEMPOTENCY_PURGE_INTERVAL);
-    loop {
-        interval.tick().await;
-        let before = now_ms().saturating_sub(IDEMPOTENCY_KEY_RETENTION_MS);
-        loop {
-            match store
-                .purge_idempotency_keys(before, IDEMPOTENCY_PURGE_CHUNK)
-                .await
-            {
-                Ok(deleted) if deleted > 0 => {
-                    tracing::info!(deleted, "expired idempotency keys purged");
-                    if deleted < u64::try_from(IDEMPOTENCY_PURGE_CHUNK).unwrap_or(0) {
-                        break;
-                    }
-                }
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "idempotency key purge failed; retrying later");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// How often the SQLite WAL is checkpointed beside the ledger writer.
-const WAL_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
-
-async fn checkpoint_wal(store: store::Store) {
-    let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
-    loop {
-        interval.tick().await;
-        if let Err(error) = store.checkpoint_wal().await {
-            tracing::warn!(%error, "WAL checkpoint failed; retrying later");
-        }
-    }
 }

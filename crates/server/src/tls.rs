@@ -119,7 +119,7 @@ fn internal_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, ConfigError> {
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto_provider());
     if let Some(path) = &tls.internal_client_crl {
         let crl = crl::read(path, &cas)?;
-        if crl.is_stale(time::OffsetDateTime::now_utc()) {
+        if crl.is_stale(app::Clock::System.now_utc()) {
             tracing::warn!(
                 path = %path.display(),
                 "the client CRL is past its next update; it still applies, but reissue it \

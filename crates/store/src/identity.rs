@@ -49,6 +49,9 @@ pub struct SecurityEventRecord {
     pub session_id: Option<String>,
 }
 
+const INSERT_EVENT: &str = "INSERT INTO security_events \
+    (id, user_id, kind, created_at, ip, user_agent, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 type UserRow = (String, String, String, String, String, String, i64);
 type SessionRow = (
     String,
@@ -179,11 +182,13 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a session with its first refresh token (generation 0), atomically.
+    /// Creates a session with its first refresh token (generation 0) and its security event,
+    /// atomically.
     pub async fn create_session(
         &self,
         session: &SessionRecord,
         refresh_hash: &[u8],
+        event: &SecurityEventRecord,
     ) -> Result<(), StoreError> {
         let insert_session = concat!(
             "INSERT INTO sessions (",
@@ -201,6 +206,10 @@ impl Store {
                 .execute(&mut *tx).await?;
             sqlx::query(insert_token)
                 .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
+                .execute(&mut *tx).await?;
+            sqlx::query(INSERT_EVENT)
+                .bind(&event.id).bind(&event.user_id).bind(&event.kind).bind(event.created_at)
+                .bind(&event.ip).bind(&event.user_agent).bind(&event.session_id)
                 .execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -319,9 +328,7 @@ impl Store {
         &self,
         event: &SecurityEventRecord,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO security_events (id, user_id, kind, created_at, ip, user_agent, session_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        on_pool!(self, pool => sqlx::query(sql)
+        on_pool!(self, pool => sqlx::query(INSERT_EVENT)
             .bind(&event.id).bind(&event.user_id).bind(&event.kind).bind(event.created_at)
             .bind(&event.ip).bind(&event.user_agent).bind(&event.session_id)
             .execute(pool).await?.rows_affected());
@@ -343,5 +350,38 @@ impl Store {
         let rows: Vec<EventRow> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(user_id).bind(before_id).bind(limit).fetch_all(pool).await?);
         Ok(rows.into_iter().map(event).collect())
+    }
+
+    /// Deletes up to `chunk` records of each kind that expired before `now`: MFA tickets,
+    /// WebAuthn ceremonies, and sessions (with their refresh tokens) past their absolute end —
+    /// a revoked session is kept until then, so every instance still sees it revoked. Returns
+    /// how many rows went.
+    pub async fn purge_expired_identity(&self, now: i64, chunk: i64) -> Result<u64, StoreError> {
+        let statements = [
+            "DELETE FROM mfa_tickets WHERE ticket_hash IN \
+             (SELECT ticket_hash FROM mfa_tickets WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM webauthn_ceremonies WHERE id IN \
+             (SELECT id FROM webauthn_ceremonies WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM refresh_tokens WHERE session_id IN \
+             (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions AS s \
+             WHERE s.expires_at <= $1 AND NOT EXISTS \
+             (SELECT 1 FROM refresh_tokens AS r WHERE r.session_id = s.id) LIMIT $2)",
+        ];
+        let mut deleted = 0_u64;
+        for sql in statements {
+            let rows = on_pool!(self, pool => sqlx::query(sql).bind(now).bind(chunk).execute(pool).await?.rows_affected());
+            deleted = deleted.saturating_add(rows);
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes up to `chunk` security events older than `before`.
+    pub async fn purge_security_events(&self, before: i64, chunk: i64) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM security_events WHERE id IN \
+                   (SELECT id FROM security_events WHERE created_at < $1 LIMIT $2)";
+        Ok(
+            on_pool!(self, pool => sqlx::query(sql).bind(before).bind(chunk).execute(pool).await?.rows_affected()),
+        )
     }
 }

@@ -144,11 +144,4 @@ impl Store {
         let row: Option<(Option<String>, String)> = on_pool!(self, pool => sqlx::query_as(sql).bind(id).bind(kind).bind(now).fetch_optional(pool).await?);
         Ok(row.map(|(user_id, state)| CeremonyRecord { user_id, state }))
     }
-
-    /// Drops expired ceremonies (called opportunistically).
-    pub async fn purge_ceremonies(&self, now: i64) -> Result<(), StoreError> {
-        let sql = "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1";
-        on_pool!(self, pool => sqlx::query(sql).bind(now).execute(pool).await?.rows_affected());
-        Ok(())
-    }
 }

@@ -31,8 +31,6 @@ pub const WRITER_BATCH_MAX: usize = 512;
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
 pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
-/// The status stored for a successful posting's idempotency record.
-pub const POSTED_STATUS: i32 = 201;
 
 /// One money movement to post, already validated at the edge.
 #[derive(Debug, Clone)]
@@ -73,7 +71,6 @@ pub enum PostingOutcome {
     Refused(Refusal),
     /// The key was used before with the same request: its original answer.
     Replayed {
-        status: i32,
         body: String,
     },
     /// The key was used before with a different request.
@@ -202,9 +199,9 @@ enum WriteConnection {
     Postgres(PgConnection),
 }
 
-type KeyRow = (String, String, Vec<u8>, String, Option<i32>, Option<String>);
+type KeyRow = (String, String, Vec<u8>, String, Option<String>);
 /// A stored key's request hash, state, response status and body.
-type StoredKey = (Vec<u8>, String, Option<i32>, Option<String>);
+type StoredKey = (Vec<u8>, String, Option<String>);
 type AccountRow = (String, Option<String>, String, String, i64, String);
 
 /// A posting that passed, with the balances after its two entries.
@@ -301,7 +298,7 @@ impl Writer {
 const SQLITE_BEGIN_AND_LOCK: &str = "BEGIN IMMEDIATE; \
     UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
 /// `[[scope, key], ...]` → stored keys.
-const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, k.response_status, \
+const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM json_each($1) AS j JOIN idempotency_keys AS k \
     ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
 /// `[id, ...]` → account rows.
@@ -322,14 +319,14 @@ const SQLITE_WRITES: &str = "\
     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
     unhex(value ->> 9), unhex(value ->> 10) FROM json_each($2); \
     INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', 201, \
+    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', NULL, \
     value ->> 3, value ->> 4 FROM json_each($3); \
     UPDATE accounts SET balance = j.value ->> 1 FROM json_each($4) AS j \
     WHERE accounts.id = j.value ->> 0 AND accounts.balance = j.value ->> 2; \
     UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1";
 
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
-    k.response_status, k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
+    k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
     JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
 const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
     FROM accounts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
@@ -345,7 +342,7 @@ const POSTGRES_WRITES: &str = "\
     decode(j ->> 9, 'hex'), decode(j ->> 10, 'hex') FROM jsonb_array_elements($2::jsonb) AS j \
     RETURNING 1), \
     k AS (INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', 201, \
+    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', NULL, \
     j ->> 3, (j ->> 4)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
     b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
     FROM jsonb_array_elements($4::jsonb) AS j \
@@ -729,7 +726,7 @@ fn plan<'a>(
 ) {
     let stored: HashMap<(String, String), StoredKey> = stored
         .into_iter()
-        .map(|(scope, key, hash, state, status, body)| ((scope, key), (hash, state, status, body)))
+        .map(|(scope, key, hash, state, body)| ((scope, key), (hash, state, body)))
         .collect();
     let mut working: HashMap<String, AccountState> = HashMap::new();
     for request in requests {
@@ -748,13 +745,10 @@ fn plan<'a>(
     for request in requests {
         let record = &request.idempotency;
         let lookup = (record.scope.clone(), record.key.clone());
-        if let Some((hash, state, status, body)) = stored.get(&lookup) {
-            outcomes.push(match (state.as_str(), status, body) {
+        if let Some((hash, state, body)) = stored.get(&lookup) {
+            outcomes.push(match (state.as_str(), body) {
                 _ if hash != &record.request_hash => PostingOutcome::KeyReused,
-                ("done", Some(status), Some(body)) => PostingOutcome::Replayed {
-                    status: *status,
-                    body: body.clone(),
-                },
+                ("done", Some(body)) => PostingOutcome::Replayed { body: body.clone() },
                 _ => PostingOutcome::KeyInProgress,
             });
             continue;
@@ -921,7 +915,6 @@ mod tests {
             "done".to_owned(),
             5_i64.to_be_bytes().to_vec(),
             "done".to_owned(),
-            Some(201),
             Some("{\"amount\":5}".to_owned()),
         )];
         let (outcomes, passed, touched) = plan(&cache, &refs, stored);
@@ -934,7 +927,6 @@ mod tests {
                 PostingOutcome::KeyReused,
                 PostingOutcome::Posted,
                 PostingOutcome::Replayed {
-                    status: 201,
                     body: "{\"amount\":5}".to_owned()
                 },
             ]

@@ -30,7 +30,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
             .extensions
             .get::<ClientIp>()
             .copied()
-            .ok_or(crate::error::ApiError::Internal)
+            .ok_or(crate::error::ApiError::INTERNAL)
     }
 }
 

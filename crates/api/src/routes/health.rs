@@ -5,16 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
-use serde::Serialize;
 
+use crate::dto::Health;
 use crate::error::ApiError;
 use crate::state::{AppState, OpsState};
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok` when the process is serving.
-    pub status: &'static str,
-}
 
 /// Liveness: the process is up and serving. Says nothing about dependencies.
 #[utoipa::path(get, path = "/healthz", tag = "health",
@@ -25,13 +19,14 @@ pub async fn healthz() -> Json<Health> {
 
 /// Readiness: the store answers and its schema is in place.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.store.ping().await {
+    match state.app.store.ping().await {
         Ok(()) => Ok(Json(Health { status: "ready" })),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
-            Err(ApiError::ServiceUnavailable {
+            Err(app::Error::Unavailable {
                 retry_after_secs: 1,
-            })
+            }
+            .into())
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Route handlers, one module per area, and the OpenAPI description built from them.
+//! Route handlers, one module per area, and the OpenAPI description built from them. A
+//! handler reads its input, calls one use case of `app::App`, and renders the outcome.
 
 pub mod auth;
 pub mod factors;
@@ -10,3 +11,34 @@ pub mod mfa;
 pub mod openapi;
 pub mod profile;
 pub mod webauthn;
+
+use app::identity::session::PageRequest;
+use app::limits::{CURSOR_CHARS_MAX, PAGE_LEN_DEFAULT, PAGE_LEN_MAX};
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+
+use crate::dto::PageQuery;
+use crate::error::ApiError;
+
+/// A validated page request: `limit` in 1..=200 (default 50) and a cursor of the shape our
+/// cursors have; whether it names one of the caller's items is the use case's check.
+pub fn page(query: Result<Query<PageQuery>, QueryRejection>) -> Result<PageRequest, ApiError> {
+    let Query(query) =
+        query.map_err(|_| ApiError::invalid_request("Unknown or malformed query parameter."))?;
+    let limit = query.limit.unwrap_or(PAGE_LEN_DEFAULT);
+    if !(1..=PAGE_LEN_MAX).contains(&limit) {
+        return Err(app::Error::field("limit", "out_of_range").into());
+    }
+    if let Some(cursor) = &query.cursor {
+        let well_formed = !cursor.is_empty()
+            && cursor.len() <= CURSOR_CHARS_MAX
+            && cursor.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if !well_formed {
+            return Err(ApiError::invalid_request("Malformed cursor."));
+        }
+    }
+    Ok(PageRequest {
+        limit,
+        cursor: query.cursor,
+    })
+}

@@ -8,25 +8,16 @@ use utoipa::OpenApi;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::error::{FieldError, Problem};
-use crate::routes::auth::LoginAnswer;
-use crate::routes::auth::{
-    self, LoginRequest, RegisterRequest, RegisterResponse, SessionList, SessionView, TokenResponse,
+use crate::dto::{
+    AccountList, AccountView, Address, AssertionRequest, CodeRequest, EnrolRequest, EntryList,
+    EntryView, FactorList, Health, LoginAnswer, LoginOptionsRequest, LoginRequest, Me,
+    MfaChallenge, MfaStatus, NewAccount, NewTransfer, PasskeyRegistered, PasskeyView, ProfileInput,
+    ProfileView, RecoveryCodes, RegisterPasskeyRequest, RegisterRequest, RegisterResponse,
+    SecurityEvent, SecurityEventList, SessionList, SessionView, TicketCodeRequest,
+    TicketRecoveryRequest, TokenResponse, TotpEnrolment, TransferView, UpdateMe,
 };
-use crate::routes::factors::{self, EnrolRequest, FactorList, PasskeyView};
-use crate::routes::health::{self, Health};
-use crate::routes::ledger::{
-    self, AccountList, AccountView, EntryList, EntryView, NewAccount, NewTransfer, TransferView,
-};
-use crate::routes::me::{self, Me, MfaStatus, SecurityEvent, SecurityEventList, UpdateMe};
-use crate::routes::mfa::{
-    self, CodeRequest, MfaChallenge, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
-    TotpEnrolment,
-};
-use crate::routes::profile::{self, Address, ProfileInput, ProfileView};
-use crate::routes::webauthn::{
-    self, AssertionRequest, LoginOptionsRequest, PasskeyRegistered, RegisterPasskeyRequest,
-};
+use crate::error::{FieldErrorDoc, Problem};
+use crate::routes::{auth, factors, health, ledger, me, mfa, profile, webauthn};
 
 /// Declares the bearer (JWT access token) security scheme.
 struct BearerScheme;
@@ -64,7 +55,7 @@ impl utoipa::Modify for BearerScheme {
         factors::regenerate_recovery_codes,
     ),
     components(schemas(
-        Health, Problem, FieldError, RegisterRequest, RegisterResponse, LoginRequest,
+        Health, Problem, FieldErrorDoc, RegisterRequest, RegisterResponse, LoginRequest,
         TokenResponse, SessionView, SessionList, Me, MfaStatus, UpdateMe, SecurityEvent,
         SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,

@@ -24,7 +24,7 @@ fn a_written_crl_reads_back_with_its_entries_and_number() {
     let crl = parse(pem.as_bytes(), std::slice::from_ref(ca.certificate())).unwrap();
     assert_eq!(crl.revoked, entries);
     assert_eq!(crl.number, [0x02]);
-    let now = OffsetDateTime::now_utc();
+    let now = app::Clock::System.now_utc();
     assert!(!crl.is_stale(now));
     assert!(crl.is_stale(now + Duration::days(CRL_NEXT_UPDATE_DAYS + 1)));
 }

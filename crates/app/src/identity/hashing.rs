@@ -12,7 +12,7 @@ use identity::password::{PasswordError, Verification};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Hashes waiting per running slot before new ones are refused.
 pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
@@ -69,14 +69,14 @@ impl HashingPool {
 
     /// A place in the pool, or — after `ARGON2_BUSY_DELAY` — 503 with `Retry-After` when it
     /// is full.
-    pub async fn admit(&self) -> Result<Admission, ApiError> {
+    pub async fn admit(&self) -> Result<Admission, Error> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission(self.admitted.clone());
         if before >= self.admitted_max {
             drop(admission);
             metrics::counter!("strongroom_argon2_rejected_total").increment(1);
             tokio::time::sleep(ARGON2_BUSY_DELAY).await;
-            return Err(ApiError::ServiceUnavailable {
+            return Err(Error::Unavailable {
                 retry_after_secs: ARGON2_BUSY_RETRY_AFTER_SECS,
             });
         }
@@ -87,7 +87,7 @@ impl HashingPool {
         &self,
         admission: Admission,
         work: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, Error> {
         let hasher = self.hasher.clone();
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -95,20 +95,20 @@ impl HashingPool {
                 let _admission = admission;
                 let _ = reply.send(work(&hasher));
             }))
-            .map_err(|_| ApiError::Internal)?;
-        answer.await.map_err(|_| ApiError::Internal)
+            .map_err(|_| Error::Internal)?;
+        answer.await.map_err(|_| Error::Internal)
     }
 
     pub async fn hash(
         &self,
         admission: Admission,
         password: SecretString,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, Error> {
         self.run(admission, move |hasher| hasher.hash(&password))
             .await?
             .map_err(|error| match error {
-                PasswordError::Hashing => ApiError::Internal,
-                _ => ApiError::WeakPassword,
+                PasswordError::Hashing => Error::Internal,
+                _ => Error::WeakPassword,
             })
     }
 
@@ -119,7 +119,7 @@ impl HashingPool {
         admission: Admission,
         password: SecretString,
         stored: Option<String>,
-    ) -> Result<(Verification, Option<String>), ApiError> {
+    ) -> Result<(Verification, Option<String>), Error> {
         self.run(admission, move |hasher| {
             let verification = hasher.verify(&password, stored.as_deref());
             let rehashed = match verification {

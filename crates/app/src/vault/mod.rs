@@ -7,20 +7,16 @@
 //! the configured KEK provider like personal data. Secrets sealed before that (under keys
 //! derived from the local KEK file) are converted at start-up by `migrate_legacy_factor_secrets`.
 
+pub mod profile;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crypto::{Dek, KekProvider, KmsError, MacKey, WrappedDek};
 
-use crate::error::ApiError;
-
-/// Unwrapped data keys kept in memory.
-pub const DEK_CACHE_LEN_MAX: usize = 10_000;
-/// How long an unwrapped data key stays cached.
-pub const DEK_CACHE_TTL: Duration = Duration::from_secs(60);
-/// `Retry-After` when the key service is down.
-pub const KEY_SERVICE_RETRY_AFTER_SECS: u32 = 5;
+use crate::error::Error;
+use crate::limits::{DEK_CACHE_LEN_MAX, DEK_CACHE_TTL, KEY_SERVICE_RETRY_AFTER_SECS};
 
 pub struct Vault {
     pub provider: KekProvider,
@@ -28,6 +24,7 @@ pub struct Vault {
     cache: Mutex<HashMap<Vec<u8>, (Dek, Instant)>>,
     /// The MAC key of recovery codes issued before per-user keys, while any remain.
     legacy_recovery: std::sync::RwLock<Option<Dek>>,
+    clock: crate::Clock,
 }
 
 /// The `data_keys` id (and wrap context) of a user's second-factor key.
@@ -66,32 +63,33 @@ impl std::fmt::Debug for Vault {
 }
 
 /// Why a record could not be opened.
-pub fn kms_error(error: KmsError) -> ApiError {
+pub fn kms_error(error: KmsError) -> Error {
     match error {
-        KmsError::Unavailable | KmsError::Randomness => ApiError::KeyServiceUnavailable {
+        KmsError::Unavailable | KmsError::Randomness => Error::KeyServiceUnavailable {
             retry_after_secs: KEY_SERVICE_RETRY_AFTER_SECS,
         },
-        KmsError::Integrity | KmsError::UnknownKey => ApiError::DataIntegrity,
+        KmsError::Integrity | KmsError::UnknownKey => Error::DataIntegrity,
     }
 }
 
 impl Vault {
-    pub fn new(provider: KekProvider, blind_index_key: MacKey) -> Vault {
+    pub fn new(provider: KekProvider, blind_index_key: MacKey, clock: crate::Clock) -> Vault {
         Vault {
             provider,
             blind_index_key,
             cache: Mutex::new(HashMap::new()),
             legacy_recovery: std::sync::RwLock::new(None),
+            clock,
         }
     }
 
     /// The data key that seals `user_id`'s second-factor secrets, created on first use.
-    pub async fn factor_key(&self, store: &store::Store, user_id: &str) -> Result<Dek, ApiError> {
+    pub async fn factor_key(&self, store: &store::Store, user_id: &str) -> Result<Dek, Error> {
         let id = factor_key_id(user_id);
         if let Some(record) = store.find_data_key(&id).await? {
             return self.unwrap(&wrapped_dek(&record)?, &id).await;
         }
-        let dek = Dek::generate().map_err(|_| ApiError::Internal)?;
+        let dek = Dek::generate().map_err(|_| Error::Internal)?;
         let wrapped = self.wrap(&dek, &id).await?;
         let record = store::DataKeyRecord {
             kek_id: wrapped.kek_id,
@@ -99,13 +97,13 @@ impl Vault {
             dek_wrapped: wrapped.bytes,
         };
         if store
-            .insert_data_key(&id, &record, crate::auth::now_ms())
+            .insert_data_key(&id, &record, self.clock.now_ms())
             .await?
         {
             return Ok(dek);
         }
         // Another request created it first: use theirs.
-        let record = store.find_data_key(&id).await?.ok_or(ApiError::Internal)?;
+        let record = store.find_data_key(&id).await?.ok_or(Error::Internal)?;
         self.unwrap(&wrapped_dek(&record)?, &id).await
     }
 
@@ -115,7 +113,7 @@ impl Vault {
         store: &store::Store,
         user_id: &str,
         normalised: &str,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Vec<u8>, Error> {
         let key = self.factor_key(store, user_id).await?;
         Ok(key
             .mac_key(RECOVERY_CODE_PURPOSE)
@@ -130,12 +128,12 @@ impl Vault {
             .map(|key| key.as_mac_key().mac(normalised.as_bytes()))
     }
 
-    pub async fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, ApiError> {
+    pub async fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, Error> {
         self.provider.wrap(dek, context).await.map_err(kms_error)
     }
 
     /// The data key of a record, from the cache or the KEK provider.
-    pub async fn unwrap(&self, wrapped: &WrappedDek, context: &str) -> Result<Dek, ApiError> {
+    pub async fn unwrap(&self, wrapped: &WrappedDek, context: &str) -> Result<Dek, Error> {
         let cache_key = [context.as_bytes(), b"\0", &wrapped.bytes].concat();
         let cached = self.cache.lock().ok().and_then(|cache| {
             cache
@@ -187,10 +185,10 @@ pub fn normalise_national_id(value: &str) -> String {
         .collect()
 }
 
-fn wrapped_dek(record: &store::DataKeyRecord) -> Result<WrappedDek, ApiError> {
+fn wrapped_dek(record: &store::DataKeyRecord) -> Result<WrappedDek, Error> {
     Ok(WrappedDek {
         kek_id: record.kek_id.clone(),
-        kek_version: u32::try_from(record.kek_version).map_err(|_| ApiError::DataIntegrity)?,
+        kek_version: u32::try_from(record.kek_version).map_err(|_| Error::DataIntegrity)?,
         bytes: record.dek_wrapped.clone(),
     })
 }
@@ -241,9 +239,10 @@ pub async fn migrate_legacy_factor_secrets(
             .map_err(|error| error.to_string())?;
         for (user_id, secret, pending) in rows {
             let aad = totp_aad(&user_id);
-            let key = vault.factor_key(store, &user_id).await.map_err(|error| {
-                format!("the key service refused a factor key: {}", error.code())
-            })?;
+            let key = vault
+                .factor_key(store, &user_id)
+                .await
+                .map_err(|error| format!("the key service refused a factor key: {}", error))?;
             let reseal = |sealed: &Option<Vec<u8>>| -> Result<Option<Vec<u8>>, ()> {
                 sealed
                     .as_deref()
@@ -302,10 +301,7 @@ pub async fn migrate_legacy_factor_secrets(
                 )
                 .await
                 .map_err(|error| {
-                    format!(
-                        "the legacy recovery-code key cannot be opened: {}",
-                        error.code()
-                    )
+                    format!("the legacy recovery-code key cannot be opened: {}", error)
                 })?,
         ),
         (true, None) => {
@@ -318,14 +314,14 @@ pub async fn migrate_legacy_factor_secrets(
             let wrapped = vault
                 .wrap(&key, LEGACY_RECOVERY_KEY_ID)
                 .await
-                .map_err(|error| format!("the key service refused to wrap: {}", error.code()))?;
+                .map_err(|error| format!("the key service refused to wrap: {}", error))?;
             let record = store::DataKeyRecord {
                 kek_id: wrapped.kek_id,
                 kek_version: i64::from(wrapped.kek_version),
                 dek_wrapped: wrapped.bytes,
             };
             store
-                .insert_data_key(LEGACY_RECOVERY_KEY_ID, &record, crate::auth::now_ms())
+                .insert_data_key(LEGACY_RECOVERY_KEY_ID, &record, vault.clock.now_ms())
                 .await
                 .map_err(|error| error.to_string())?;
             Some(key)

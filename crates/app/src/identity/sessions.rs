@@ -19,15 +19,25 @@ struct Entry {
     revoked: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionTable {
     entries: RwLock<HashMap<String, Entry>>,
+    clock: crate::Clock,
+    /// `SESSION_TABLE_LEN_MAX`, smaller in tests.
+    capacity: usize,
 }
 
 impl SessionTable {
-    pub async fn load(store: &Store, now_ms: i64) -> Result<SessionTable, store::StoreError> {
-        let table = SessionTable::default();
-        for (id, user_id, expires_at_ms) in store.live_sessions(now_ms).await? {
+    pub async fn load(
+        store: &Store,
+        clock: crate::Clock,
+    ) -> Result<SessionTable, store::StoreError> {
+        let table = SessionTable {
+            entries: RwLock::default(),
+            clock,
+            capacity: SESSION_TABLE_LEN_MAX,
+        };
+        for (id, user_id, expires_at_ms) in store.live_sessions(table.clock.now_ms()).await? {
             table.remember(&id, &user_id, expires_at_ms, false);
         }
         Ok(table)
@@ -37,9 +47,12 @@ impl SessionTable {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
-        if entries.len() >= SESSION_TABLE_LEN_MAX {
-            entries.retain(|_, entry| !entry.revoked && entry.expires_at_ms > 0);
-            if entries.len() >= SESSION_TABLE_LEN_MAX {
+        if entries.len() >= self.capacity {
+            // Evict by expiry: a session past its end needs no entry (the store says the
+            // same), while a revoked one keeps its tombstone until it would have expired.
+            let now_ms = self.clock.now_ms();
+            entries.retain(|_, entry| entry.expires_at_ms > now_ms);
+            if entries.len() >= self.capacity {
                 return;
             }
         }
@@ -69,7 +82,8 @@ impl SessionTable {
             .and_modify(|entry| entry.revoked = true)
             .or_insert(Entry {
                 user_id: String::new(),
-                expires_at_ms: 0,
+                // Kept as long as any session could still be live.
+                expires_at_ms: i64::MAX,
                 revoked: true,
             });
     }
@@ -103,5 +117,34 @@ impl SessionTable {
             }
         };
         Ok(!entry.revoked && entry.user_id == user_id && entry.expires_at_ms > now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_table_evicts_expired_sessions_and_keeps_tombstones() {
+        let clock = crate::Clock::manual(1_000);
+        let table = SessionTable {
+            entries: RwLock::default(),
+            clock: clock.clone(),
+            capacity: 8,
+        };
+        table.insert("expired", "u", 1_500);
+        table.revoke("revoked-elsewhere");
+        clock.advance_ms(1_000);
+        for i in 0..6 {
+            table.insert(&format!("live-{i}"), "u", 10_000);
+        }
+        table.insert("one-more", "u", 10_000);
+        let entries = table.entries.read().unwrap();
+        assert!(
+            !entries.contains_key("expired"),
+            "expired sessions go first"
+        );
+        assert!(entries["revoked-elsewhere"].revoked, "tombstones stay");
+        assert!(entries.contains_key("one-more"));
     }
 }

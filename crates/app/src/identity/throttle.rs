@@ -21,7 +21,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Attempts per (account, IP): a burst, then one every `LOGIN_ACCOUNT_IP_PERIOD`.
 pub const LOGIN_ACCOUNT_IP_BURST: u32 = 10;
@@ -92,10 +92,10 @@ impl Throttles {
         limiter: &Keyed<K>,
         key: &K,
         burst: u32,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         limiter.check_key(key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited {
+            Error::RateLimited {
                 retry_after_secs: wait.as_secs().saturating_add(1),
                 limit: burst,
             }
@@ -104,7 +104,7 @@ impl Throttles {
 
     /// In order: the (account, IP) pair first, so an attacker's refused attempts consume
     /// neither the IP-wide nor the account-wide allowance.
-    pub fn login(&self, account: &str, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn login(&self, account: &str, ip: IpAddr) -> Result<(), Error> {
         self.check(
             &self.login_account_ip,
             &(account.to_owned(), ip),
@@ -118,18 +118,18 @@ impl Throttles {
         )
     }
 
-    pub fn register(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
         self.check(&self.register_ip, &ip, REGISTER_IP_BURST)
     }
 
-    pub fn refresh(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn refresh(&self, ip: IpAddr) -> Result<(), Error> {
         self.check(&self.refresh_ip, &ip, REFRESH_IP_BURST)
     }
 
     /// Admits one second-factor attempt of `user_id` from `ip`: refused (429) when this
     /// client's budget is spent; held back up to `OTP_USER_DELAY_MAX` when the user-wide
     /// ceiling is reached, then admitted.
-    pub async fn otp(&self, user_id: &str, ip: IpAddr) -> Result<(), ApiError> {
+    pub async fn otp(&self, user_id: &str, ip: IpAddr) -> Result<(), Error> {
         self.check(
             &self.otp_user_client,
             &(user_id.to_owned(), client_network(ip)),
@@ -197,7 +197,7 @@ mod tests {
         }
         assert!(matches!(
             throttles.otp("u1", attacker).await,
-            Err(ApiError::RateLimited { .. })
+            Err(Error::RateLimited { .. })
         ));
         throttles.otp("u1", owner).await.unwrap();
     }

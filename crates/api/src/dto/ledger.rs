@@ -1,0 +1,136 @@
+//! Wire types of accounts, entries and transfers.
+
+use app::rfc3339;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// ISO 4217, one of the configured currencies.
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    pub currency: String,
+    /// Minor units.
+    pub balance: i64,
+    pub status: String,
+    pub created_at: String,
+}
+
+impl From<store::AccountRecord> for AccountView {
+    fn from(account: store::AccountRecord) -> AccountView {
+        AccountView {
+            created_at: rfc3339(account.created_at),
+            id: account.id,
+            currency: account.currency,
+            balance: account.balance,
+            status: account.status,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    pub items: Vec<AccountView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntryView {
+    pub id: String,
+    pub transfer_id: String,
+    pub amount: i64,
+    /// `debit` or `credit`.
+    pub direction: String,
+    pub balance_after: i64,
+    pub created_at: String,
+}
+
+impl From<store::EntryRecord> for EntryView {
+    fn from(entry: store::EntryRecord) -> EntryView {
+        EntryView {
+            id: entry.id,
+            transfer_id: entry.transfer_id,
+            amount: entry.amount,
+            direction: entry.direction,
+            balance_after: entry.balance_after,
+            created_at: rfc3339(entry.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntryList {
+    pub items: Vec<EntryView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTransfer {
+    pub from_account_id: String,
+    pub to_account_id: String,
+    /// Minor units, 1 to 10^15.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
+    pub amount: i64,
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: String,
+    /// At most 140 characters, no control characters.
+    #[serde(default)]
+    #[schema(max_length = 140)]
+    pub memo: Option<String>,
+}
+
+impl From<NewTransfer> for app::ledger::TransferRequest {
+    fn from(body: NewTransfer) -> app::ledger::TransferRequest {
+        app::ledger::TransferRequest {
+            from_account_id: body.from_account_id,
+            to_account_id: body.to_account_id,
+            amount: body.amount,
+            currency: body.currency,
+            memo: body.memo,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Movement {
+    pub account_id: String,
+    /// Minor units, 1 to 10^15.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
+    pub amount: i64,
+    pub currency: String,
+    /// 1–128 characters: the operator's reference (bank transaction id).
+    pub external_ref: String,
+}
+
+impl From<Movement> for app::ledger::MovementRequest {
+    fn from(body: Movement) -> app::ledger::MovementRequest {
+        app::ledger::MovementRequest {
+            account_id: body.account_id,
+            amount: body.amount,
+            currency: body.currency,
+            external_ref: body.external_ref,
+        }
+    }
+}
+
+/// A transfer as answered (the schema of `app::ledger::Receipt`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TransferView {
+    pub id: String,
+    /// Always `posted`: transfers are immutable once written.
+    pub status: String,
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub memo: Option<String>,
+    pub created_at: String,
+}

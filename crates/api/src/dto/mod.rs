@@ -1,0 +1,38 @@
+//! Wire types: what requests carry and responses answer, with their OpenAPI schemas. Request
+//! types are `deny_unknown_fields`; conversions to and from the `app` crate's types live
+//! beside them. Nothing here decides anything.
+
+mod identity;
+mod ledger;
+mod profile;
+
+pub use identity::*;
+pub use ledger::*;
+pub use profile::*;
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `?limit=&cursor=` of a list endpoint.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `{status}` of the health endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the process is serving.
+    pub status: &'static str,
+}
+
+/// The calling service principal and its scopes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub service: String,
+    pub scopes: Vec<String>,
+}

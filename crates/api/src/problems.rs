@@ -1,0 +1,124 @@
+//! The problem responses endpoints share, as `utoipa::IntoResponses` types, so each handler's
+//! OpenAPI annotation lists its success and names these instead of repeating them.
+//! Every problem body is `Problem` (`application/problem+json`); the codes are in API.md.
+
+use utoipa::IntoResponses;
+
+use crate::error::Problem;
+
+/// A JSON body was sent: what its checks can answer.
+#[derive(IntoResponses)]
+pub enum BodyProblems {
+    #[response(
+        status = 400,
+        description = "invalid_request (malformed JSON, wrong type, missing field) or unknown_field",
+        content_type = "application/problem+json"
+    )]
+    Malformed(Problem),
+    #[response(
+        status = 413,
+        description = "payload_too_large",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    #[response(
+        status = 415,
+        description = "unsupported_media_type: bodies must be application/json",
+        content_type = "application/problem+json"
+    )]
+    NotJson(Problem),
+}
+
+/// A bearer token is required: what the token and step-up checks can answer.
+#[derive(IntoResponses)]
+pub enum BearerProblems {
+    #[response(
+        status = 401,
+        description = "invalid_token, or step_up_required (RFC 9470) where the action needs a fresh second factor",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+}
+
+/// Query parameters were read.
+#[derive(IntoResponses)]
+pub enum QueryProblems {
+    #[response(
+        status = 400,
+        description = "invalid_request: unknown or malformed parameter, or a cursor that is not yours",
+        content_type = "application/problem+json"
+    )]
+    Malformed(Problem),
+    #[response(
+        status = 422,
+        description = "validation_failed: limit out of range",
+        content_type = "application/problem+json"
+    )]
+    OutOfRange(Problem),
+}
+
+/// Values were validated beyond their shape.
+#[derive(IntoResponses)]
+pub enum ValidationProblems {
+    #[response(
+        status = 422,
+        description = "validation_failed naming each field, or a domain refusal (see the endpoint)",
+        content_type = "application/problem+json"
+    )]
+    Invalid(Problem),
+}
+
+/// The object may not exist, or may not be the caller's (never revealed which).
+#[derive(IntoResponses)]
+pub enum NotFoundProblem {
+    #[response(
+        status = 404,
+        description = "not_found",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem),
+}
+
+/// Throttled endpoints.
+#[derive(IntoResponses)]
+pub enum RateLimitedProblem {
+    #[response(
+        status = 429,
+        description = "rate_limited, with Retry-After",
+        content_type = "application/problem+json"
+    )]
+    TooMany(Problem),
+}
+
+/// Endpoints that need the Argon2 pool, the key service or the ledger writer.
+#[derive(IntoResponses)]
+pub enum UnavailableProblem {
+    #[response(
+        status = 503,
+        description = "service_unavailable or key_service_unavailable, with Retry-After",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
+}
+
+/// Cookie-authenticated endpoints.
+#[derive(IntoResponses)]
+pub enum CsrfProblem {
+    #[response(
+        status = 403,
+        description = "csrf_rejected: a foreign Origin",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+}
+
+/// Personal data that fails its integrity check.
+#[derive(IntoResponses)]
+pub enum IntegrityProblem {
+    #[response(
+        status = 500,
+        description = "data_integrity_error",
+        content_type = "application/problem+json"
+    )]
+    Integrity(Problem),
+}

@@ -1,0 +1,110 @@
+//! `app::Error`: why a use case refused or failed, in the application's terms. The HTTP edge
+//! maps each variant to a status and a stable problem code in one table (`api::error`).
+
+/// A field that failed validation and why (`code` is stable, e.g. `out_of_range`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("the request is malformed: {detail}")]
+    InvalidInput { detail: String },
+    /// A member of a client-built object (e.g. a WebAuthn credential) that the contract does
+    /// not know, by its path.
+    #[error("unknown member {path}")]
+    UnknownMember { path: String },
+    #[error("fields are invalid")]
+    Validation { errors: Vec<FieldError> },
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("temporarily unavailable")]
+    Unavailable { retry_after_secs: u32 },
+    #[error("internal error")]
+    Internal,
+    #[error("the password is too weak")]
+    WeakPassword,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("wrong, expired or used code")]
+    InvalidCode,
+    #[error("the passkey response did not verify")]
+    InvalidAssertion,
+    #[error("the access token is invalid")]
+    InvalidToken,
+    #[error("the refresh token is invalid")]
+    InvalidRefreshToken,
+    #[error("the refresh token was reused")]
+    RefreshTokenReused,
+    #[error("the key service is unavailable")]
+    KeyServiceUnavailable { retry_after_secs: u32 },
+    #[error("stored data failed an integrity check")]
+    DataIntegrity,
+    #[error("an account in this currency exists")]
+    AccountExists,
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress,
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    #[error("currencies differ")]
+    CurrencyMismatch,
+    #[error("source and destination are the same account")]
+    SameAccount,
+    #[error("the source account cannot send")]
+    AccountFrozen,
+    #[error("a fresh multi-factor authentication is required")]
+    StepUpRequired { max_age_secs: u64 },
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64, limit: u32 },
+    #[error("no more passkeys may be registered")]
+    TooManyPasskeys,
+    #[error("a role requires a second factor")]
+    FactorRequired,
+}
+
+impl Error {
+    pub fn invalid_input(detail: impl Into<String>) -> Error {
+        Error::InvalidInput {
+            detail: detail.into(),
+        }
+    }
+
+    /// One field failed validation.
+    pub fn field(field: &str, code: &'static str) -> Error {
+        Error::Validation {
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                code,
+            }],
+        }
+    }
+}
+
+impl From<store::StoreError> for Error {
+    /// Storage failures are logged here, where their cause is known, and become a bare
+    /// internal error — or "unavailable" when the database cannot be reached.
+    fn from(error: store::StoreError) -> Error {
+        tracing::error!(error = %error, "store error");
+        if error.is_unavailable() {
+            Error::Unavailable {
+                retry_after_secs: 1,
+            }
+        } else {
+            Error::Internal
+        }
+    }
+}
+
+/// An unexpected failure whose cause is logged once, here, and never shown to the client.
+pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Error {
+    tracing::error!(%cause, "{context}");
+    Error::Internal
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,183 @@
+//! Registration and password login. Neither reveals which emails exist: a registered email
+//! gets the same answer after the same work, and a wrong password takes as long as an unknown
+//! email (the same Argon2 work; events written off the response path).
+
+use identity::password::{PasswordError, Verification};
+use identity::{Acr, Email};
+use secrecy::{ExposeSecret, SecretString};
+use store::UserRecord;
+
+use super::mfa::MfaChallenge;
+use super::tokens::IssuedTokens;
+use super::{DEFAULT_ROLE, STATUS_ACTIVE, validate_display_name};
+use crate::limits::ACCOUNT_KEY_CHARS_MAX;
+use crate::{App, Error, RequestContext, Result, new_id};
+
+/// What a registration asks for.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: String,
+    pub password: SecretString,
+    pub display_name: String,
+}
+
+/// What a successful password step gives: tokens, or a second-factor challenge.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Tokens(IssuedTokens),
+    SecondFactor(MfaChallenge),
+}
+
+impl App {
+    /// Creates an account; an email already registered gets the same answer (a fresh-looking
+    /// id) after the same work, and nothing is created.
+    pub async fn register(&self, ctx: &RequestContext, input: Registration) -> Result<String> {
+        let identity = &self.identity;
+        identity.throttles.register(ctx.ip)?;
+        // A place in the Argon2 pool first: a flood is turned away before any other work.
+        let admission = identity.hashing.admit().await?;
+        let email = Email::parse(&input.email).map_err(|_| Error::field("email", "invalid"))?;
+        let display_name = validate_display_name(&input.display_name)?;
+        let local_part = email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        identity::password::check_policy(
+            input.password.expose_secret(),
+            &[&local_part, &display_name],
+        )
+        .map_err(|_: PasswordError| Error::WeakPassword)?;
+        let password_hash = identity.hashing.hash(admission, input.password).await?;
+        let user = UserRecord {
+            id: new_id(),
+            email: email.as_str().to_owned(),
+            display_name,
+            password_hash,
+            roles: DEFAULT_ROLE.to_owned(),
+            status: STATUS_ACTIVE.to_owned(),
+            created_at: self.clock.now_ms(),
+        };
+        // Both branches make one insert attempt; the event is written off the response path
+        // so a new and an existing email take the same time.
+        if self.store.create_user(&user).await? {
+            self.record_event_detached(ctx, &user.id, "registered");
+        }
+        Ok(user.id)
+    }
+
+    /// The password step of signing in.
+    pub async fn login(
+        &self,
+        ctx: &RequestContext,
+        email: &str,
+        password: SecretString,
+    ) -> Result<LoginOutcome> {
+        let identity = &self.identity;
+        let parsed = Email::parse(email).ok();
+        let account_key = parsed.as_ref().map_or_else(
+            || {
+                email
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .take(ACCOUNT_KEY_CHARS_MAX)
+                    .collect()
+            },
+            |email| email.as_str().to_owned(),
+        );
+        identity.throttles.login(&account_key, ctx.ip)?;
+        if identity::password::check_length(password.expose_secret()) == Err(PasswordError::TooLong)
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        // A place in the Argon2 pool before the user lookup: a flood is turned away before it
+        // costs a database read. The answer (503) is the same whether the email exists.
+        let admission = identity.hashing.admit().await?;
+        let user = match &parsed {
+            Some(email) => self.store.find_user_by_email(email.as_str()).await?,
+            None => None,
+        };
+        let stored = user.as_ref().map(|user| user.password_hash.clone());
+        let (verification, rehashed) = identity.hashing.verify(admission, password, stored).await?;
+        let Some(user) = user else {
+            return Err(Error::InvalidCredentials);
+        };
+        if !matches!(verification, Verification::Valid { .. }) || user.status != STATUS_ACTIVE {
+            // Off the response path: a wrong password must take as long as an unknown email.
+            self.record_event_detached(ctx, &user.id, "login_failed");
+            return Err(Error::InvalidCredentials);
+        }
+        if let Some(new_hash) = rehashed {
+            self.store.update_password_hash(&user.id, &new_hash).await?;
+        }
+        if self.has_any_factor(&user.id).await? {
+            return Ok(LoginOutcome::SecondFactor(self.challenge(&user.id).await?));
+        }
+        Ok(LoginOutcome::Tokens(
+            self.start_session(ctx, &user, Acr::Pwd, &["pwd"]).await?,
+        ))
+    }
+
+    /// Checks the caller's password again (Argon2, behind the login throttles).
+    pub(crate) async fn reauthenticate(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        password: SecretString,
+    ) -> Result<()> {
+        let user = self
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let identity = &self.identity;
+        identity.throttles.login(&user.email, ctx.ip)?;
+        if identity::password::check_length(password.expose_secret()) == Err(PasswordError::TooLong)
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        let admission = identity.hashing.admit().await?;
+        let (verification, _) = identity
+            .hashing
+            .verify(admission, password, Some(user.password_hash))
+            .await?;
+        match verification {
+            Verification::Valid { .. } => Ok(()),
+            Verification::Invalid => Err(Error::InvalidCredentials),
+        }
+    }
+
+    /// The signed-in user's account.
+    pub async fn me(&self, ctx: &RequestContext) -> Result<Me> {
+        let caller = ctx.caller()?;
+        let user = self
+            .store
+            .find_user(&caller.user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok(Me {
+            totp: self.has_totp(&user.id).await?,
+            webauthn: self.has_passkeys(&user.id).await?,
+            user,
+        })
+    }
+
+    /// Changes the display name — the only field a user may change here.
+    pub async fn update_display_name(&self, ctx: &RequestContext, raw: &str) -> Result<Me> {
+        let name = validate_display_name(raw)?;
+        self.store
+            .update_display_name(&ctx.caller()?.user_id, &name)
+            .await?;
+        self.me(ctx).await
+    }
+}
+
+/// The signed-in user and which factors they have.
+#[derive(Debug)]
+pub struct Me {
+    pub user: UserRecord,
+    pub totp: bool,
+    pub webauthn: bool,
+}

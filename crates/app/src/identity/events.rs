@@ -1,0 +1,57 @@
+//! Security events: what a user sees in their event list, recorded beside the change.
+
+use store::SecurityEventRecord;
+
+use crate::{App, RequestContext, Result, new_id};
+
+impl App {
+    /// Records a security event of `user_id` for the request of `ctx`.
+    pub async fn record_event(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        kind: &str,
+        session_id: Option<&str>,
+    ) -> Result<()> {
+        let event = self.event(ctx, user_id, kind, session_id);
+        self.store.record_security_event(&event).await?;
+        tracing::info!(target: "strongroom::security", kind, user_id, "security event");
+        Ok(())
+    }
+
+    /// Records a security event off the response path: used where writing it inline would
+    /// make one branch measurably slower than another (which email exists, whether a password
+    /// was right). A failure to record is logged.
+    pub fn record_event_detached(&self, ctx: &RequestContext, user_id: &str, kind: &'static str) {
+        let event = self.event(ctx, user_id, kind, None);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            match store.record_security_event(&event).await {
+                Ok(()) => {
+                    tracing::info!(target: "strongroom::security", kind, user_id = event.user_id, "security event");
+                }
+                Err(error) => {
+                    tracing::error!(%error, kind, "security event could not be recorded");
+                }
+            }
+        });
+    }
+
+    fn event(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        kind: &str,
+        session_id: Option<&str>,
+    ) -> SecurityEventRecord {
+        SecurityEventRecord {
+            id: new_id(),
+            user_id: user_id.to_owned(),
+            kind: kind.to_owned(),
+            created_at: self.clock.now_ms(),
+            ip: ctx.ip.to_string(),
+            user_agent: ctx.user_agent.clone(),
+            session_id: session_id.map(str::to_owned),
+        }
+    }
+}

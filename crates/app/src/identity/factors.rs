@@ -1,0 +1,167 @@
+//! Second-factor management — which factors a user has, removing one, regenerating recovery
+//! codes — and the rules that make enrolling a factor itself a sensitive action, so a stolen
+//! password-level token can never plant the attacker's own factor.
+
+use secrecy::SecretString;
+use store::PasskeyInfo;
+
+use super::Caller;
+use crate::limits::PASSKEY_ID_CHARS_MAX;
+use crate::{App, Error, RequestContext, Result};
+
+/// Roles whose holders must keep at least one second factor.
+pub const ROLES_REQUIRING_MFA: [&str; 3] = ["admin", "support", "auditor"];
+
+/// A user's second factors.
+#[derive(Debug)]
+pub struct Factors {
+    pub totp: bool,
+    pub passkeys: Vec<PasskeyInfo>,
+    pub recovery_codes_remaining: i64,
+}
+
+impl App {
+    /// True when the user has a confirmed TOTP or a passkey.
+    pub async fn has_any_factor(&self, user_id: &str) -> Result<bool> {
+        Ok(self.has_totp(user_id).await? || self.has_passkeys(user_id).await?)
+    }
+
+    /// May the caller enrol a new factor? With a factor already enrolled: only after a step-up
+    /// (`acr=mfa` within the window). Without one: a sign-in within the window, or the
+    /// password re-entered (counted by the login throttles).
+    pub(crate) async fn authorize_enrolment<'c>(
+        &self,
+        ctx: &'c RequestContext,
+        password: Option<SecretString>,
+    ) -> Result<&'c Caller> {
+        let caller = ctx.caller()?;
+        let max_age_secs = self.auth.step_up_max_age_secs;
+        if self.has_any_factor(&caller.user_id).await? {
+            return self.require_step_up(ctx);
+        }
+        if caller.authenticated_within(self.clock.now_secs(), max_age_secs) {
+            return Ok(caller);
+        }
+        match password {
+            Some(password) => {
+                self.reauthenticate(ctx, &caller.user_id, password).await?;
+                Ok(caller)
+            }
+            None => Err(Error::StepUpRequired { max_age_secs }),
+        }
+    }
+
+    /// After any factor change: every other session of the user dies (a thief's session
+    /// made before the change cannot ride on it), and the change is recorded.
+    pub(crate) async fn factor_changed(&self, ctx: &RequestContext, kind: &str) -> Result<()> {
+        let caller = ctx.caller()?;
+        let revoked = self
+            .store
+            .revoke_other_sessions(
+                &caller.user_id,
+                &caller.session_id,
+                "factor_changed",
+                self.clock.now_ms(),
+            )
+            .await?;
+        for session_id in &revoked {
+            self.identity.sessions.revoke(session_id);
+        }
+        self.record_event(ctx, &caller.user_id, kind, Some(&caller.session_id))
+            .await
+    }
+
+    /// Refuses to remove the user's last factor while one of their roles requires MFA.
+    async fn keep_a_factor_for_roles(&self, user_id: &str) -> Result<()> {
+        let user = self
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let needs_mfa = user
+            .roles
+            .split(',')
+            .any(|role| ROLES_REQUIRING_MFA.contains(&role));
+        if needs_mfa {
+            Err(Error::FactorRequired)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Recovery codes only make sense beside a factor: when the last one goes, so do they.
+    async fn drop_recovery_codes_without_factor(&self, user_id: &str) -> Result<()> {
+        if !self.has_any_factor(user_id).await? {
+            self.store
+                .replace_recovery_codes(user_id, &[], self.clock.now_ms())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The caller's second factors.
+    pub async fn factors(&self, ctx: &RequestContext) -> Result<Factors> {
+        let caller = ctx.caller()?;
+        Ok(Factors {
+            totp: self.has_totp(&caller.user_id).await?,
+            passkeys: self.store.passkey_list(&caller.user_id).await?,
+            recovery_codes_remaining: self.store.recovery_codes_remaining(&caller.user_id).await?,
+        })
+    }
+
+    /// Removes the caller's TOTP authenticator (step-up). Other sessions are revoked.
+    pub async fn remove_totp(&self, ctx: &RequestContext) -> Result<()> {
+        let caller = self.require_step_up(ctx)?;
+        if !self.has_totp(&caller.user_id).await? {
+            return Err(Error::NotFound);
+        }
+        if !self.has_passkeys(&caller.user_id).await? {
+            self.keep_a_factor_for_roles(&caller.user_id).await?;
+        }
+        if !self.store.delete_totp(&caller.user_id).await? {
+            return Err(Error::NotFound);
+        }
+        self.drop_recovery_codes_without_factor(&caller.user_id)
+            .await?;
+        self.factor_changed(ctx, "mfa_totp_removed").await
+    }
+
+    /// Removes one of the caller's passkeys (step-up). Other sessions are revoked.
+    pub async fn remove_passkey(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        let caller = self.require_step_up(ctx)?;
+        if id.is_empty() || id.len() > PASSKEY_ID_CHARS_MAX {
+            return Err(Error::NotFound);
+        }
+        let passkeys = self.store.passkey_list(&caller.user_id).await?;
+        if !passkeys.iter().any(|passkey| passkey.id == id) {
+            return Err(Error::NotFound);
+        }
+        if passkeys.len() == 1 && !self.has_totp(&caller.user_id).await? {
+            self.keep_a_factor_for_roles(&caller.user_id).await?;
+        }
+        if !self.store.delete_passkey(&caller.user_id, id).await? {
+            return Err(Error::NotFound);
+        }
+        self.drop_recovery_codes_without_factor(&caller.user_id)
+            .await?;
+        self.factor_changed(ctx, "mfa_passkey_removed").await
+    }
+
+    /// Replaces the caller's recovery codes with ten new ones (step-up).
+    pub async fn regenerate_recovery_codes(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<Vec<SecretString>> {
+        let caller = self.require_step_up(ctx)?;
+        if !self.has_any_factor(&caller.user_id).await? {
+            return Err(Error::NotFound);
+        }
+        let (codes, macs) = self.new_recovery_codes(&caller.user_id).await?;
+        self.store
+            .replace_recovery_codes(&caller.user_id, &macs, self.clock.now_ms())
+            .await?;
+        self.factor_changed(ctx, "recovery_codes_regenerated")
+            .await?;
+        Ok(codes)
+    }
+}

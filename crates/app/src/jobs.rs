@@ -1,0 +1,92 @@
+//! Background jobs, off the request path: forgetting idle throttle keys, purging expired
+//! identity records (MFA tickets, WebAuthn ceremonies, sessions past their end), old security
+//! events and expired idempotency keys, and checkpointing the SQLite WAL beside the ledger
+//! writer. Each runs forever on its own interval; a failure is logged and retried next time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::App;
+
+/// How often idle throttle keys are forgotten.
+pub const THROTTLE_RETAIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Idempotency keys are answered for at least this long (API.md: at least 24 h).
+pub const IDEMPOTENCY_KEY_RETENTION_MS: i64 = 24 * 60 * 60 * 1_000;
+/// Security events are kept this long (about 13 months), then purged.
+pub const SECURITY_EVENT_RETENTION_MS: i64 = 400 * 24 * 60 * 60 * 1_000;
+/// How often expired records are purged.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+/// Rows deleted per statement, so a purge never holds the write lock for long.
+pub const PURGE_CHUNK: i64 = 5_000;
+/// How often the SQLite WAL is checkpointed beside the ledger writer.
+pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+impl App {
+    /// Starts every background job on the current runtime.
+    pub fn spawn_background_jobs(self: &Arc<Self>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(THROTTLE_RETAIN_INTERVAL);
+            loop {
+                interval.tick().await;
+                app.identity.throttles.retain_recent();
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                interval.tick().await;
+                app.purge_once().await;
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
+            loop {
+                interval.tick().await;
+                if let Err(error) = app.store.checkpoint_wal().await {
+                    tracing::warn!(%error, "WAL checkpoint failed; retrying later");
+                }
+            }
+        });
+    }
+
+    /// One round of every purge, a chunk at a time until each is done.
+    pub async fn purge_once(&self) {
+        let now = self.clock.now_ms();
+        let store = &self.store;
+        let idempotency_before = now.saturating_sub(IDEMPOTENCY_KEY_RETENTION_MS);
+        let events_before = now.saturating_sub(SECURITY_EVENT_RETENTION_MS);
+        drain("expired idempotency keys", || {
+            store.purge_idempotency_keys(idempotency_before, PURGE_CHUNK)
+        })
+        .await;
+        drain("expired identity records", || {
+            store.purge_expired_identity(now, PURGE_CHUNK)
+        })
+        .await;
+        drain("old security events", || {
+            store.purge_security_events(events_before, PURGE_CHUNK)
+        })
+        .await;
+    }
+}
+
+/// Runs `purge` until a round deletes nothing (bounded: it stops at the first failure).
+async fn drain<F, Fut>(what: &'static str, purge: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, store::StoreError>>,
+{
+    loop {
+        match purge().await {
+            Ok(0) => break,
+            Ok(deleted) => tracing::info!(deleted, "{what} purged"),
+            Err(error) => {
+                tracing::warn!(%error, "purging {what} failed; retrying later");
+                break;
+            }
+        }
+    }
+}

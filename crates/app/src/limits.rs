@@ -1,0 +1,58 @@
+//! Every bound the use cases enforce, in one place, with its unit last.
+
+use std::time::Duration;
+
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_CHARS_MAX: usize = 100;
+/// User-Agent characters kept with a session or event.
+pub const USER_AGENT_CHARS_MAX: usize = 256;
+/// Longest opaque id (session, account, transfer, ceremony) accepted from a client.
+pub const ID_CHARS_MAX: usize = 64;
+/// Longest passkey credential id accepted from a client.
+pub const PASSKEY_ID_CHARS_MAX: usize = 512;
+/// Longest passkey name, in characters.
+pub const PASSKEY_NAME_CHARS_MAX: usize = 64;
+/// Items per page unless `limit` says otherwise (API.md), and the most a page may hold.
+pub const PAGE_LEN_DEFAULT: i64 = 50;
+pub const PAGE_LEN_MAX: i64 = 200;
+/// Longest pagination cursor.
+pub const CURSOR_CHARS_MAX: usize = 64;
+/// Longest email text used as a throttle key when it does not parse.
+pub const ACCOUNT_KEY_CHARS_MAX: usize = 256;
+
+/// A concurrent refresh presenting the token rotated less than this ago gets the same pair
+/// (from the same client only).
+pub const REFRESH_GRACE_MS: i64 = 10_000;
+/// Lifetime of the ticket between the password step and the second factor.
+pub const MFA_TICKET_TTL_MS: i64 = 5 * 60 * 1000;
+/// Codes checked per ticket.
+pub const MFA_TICKET_ATTEMPTS_MAX: i64 = 5;
+/// How long a started WebAuthn ceremony may be finished.
+pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
+/// Step-up freshness for revealing the national id (API.md: 5 minutes).
+pub const REVEAL_MAX_AGE_SECS: u64 = 300;
+
+/// Unwrapped data keys kept in memory, and for how long.
+pub const DEK_CACHE_LEN_MAX: usize = 10_000;
+pub const DEK_CACHE_TTL: Duration = Duration::from_secs(60);
+/// `Retry-After` when the key service is down.
+pub const KEY_SERVICE_RETRY_AFTER_SECS: u32 = 5;
+/// `Retry-After` when the ledger writer is busy or the store is down.
+pub const WRITER_BUSY_RETRY_AFTER_SECS: u32 = 1;
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters (API.md).
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+pub const MEMO_CHARS_MAX: usize = 140;
+pub const EXTERNAL_REF_CHARS_MAX: usize = 128;
+
+pub const LEGAL_NAME_CHARS_MAX: usize = 200;
+pub const NATIONAL_ID_CHARS_MAX: usize = 64;
+pub const ADDRESS_LINE_CHARS_MAX: usize = 200;
+pub const CITY_CHARS_MAX: usize = 100;
+pub const POSTAL_CODE_CHARS_MAX: usize = 20;
+
+const _: () = assert!(
+    REFRESH_GRACE_MS <= 10_000,
+    "API.md: a grace of at most 10 seconds"
+);
+const _: () = assert!(PAGE_LEN_DEFAULT <= PAGE_LEN_MAX);

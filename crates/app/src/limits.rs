@@ -27,6 +27,10 @@ pub const REFRESH_GRACE_MS: i64 = 10_000;
 pub const MFA_TICKET_TTL_MS: i64 = 5 * 60 * 1000;
 /// Codes checked per ticket.
 pub const MFA_TICKET_ATTEMPTS_MAX: i64 = 5;
+/// How long a pending TOTP secret may be confirmed, by the session that asked for it, and
+/// how many codes it survives.
+pub const PENDING_TOTP_TTL_MS: i64 = 10 * 60 * 1000;
+pub const PENDING_TOTP_ATTEMPTS_MAX: i64 = 5;
 /// How long a started WebAuthn ceremony may be finished.
 pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
 /// Step-up freshness for revealing the national id (API.md: 5 minutes).

@@ -260,23 +260,27 @@ impl LocalKeyring {
         Ok(self.current_version())
     }
 
-    /// Overwrites version `version` with zeros in the key file; it can no longer open anything.
+    /// Overwrites version `version` with zeros in the key file, in place (the same file, not a
+    /// renamed copy, so the old bytes do not survive in an orphaned inode); it can no longer
+    /// open anything. Later versions keep their numbers.
     fn retire(&mut self, version: u32) -> Result<(), RetireError> {
+        use std::io::{Seek, SeekFrom, Write};
         let index = usize::try_from(version)
             .ok()
             .and_then(|v| v.checked_sub(1))
             .filter(|index| *index < self.versions.len())
             .ok_or(RetireError::UnknownVersion)?;
-        let mut contents = Zeroizing::new(
-            std::fs::read(&self.path).map_err(|_| RetireError::Kms(KmsError::Unavailable))?,
-        );
-        let start = index.saturating_mul(LOCAL_KEK_BYTES);
-        contents
-            .get_mut(start..start.saturating_add(LOCAL_KEK_BYTES))
-            .ok_or(RetireError::UnknownVersion)?
-            .fill(0);
-        self.replace_file(&contents)
-            .map_err(|_| RetireError::Kms(KmsError::Unavailable))?;
+        let offset = u64::try_from(index.saturating_mul(LOCAL_KEK_BYTES))
+            .map_err(|_| RetireError::UnknownVersion)?;
+        let unavailable = |_| RetireError::Kms(KmsError::Unavailable);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(unavailable)?;
+        file.seek(SeekFrom::Start(offset)).map_err(unavailable)?;
+        file.write_all(&[0_u8; LOCAL_KEK_BYTES])
+            .map_err(unavailable)?;
+        file.sync_all().map_err(unavailable)?;
         if let Some(slot) = self.versions.get_mut(index) {
             *slot = None;
         }

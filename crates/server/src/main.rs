@@ -359,6 +359,15 @@ async fn retire_kek(config: &Config, version: u32) -> anyhow::Result<()> {
         }
         .into());
     }
+    // Secrets that could not be moved off the local key file would be lost with it.
+    let legacy = store.legacy_totp_count().await?;
+    if legacy > 0 {
+        store.close().await;
+        anyhow::bail!(
+            "{legacy} TOTP secrets are still sealed under the local KEK file and could not be \
+             converted (see the log); nothing was retired"
+        );
+    }
     let older_too = provider.retires_older_versions();
     let still_used: i64 = store
         .wrapped_key_versions()
@@ -383,6 +392,23 @@ async fn retire_kek(config: &Config, version: u32) -> anyhow::Result<()> {
         .retire(version)
         .await
         .map_err(|error| anyhow::anyhow!("cannot retire KEK version {version}: {error}"))?;
+    // A running server could have wrapped a key between the count and the retirement; say so
+    // rather than claim success.
+    let store = store::Store::connect(&config.database).await?;
+    let late: i64 = store
+        .wrapped_key_versions()
+        .await?
+        .into_iter()
+        .filter(|(id, used, _)| *id == kek_id && *used == i64::from(version))
+        .map(|(_, _, count)| count)
+        .sum();
+    store.close().await;
+    if late > 0 {
+        anyhow::bail!(
+            "KEK {kek_id} version {version} was retired, but {late} data keys were wrapped by it \
+             meanwhile and can no longer be opened"
+        );
+    }
     println!("KEK {kek_id} version {version} retired; version {current} is current");
     Ok(())
 }

@@ -35,18 +35,43 @@ impl Store {
         ))
     }
 
-    /// Stores a new pending secret; a confirmed credential stays active until confirmation.
+    /// Stores a new pending secret for `session_id` until `expires_at`; a confirmed
+    /// credential stays active until confirmation.
     pub async fn set_pending_totp(
         &self,
         user_id: &str,
         sealed: &[u8],
+        session_id: &str,
+        expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO totp_credentials (user_id, pending_sealed, created_at, key_scheme) \
-                   VALUES ($1, $2, $3, 'envelope-v1') \
-                   ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed";
-        on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(sealed).bind(now).execute(pool).await?.rows_affected());
+        let sql = "INSERT INTO totp_credentials (user_id, pending_sealed, pending_session_id, \
+                   pending_expires_at, pending_attempts, created_at, key_scheme) \
+                   VALUES ($1, $2, $3, $4, 0, $5, 'envelope-v1') \
+                   ON CONFLICT (user_id) DO UPDATE SET pending_sealed = excluded.pending_sealed, \
+                   pending_session_id = excluded.pending_session_id, \
+                   pending_expires_at = excluded.pending_expires_at, pending_attempts = 0";
+        on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(sealed).bind(session_id)
+            .bind(expires_at).bind(now).execute(pool).await?.rows_affected());
         Ok(())
+    }
+
+    /// Spends one confirmation attempt of the pending secret of `session_id` before its code
+    /// is checked; the sealed pending secret, or `None` when there is none for this session,
+    /// it expired, or its attempts are spent.
+    pub async fn claim_pending_totp(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+        attempts_max: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "UPDATE totp_credentials SET pending_attempts = pending_attempts + 1 \
+                   WHERE user_id = $1 AND pending_sealed IS NOT NULL AND pending_session_id = $2 \
+                   AND pending_expires_at > $3 AND pending_attempts < $4 RETURNING pending_sealed";
+        let row: Option<Option<Vec<u8>>> = on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(user_id).bind(session_id).bind(now).bind(attempts_max).fetch_optional(pool).await?);
+        Ok(row.flatten())
     }
 
     /// Activates the pending secret verified with `step`, replaces the recovery codes, in one
@@ -60,6 +85,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let activate = "UPDATE totp_credentials SET secret_sealed = pending_sealed, pending_sealed = NULL, \
+                        pending_session_id = NULL, pending_expires_at = NULL, key_scheme = 'envelope-v1', \
                         confirmed_at = $1, last_used_step = $2 WHERE user_id = $3 AND pending_sealed = $4";
         let clear = "DELETE FROM recovery_codes WHERE user_id = $1";
         let insert = "INSERT INTO recovery_codes (code_mac, user_id, created_at, key_scheme) \
@@ -236,6 +262,13 @@ impl Store {
         let changed = on_pool!(self, pool => sqlx::query(sql).bind(new.0).bind(new.1).bind(user_id)
             .bind(old.0).bind(old.1).execute(pool).await?.rows_affected());
         Ok(changed == 1)
+    }
+
+    /// TOTP credentials still sealed under the key derived from the local KEK file.
+    pub async fn legacy_totp_count(&self) -> Result<i64, StoreError> {
+        let sql =
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM totp_credentials WHERE key_scheme = 'local-v1'";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
     }
 
     /// Unused recovery codes still keyed under the MAC key derived from the local KEK file.

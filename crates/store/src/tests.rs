@@ -170,3 +170,67 @@ async fn the_passkey_cap_holds_under_concurrent_registrations() {
         PasskeyInsert::TooMany
     );
 }
+
+#[tokio::test]
+async fn concurrent_factor_removals_cannot_remove_the_last_required_factor() {
+    // Two factors, removed at once with "keep one": exactly one removal wins.
+    let dir = tempfile::tempdir().unwrap();
+    let location = DatabaseLocation::SqliteFile(dir.path().join("strongroom.db"));
+    let store = Store::connect(&location).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = UserRecord {
+        id: "0190a0a0-0000-7000-8000-000000000002".into(),
+        email: "two@example.com".into(),
+        display_name: "Two".into(),
+        password_hash: "x".into(),
+        roles: "admin".into(),
+        status: "active".into(),
+        created_at: 1,
+    };
+    assert!(store.create_user(&user).await.unwrap());
+    for id in ["key-a", "key-b"] {
+        assert_eq!(
+            store
+                .add_passkey(id, &user.id, "Key", "{}", 1)
+                .await
+                .unwrap(),
+            PasskeyInsert::Added
+        );
+    }
+    let removals = ["key-a", "key-b"].map(|id| {
+        let store = store.clone();
+        let user_id = user.id.clone();
+        tokio::spawn(async move {
+            store
+                .remove_factor(&user_id, FactorRef::Passkey(id), true)
+                .await
+                .unwrap()
+        })
+    });
+    let mut outcomes = Vec::new();
+    for removal in removals {
+        outcomes.push(removal.await.unwrap());
+    }
+    outcomes.sort_by_key(|outcome| format!("{outcome:?}"));
+    assert_eq!(
+        outcomes,
+        [RemoveOutcome::LastFactor, RemoveOutcome::Removed]
+    );
+    let left = store.passkey_list(&user.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    let remove = |id: String, keep_one: bool| {
+        let store = store.clone();
+        let user_id = user.id.clone();
+        async move {
+            store
+                .remove_factor(&user_id, FactorRef::Passkey(&id), keep_one)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(remove("nope".into(), true).await, RemoveOutcome::NotFound);
+    assert_eq!(
+        remove(left[0].id.clone(), false).await,
+        RemoveOutcome::Removed
+    );
+}

@@ -16,6 +16,22 @@ pub enum PasskeyInsert {
     TooMany,
 }
 
+/// Which factor to remove.
+#[derive(Debug, Clone, Copy)]
+pub enum FactorRef<'a> {
+    Totp,
+    Passkey(&'a str),
+}
+
+/// What removing a factor did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveOutcome {
+    Removed,
+    NotFound,
+    /// It was the last factor and one is required.
+    LastFactor,
+}
+
 /// A passkey as listed to its owner.
 #[derive(Debug, Clone)]
 pub struct PasskeyInfo {
@@ -143,5 +159,66 @@ impl Store {
                    RETURNING user_id, state";
         let row: Option<(Option<String>, String)> = on_pool!(self, pool => sqlx::query_as(sql).bind(id).bind(kind).bind(now).fetch_optional(pool).await?);
         Ok(row.map(|(user_id, state)| CeremonyRecord { user_id, state }))
+    }
+
+    /// Removes one second factor of a user in one transaction that locks the user first
+    /// (PostgreSQL: the user's row; SQLite: the write lock), so concurrent removals cannot
+    /// both pass the check: with `keep_one`, the last factor is refused. When no factor
+    /// remains, the recovery codes go too.
+    pub async fn remove_factor(
+        &self,
+        user_id: &str,
+        factor: FactorRef<'_>,
+        keep_one: bool,
+    ) -> Result<RemoveOutcome, StoreError> {
+        let lock = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
+        let totp = "SELECT CAST(COUNT(*) AS BIGINT) FROM totp_credentials \
+                    WHERE user_id = $1 AND confirmed_at IS NOT NULL";
+        let passkeys =
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM webauthn_credentials WHERE user_id = $1";
+        let has_passkey = "SELECT CAST(COUNT(*) AS BIGINT) FROM webauthn_credentials \
+                           WHERE user_id = $1 AND credential_id = $2";
+        let delete_totp = "DELETE FROM totp_credentials WHERE user_id = $1";
+        let delete_passkey =
+            "DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2";
+        let delete_codes = "DELETE FROM recovery_codes WHERE user_id = $1";
+        let outcome = on_pool!(self, pool => {
+            let mut tx = match self.backend() {
+                crate::Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+                crate::Backend::Postgres => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+                    tx
+                }
+            };
+            let totp_count: i64 = sqlx::query_scalar(totp).bind(user_id).fetch_one(&mut *tx).await?;
+            let passkey_count: i64 = sqlx::query_scalar(passkeys).bind(user_id).fetch_one(&mut *tx).await?;
+            let exists = match factor {
+                FactorRef::Totp => totp_count > 0,
+                FactorRef::Passkey(id) => {
+                    let found: i64 = sqlx::query_scalar(has_passkey).bind(user_id).bind(id).fetch_one(&mut *tx).await?;
+                    found > 0
+                }
+            };
+            let remaining = totp_count.saturating_add(passkey_count).saturating_sub(1);
+            if !exists {
+                tx.rollback().await?;
+                RemoveOutcome::NotFound
+            } else if keep_one && remaining == 0 {
+                tx.rollback().await?;
+                RemoveOutcome::LastFactor
+            } else {
+                match factor {
+                    FactorRef::Totp => sqlx::query(delete_totp).bind(user_id).execute(&mut *tx).await?,
+                    FactorRef::Passkey(id) => sqlx::query(delete_passkey).bind(user_id).bind(id).execute(&mut *tx).await?,
+                };
+                if remaining == 0 {
+                    sqlx::query(delete_codes).bind(user_id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                RemoveOutcome::Removed
+            }
+        });
+        Ok(outcome)
     }
 }

@@ -52,9 +52,12 @@ pub struct ProfileInput {
     /// `YYYY-MM-DD`, a real date since 1900, not in the future.
     #[schema(format = "date")]
     pub date_of_birth: String,
-    /// Letters, digits, spaces and hyphens, at most 64.
+    /// Letters, digits, spaces and hyphens, at most 64. Required for a new profile; on an
+    /// existing one, omit it to keep the stored id — sending it (changed or not) needs a
+    /// step-up.
+    #[serde(default)]
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9 -]+$")]
-    pub national_id: String,
+    pub national_id: Option<String>,
     pub address: Address,
 }
 

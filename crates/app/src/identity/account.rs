@@ -145,7 +145,10 @@ impl App {
             .await?;
         match verification {
             Verification::Valid { .. } => Ok(()),
-            Verification::Invalid => Err(Error::InvalidCredentials),
+            Verification::Invalid => {
+                self.record_event_detached(ctx, user_id, "login_failed");
+                Err(Error::InvalidCredentials)
+            }
         }
     }
 

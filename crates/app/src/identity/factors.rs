@@ -3,7 +3,7 @@
 //! password-level token can never plant the attacker's own factor.
 
 use secrecy::SecretString;
-use store::PasskeyInfo;
+use store::{FactorRef, PasskeyInfo, RemoveOutcome};
 
 use super::Caller;
 use crate::limits::PASSKEY_ID_CHARS_MAX;
@@ -71,32 +71,38 @@ impl App {
             .await
     }
 
-    /// Refuses to remove the user's last factor while one of their roles requires MFA.
-    async fn keep_a_factor_for_roles(&self, user_id: &str) -> Result<()> {
+    /// True when one of the user's roles requires a second factor.
+    async fn role_requires_mfa(&self, user_id: &str) -> Result<bool> {
         let user = self
             .store
             .find_user(user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
-        let needs_mfa = user
+        Ok(user
             .roles
             .split(',')
-            .any(|role| ROLES_REQUIRING_MFA.contains(&role));
-        if needs_mfa {
-            Err(Error::FactorRequired)
-        } else {
-            Ok(())
-        }
+            .any(|role| ROLES_REQUIRING_MFA.contains(&role)))
     }
 
-    /// Recovery codes only make sense beside a factor: when the last one goes, so do they.
-    async fn drop_recovery_codes_without_factor(&self, user_id: &str) -> Result<()> {
-        if !self.has_any_factor(user_id).await? {
-            self.store
-                .replace_recovery_codes(user_id, &[], self.clock.now_ms())
-                .await?;
+    /// Removes a factor (refused when it is the last and a role requires one), then signs
+    /// out the user's other sessions.
+    async fn remove_factor(
+        &self,
+        ctx: &RequestContext,
+        factor: FactorRef<'_>,
+        kind: &str,
+    ) -> Result<()> {
+        let caller = self.require_step_up(ctx)?;
+        let keep_one = self.role_requires_mfa(&caller.user_id).await?;
+        match self
+            .store
+            .remove_factor(&caller.user_id, factor, keep_one)
+            .await?
+        {
+            RemoveOutcome::Removed => self.factor_changed(ctx, kind).await,
+            RemoveOutcome::NotFound => Err(Error::NotFound),
+            RemoveOutcome::LastFactor => Err(Error::FactorRequired),
         }
-        Ok(())
     }
 
     /// The caller's second factors.
@@ -111,40 +117,18 @@ impl App {
 
     /// Removes the caller's TOTP authenticator (step-up). Other sessions are revoked.
     pub async fn remove_totp(&self, ctx: &RequestContext) -> Result<()> {
-        let caller = self.require_step_up(ctx)?;
-        if !self.has_totp(&caller.user_id).await? {
-            return Err(Error::NotFound);
-        }
-        if !self.has_passkeys(&caller.user_id).await? {
-            self.keep_a_factor_for_roles(&caller.user_id).await?;
-        }
-        if !self.store.delete_totp(&caller.user_id).await? {
-            return Err(Error::NotFound);
-        }
-        self.drop_recovery_codes_without_factor(&caller.user_id)
-            .await?;
-        self.factor_changed(ctx, "mfa_totp_removed").await
+        self.remove_factor(ctx, FactorRef::Totp, "mfa_totp_removed")
+            .await
     }
 
     /// Removes one of the caller's passkeys (step-up). Other sessions are revoked.
     pub async fn remove_passkey(&self, ctx: &RequestContext, id: &str) -> Result<()> {
-        let caller = self.require_step_up(ctx)?;
         if id.is_empty() || id.len() > PASSKEY_ID_CHARS_MAX {
+            self.require_step_up(ctx)?;
             return Err(Error::NotFound);
         }
-        let passkeys = self.store.passkey_list(&caller.user_id).await?;
-        if !passkeys.iter().any(|passkey| passkey.id == id) {
-            return Err(Error::NotFound);
-        }
-        if passkeys.len() == 1 && !self.has_totp(&caller.user_id).await? {
-            self.keep_a_factor_for_roles(&caller.user_id).await?;
-        }
-        if !self.store.delete_passkey(&caller.user_id, id).await? {
-            return Err(Error::NotFound);
-        }
-        self.drop_recovery_codes_without_factor(&caller.user_id)
-            .await?;
-        self.factor_changed(ctx, "mfa_passkey_removed").await
+        self.remove_factor(ctx, FactorRef::Passkey(id), "mfa_passkey_removed")
+            .await
     }
 
     /// Replaces the caller's recovery codes with ten new ones (step-up).

@@ -8,7 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use super::tokens::IssuedTokens;
-use crate::limits::{MFA_TICKET_ATTEMPTS_MAX, MFA_TICKET_TTL_MS};
+use crate::limits::{
+    MFA_TICKET_ATTEMPTS_MAX, MFA_TICKET_TTL_MS, PENDING_TOTP_ATTEMPTS_MAX, PENDING_TOTP_TTL_MS,
+};
 use crate::vault::totp_aad;
 use crate::{App, Error, RequestContext, Result};
 
@@ -173,8 +175,15 @@ impl App {
             .await?
             .seal(&totp_aad(&user.id), &secret)
             .map_err(|error| crate::error::internal("cannot seal a TOTP secret", error))?;
+        let now = self.clock.now_ms();
         self.store
-            .set_pending_totp(&user.id, &sealed, self.clock.now_ms())
+            .set_pending_totp(
+                &user.id,
+                &sealed,
+                &caller.session_id,
+                now.saturating_add(PENDING_TOTP_TTL_MS),
+                now,
+            )
             .await?;
         let (secret, otpauth_uri) = totp::enrolment(&secret, &user.email)
             .map_err(|error| crate::error::internal("cannot encode a TOTP secret", error))?;
@@ -192,12 +201,18 @@ impl App {
     ) -> Result<Vec<SecretString>> {
         let caller = ctx.caller()?;
         self.identity.throttles.otp(&caller.user_id, ctx.ip).await?;
-        let record = self
+        // Only the session that enrolled, within the pending secret's lifetime, for a few
+        // attempts (each spent before its code is checked).
+        let pending = self
             .store
-            .find_totp(&caller.user_id)
+            .claim_pending_totp(
+                &caller.user_id,
+                &caller.session_id,
+                self.clock.now_ms(),
+                PENDING_TOTP_ATTEMPTS_MAX,
+            )
             .await?
             .ok_or(Error::InvalidCode)?;
-        let pending = record.pending_sealed.ok_or(Error::InvalidCode)?;
         let secret = self
             .vault
             .factor_key(&self.store, &caller.user_id)
@@ -271,7 +286,8 @@ impl App {
             .await
     }
 
-    /// Spends the ticket whose factor was accepted, then starts an `acr=mfa` session.
+    /// Spends the ticket whose factor was accepted, then starts an `acr=mfa` session (for an
+    /// active user only). The client's network keeps its own second-factor budget from now on.
     pub(crate) async fn finish_mfa_login(
         &self,
         ctx: &RequestContext,
@@ -290,14 +306,21 @@ impl App {
             .store
             .find_user(user_id)
             .await?
+            .filter(|user| user.status == super::STATUS_ACTIVE)
             .ok_or(Error::InvalidCode)?;
+        self.identity.throttles.remember_network(user_id, ctx.ip);
         self.start_session(ctx, &user, Acr::Mfa, amr).await
     }
 
     /// Steps the current session up with a TOTP code: fresh tokens with `acr=mfa`.
     pub async fn step_up_totp(&self, ctx: &RequestContext, code: &str) -> Result<IssuedTokens> {
         let caller = ctx.caller()?;
-        self.accept_totp(ctx, &caller.user_id, code).await?;
+        if let Err(error) = self.accept_totp(ctx, &caller.user_id, code).await {
+            if matches!(error, Error::InvalidCode) {
+                self.record_failed_factor(ctx, &caller.user_id).await?;
+            }
+            return Err(error);
+        }
         let tokens = self.raise_session(ctx, "otp").await?;
         self.record_event(ctx, &caller.user_id, "step_up", Some(&caller.session_id))
             .await?;
@@ -312,6 +335,9 @@ impl App {
         method: &str,
     ) -> Result<IssuedTokens> {
         let caller = ctx.caller()?;
+        self.identity
+            .throttles
+            .remember_network(&caller.user_id, ctx.ip);
         let now = self.clock.now_ms();
         let session = self
             .store

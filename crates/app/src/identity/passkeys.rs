@@ -439,7 +439,9 @@ impl App {
             .store
             .find_user(&user_id)
             .await?
+            .filter(|user| user.status == super::STATUS_ACTIVE)
             .ok_or(Error::InvalidAssertion)?;
+        self.identity.throttles.remember_network(&user_id, ctx.ip);
         self.start_session(ctx, &user, Acr::Mfa, &["hwk", "user"])
             .await
     }
@@ -486,8 +488,13 @@ impl App {
         if session_id.as_deref() != Some(caller.session_id.as_str()) {
             return Err(Error::InvalidAssertion);
         }
-        self.verify_assertion(&caller.user_id, &credential, &authentication)
-            .await?;
+        if let Err(error) = self
+            .verify_assertion(&caller.user_id, &credential, &authentication)
+            .await
+        {
+            self.record_failed_factor(ctx, &caller.user_id).await?;
+            return Err(error);
+        }
         let tokens = self.raise_session(ctx, "hwk").await?;
         self.record_event(ctx, &caller.user_id, "step_up", Some(&caller.session_id))
             .await?;

@@ -1,7 +1,9 @@
 //! The session table held in memory: every authenticated request checks its `sid` here, so a
 //! logout, a remote revoke or a reuse detection stops that session's access tokens at once.
 //! Loaded from the store at start, written through on every change; a miss (a session made by
-//! another instance) is read from the store and cached.
+//! another instance) is read from the store and cached. A live entry is re-read from the
+//! store once it is `SESSION_RECHECK_MS` old, so a revocation by another instance takes effect
+//! here within that time.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -11,12 +13,16 @@ use store::Store;
 /// Sessions kept in memory; beyond this, expired entries are dropped first and lookups fall
 /// back to the store.
 pub const SESSION_TABLE_LEN_MAX: usize = 1_000_000;
+/// How long a cached live session is trusted before the store is asked again.
+pub const SESSION_RECHECK_MS: i64 = 15_000;
 
 #[derive(Debug, Clone)]
 struct Entry {
     user_id: String,
     expires_at_ms: i64,
     revoked: bool,
+    /// When the store last confirmed this entry.
+    checked_at_ms: i64,
 }
 
 #[derive(Debug)]
@@ -62,6 +68,7 @@ impl SessionTable {
                 user_id: user_id.to_owned(),
                 expires_at_ms,
                 revoked,
+                checked_at_ms: self.clock.now_ms(),
             },
         );
     }
@@ -85,6 +92,7 @@ impl SessionTable {
                 // Kept as long as any session could still be live.
                 expires_at_ms: i64::MAX,
                 revoked: true,
+                checked_at_ms: i64::MAX,
             });
     }
 
@@ -100,7 +108,10 @@ impl SessionTable {
             .entries
             .read()
             .ok()
-            .and_then(|entries| entries.get(id).cloned());
+            .and_then(|entries| entries.get(id).cloned())
+            .filter(|entry| {
+                entry.revoked || now_ms.saturating_sub(entry.checked_at_ms) <= SESSION_RECHECK_MS
+            });
         let entry = match cached {
             Some(entry) => entry,
             None => {
@@ -113,6 +124,7 @@ impl SessionTable {
                     user_id: session.user_id,
                     expires_at_ms: session.expires_at,
                     revoked,
+                    checked_at_ms: now_ms,
                 }
             }
         };
@@ -146,5 +158,76 @@ mod tests {
         );
         assert!(entries["revoked-elsewhere"].revoked, "tombstones stay");
         assert!(entries.contains_key("one-more"));
+    }
+
+    #[tokio::test]
+    async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = store::DatabaseLocation::SqliteFile(dir.path().join("s.db"));
+        let store = Store::connect(&location).await.unwrap();
+        store.migrate().await.unwrap();
+        let user = store::UserRecord {
+            id: "u1".into(),
+            email: "u1@example.com".into(),
+            display_name: "U".into(),
+            password_hash: "x".into(),
+            roles: "customer".into(),
+            status: "active".into(),
+            created_at: 1,
+        };
+        store.create_user(&user).await.unwrap();
+        let session = store::SessionRecord {
+            id: "s1".into(),
+            user_id: "u1".into(),
+            created_at: 1_000,
+            last_seen_at: 1_000,
+            expires_at: 10_000_000,
+            ip: "192.0.2.1".into(),
+            user_agent: String::new(),
+            auth_time: 1_000,
+            acr: "pwd".into(),
+            amr: "pwd".into(),
+            generation: 0,
+            rotated_at: None,
+            grace_blob: None,
+            revoked_at: None,
+        };
+        let event = store::SecurityEventRecord {
+            id: "e1".into(),
+            user_id: "u1".into(),
+            kind: "login".into(),
+            created_at: 1_000,
+            ip: "192.0.2.1".into(),
+            user_agent: String::new(),
+            session_id: Some("s1".into()),
+        };
+        store
+            .create_session(&session, b"hash", &event)
+            .await
+            .unwrap();
+        let clock = crate::Clock::manual(1_000);
+        let table = SessionTable::load(&store, clock.clone()).await.unwrap();
+        assert!(
+            table
+                .is_live(&store, "s1", "u1", clock.now_ms())
+                .await
+                .unwrap()
+        );
+        // Another instance revokes it in the store; this one trusts its cache for a while.
+        assert!(store.revoke_session("s1", "logout", 2_000).await.unwrap());
+        clock.advance_ms(SESSION_RECHECK_MS - 1);
+        assert!(
+            table
+                .is_live(&store, "s1", "u1", clock.now_ms())
+                .await
+                .unwrap()
+        );
+        clock.advance_ms(2);
+        assert!(
+            !table
+                .is_live(&store, "s1", "u1", clock.now_ms())
+                .await
+                .unwrap()
+        );
     }
 }

@@ -7,10 +7,13 @@
 //! against the account's ceiling.
 //!
 //! Second-factor codes are spent per (user, client network): an attacker who knows the
-//! password burns only their own budget, never the owner's. Across all clients a user has a
-//! ceiling that delays attempts (by at most `OTP_USER_DELAY_MAX`) instead of refusing them,
-//! so a distributed guesser is slowed down and the owner is never locked out. IPv6 clients
-//! are keyed by their /64, which one subscriber usually holds whole.
+//! password burns only their own budget, never the owner's. Networks that never completed a
+//! second factor for the user also share a user-wide ceiling: an attempt over it waits for
+//! its slot (at most `OTP_USER_DELAY_MAX`), and only when the queue is longer than that is it
+//! refused — so a guesser spread over many networks gets no more than the ceiling's rate,
+//! while a network that completed a factor before (the owner's) keeps its own budget and is
+//! never held back. IPv6 clients are keyed by their /64, which one subscriber usually holds
+//! whole.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -43,6 +46,9 @@ pub const OTP_USER_BURST: u32 = 30;
 pub const OTP_USER_PERIOD: Duration = Duration::from_secs(10);
 /// The longest an attempt over the user-wide ceiling is held back before it is checked.
 pub const OTP_USER_DELAY_MAX: Duration = Duration::from_secs(3);
+/// Networks remembered per user as having completed a second factor, and users remembered.
+pub const KNOWN_NETWORKS_PER_USER_MAX: usize = 8;
+pub const KNOWN_NETWORK_USERS_MAX: usize = 100_000;
 /// Prefix length that names one IPv6 client network.
 pub const IPV6_CLIENT_PREFIX_LEN: u8 = 64;
 /// Refresh and other cookie calls per IP.
@@ -68,6 +74,8 @@ pub struct Throttles {
     refresh_ip: Keyed<IpAddr>,
     otp_user_client: Keyed<(String, IpAddr)>,
     otp_user: Keyed<String>,
+    /// Client networks that completed a second factor, per user.
+    known_networks: std::sync::Mutex<std::collections::HashMap<String, Vec<IpAddr>>>,
     clock: DefaultClock,
 }
 
@@ -81,6 +89,7 @@ impl Default for Throttles {
             refresh_ip: keyed(REFRESH_IP_BURST, REFRESH_IP_PERIOD),
             otp_user_client: keyed(OTP_USER_CLIENT_BURST, OTP_USER_CLIENT_PERIOD),
             otp_user: keyed(OTP_USER_BURST, OTP_USER_PERIOD),
+            known_networks: std::sync::Mutex::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -127,28 +136,67 @@ impl Throttles {
     }
 
     /// Admits one second-factor attempt of `user_id` from `ip`: refused (429) when this
-    /// client's budget is spent; held back up to `OTP_USER_DELAY_MAX` when the user-wide
-    /// ceiling is reached, then admitted.
+    /// client network's budget is spent; for a network that never completed a factor for the
+    /// user, also held to the user-wide ceiling (waiting for a slot up to
+    /// `OTP_USER_DELAY_MAX`, refused beyond).
     pub async fn otp(&self, user_id: &str, ip: IpAddr) -> Result<(), Error> {
+        let network = client_network(ip);
         self.check(
             &self.otp_user_client,
-            &(user_id.to_owned(), client_network(ip)),
+            &(user_id.to_owned(), network),
             OTP_USER_CLIENT_BURST,
         )?;
+        if self.is_known(user_id, network) {
+            return Ok(());
+        }
         let user = user_id.to_owned();
-        if let Err(not_until) = self.otp_user.check_key(&user) {
-            let wait = not_until
-                .wait_time_from(self.clock.now())
-                .min(OTP_USER_DELAY_MAX);
-            tracing::warn!(
-                target: "strongroom::security",
-                user_id,
-                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "second-factor attempts over the user-wide ceiling; delaying"
-            );
+        let deadline = std::time::Instant::now().checked_add(OTP_USER_DELAY_MAX);
+        loop {
+            let Err(not_until) = self.otp_user.check_key(&user) else {
+                return Ok(());
+            };
+            let wait = not_until.wait_time_from(self.clock.now());
+            let wakes = std::time::Instant::now().checked_add(wait);
+            if deadline.is_none() || wakes.is_none() || wakes > deadline {
+                tracing::warn!(
+                    target: "strongroom::security",
+                    user_id,
+                    "second-factor attempts over the user-wide ceiling; refused"
+                );
+                return Err(Error::RateLimited {
+                    retry_after_secs: wait.as_secs().saturating_add(1),
+                    limit: OTP_USER_BURST,
+                });
+            }
             tokio::time::sleep(wait).await;
         }
-        Ok(())
+    }
+
+    fn is_known(&self, user_id: &str, network: IpAddr) -> bool {
+        self.known_networks.lock().is_ok_and(|known| {
+            known
+                .get(user_id)
+                .is_some_and(|nets| nets.contains(&network))
+        })
+    }
+
+    /// Remembers that `ip`'s network completed a second factor for `user_id`: it keeps its
+    /// own budget from now on.
+    pub fn remember_network(&self, user_id: &str, ip: IpAddr) {
+        let network = client_network(ip);
+        let Ok(mut known) = self.known_networks.lock() else {
+            return;
+        };
+        if known.len() >= KNOWN_NETWORK_USERS_MAX && !known.contains_key(user_id) {
+            known.clear();
+        }
+        let networks = known.entry(user_id.to_owned()).or_default();
+        if !networks.contains(&network) {
+            if networks.len() >= KNOWN_NETWORKS_PER_USER_MAX {
+                networks.remove(0);
+            }
+            networks.push(network);
+        }
     }
 
     /// Forgets keys whose allowance is full again; called periodically.
@@ -200,5 +248,25 @@ mod tests {
             Err(Error::RateLimited { .. })
         ));
         throttles.otp("u1", owner).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_user_wide_ceiling_holds_for_unknown_networks_but_not_the_owners() {
+        let throttles = Throttles::default();
+        let owner: IpAddr = "203.0.113.9".parse().unwrap();
+        throttles.remember_network("u1", owner);
+        // Many attacker networks: beyond the ceiling they wait, then are refused.
+        let mut refused = 0;
+        for i in 0..200_u32 {
+            let attacker = IpAddr::from([198, 51, (i / 250) as u8, (i % 250) as u8]);
+            if throttles.otp("u1", attacker).await.is_err() {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "the ceiling refused nothing");
+        // The owner's network is never held back by it.
+        for _ in 0..OTP_USER_CLIENT_BURST {
+            throttles.otp("u1", owner).await.unwrap();
+        }
     }
 }

@@ -231,22 +231,40 @@ pub async fn migrate_legacy_factor_secrets(
         if rows.is_empty() {
             break;
         }
-        load_kek(&mut local_kek)?;
-        let sealing = local_kek
-            .as_ref()
-            .ok_or("no local KEK")?
-            .sealing_key(LEGACY_TOTP_PURPOSE)
-            .map_err(|error| error.to_string())?;
+        // Without the key file these rows cannot be converted: they are reported (and block
+        // `keys retire-kek`), and the server still starts.
+        let sealing = match load_kek(&mut local_kek).and_then(|()| {
+            local_kek
+                .as_ref()
+                .ok_or_else(|| "no local KEK".to_owned())?
+                .sealing_key(LEGACY_TOTP_PURPOSE)
+                .map_err(|error| error.to_string())
+        }) {
+            Ok(sealing) => sealing,
+            Err(reason) => {
+                tracing::error!(%reason, rows = rows.len(), "legacy TOTP secrets cannot be converted");
+                report.totp_failed = report
+                    .totp_failed
+                    .saturating_add(u64::try_from(rows.len()).unwrap_or(u64::MAX));
+                failed.extend(rows.into_iter().map(|(user_id, _, _)| user_id));
+                continue;
+            }
+        };
         for (user_id, secret, pending) in rows {
             let aad = totp_aad(&user_id);
             let key = vault
                 .factor_key(store, &user_id)
                 .await
                 .map_err(|error| format!("the key service refused a factor key: {}", error))?;
+            // A field may already be under the user's key (a pending secret written by a new
+            // instance beside a legacy one): keep it; otherwise open it the old way and reseal.
             let reseal = |sealed: &Option<Vec<u8>>| -> Result<Option<Vec<u8>>, ()> {
                 sealed
                     .as_deref()
                     .map(|sealed| {
+                        if key.open(&aad, sealed).is_ok() {
+                            return Ok(sealed.to_vec());
+                        }
                         let plaintext = sealing.open(&aad, sealed).map_err(|_| ())?;
                         key.seal(&aad, &plaintext).map_err(|_| ())
                     })

@@ -46,7 +46,10 @@ pub struct ProfileInput {
     pub legal_name: String,
     /// `YYYY-MM-DD`.
     pub date_of_birth: String,
-    pub national_id: String,
+    /// Required for a new profile. On an existing one: absent keeps the stored national id;
+    /// present (even unchanged) needs a step-up, so the answer never tells a caller without
+    /// one whether a guessed id is the stored one.
+    pub national_id: Option<String>,
     pub address: Address,
 }
 
@@ -119,7 +122,7 @@ fn validate(input: &ProfileInput, today: time::Date) -> Result<()> {
             code: "invalid_date",
         });
     }
-    let national = &input.national_id;
+    let national = input.national_id.as_deref().unwrap_or("present");
     if national.trim().is_empty() || national.chars().count() > NATIONAL_ID_CHARS_MAX {
         errors.push(FieldError {
             field: "national_id".into(),
@@ -223,22 +226,23 @@ impl App {
             .map_or(time::Date::MIN, time::OffsetDateTime::date)
     }
 
-    /// Stores or replaces the caller's profile; each write gets a fresh data key. Changing
-    /// the national id of an existing profile is an irreversible identity change: step-up.
+    /// Stores or replaces the caller's profile; each write gets a fresh data key. Writing the
+    /// national id of an existing profile is an irreversible identity change: step-up.
     pub async fn put_profile(&self, ctx: &RequestContext, input: ProfileInput) -> Result<Profile> {
         let caller = ctx.caller()?;
         validate(&input, self.today())?;
         let user_id = &caller.user_id;
-        let national_id_index = self.vault.blind_index(&input.national_id);
-        // The blind index tells whether the national id changes without decrypting anything.
-        let changes_national_id = self
-            .store
-            .find_profile(user_id)
-            .await?
-            .is_some_and(|existing| existing.national_id_index != national_id_index);
-        if changes_national_id {
-            self.require_step_up(ctx)?;
-        }
+        let existing = self.store.find_profile(user_id).await?;
+        let national_id = match (existing, input.national_id) {
+            (None, None) => return Err(Error::field("national_id", "required")),
+            (None, Some(national_id)) => Zeroizing::new(national_id),
+            (Some(_), Some(national_id)) => {
+                self.require_step_up(ctx)?;
+                Zeroizing::new(national_id)
+            }
+            (Some(record), None) => self.open_profile(&record).await?.2,
+        };
+        let national_id_index = self.vault.blind_index(&national_id);
         let dek = crypto::Dek::generate()
             .map_err(|error| crate::error::internal("no randomness for a data key", error))?;
         let seal = |field: &str, value: &[u8]| {
@@ -257,14 +261,14 @@ impl App {
             dek_wrapped: wrapped.bytes,
             legal_name: seal("legal_name", input.legal_name.as_bytes())?,
             date_of_birth: seal("date_of_birth", input.date_of_birth.as_bytes())?,
-            national_id: seal("national_id", input.national_id.as_bytes())?,
+            national_id: seal("national_id", national_id.as_bytes())?,
             address: seal("address", &address_json)?,
             national_id_index,
             updated_at: self.clock.now_ms(),
         };
         self.store.put_profile(&record).await?;
         Ok(Profile {
-            national_id_masked: mask(&input.national_id),
+            national_id_masked: mask(&national_id),
             legal_name: Zeroizing::new(input.legal_name),
             date_of_birth: Zeroizing::new(input.date_of_birth),
             national_id: None,

@@ -568,13 +568,16 @@ async fn irreversible_profile_changes_need_a_step_up() {
     let api = Api::new(&server);
     let (token, secret, _) = enrolled_user(&api, "wen@example.com").await;
     let enrolled_at = now();
-    let profile = |national_id: &str, city: &str| {
-        json!({
+    let profile = |national_id: Option<&str>, city: &str| {
+        let mut body = json!({
             "legal_name": "Wen Example",
             "date_of_birth": "1990-04-01",
-            "national_id": national_id,
             "address": {"line1": "1 High St", "city": city, "postal_code": "AB1 2CD", "country": "GB"}
-        })
+        });
+        if let Some(national_id) = national_id {
+            body["national_id"] = json!(national_id);
+        }
+        body
     };
     let put = |token: String, body: Value| {
         api.client
@@ -583,26 +586,23 @@ async fn irreversible_profile_changes_need_a_step_up() {
             .json(&body)
             .send()
     };
-    assert_eq!(
-        put(token.clone(), profile("QQ 12 34 56 C", "Leeds"))
+    // A new profile needs its national id; the first one is set without a step-up.
+    let missing = put(token.clone(), profile(None, "Leeds")).await.unwrap();
+    assert_eq!(code(missing).await, (422, "validation_failed".into()));
+    let first = put(token.clone(), profile(Some("QQ 12 34 56 C"), "Leeds"));
+    assert_eq!(first.await.unwrap().status(), 200);
+    // A new address without the national id keeps it: no step-up.
+    let moved = put(token.clone(), profile(None, "York"));
+    assert_eq!(moved.await.unwrap().status(), 200);
+    // Sending the national id again needs a step-up whether or not it changed, so the answer
+    // never tells a password-level caller whether a guess was right.
+    for guess in ["qq123456c", "QQ 12 34 56 C", "ZZ 99 99 99 Z"] {
+        let sent = put(token.clone(), profile(Some(guess), "York"))
             .await
-            .unwrap()
-            .status(),
-        200
-    );
-    // The same identity typed differently, with a new address: no step-up.
-    assert_eq!(
-        put(token.clone(), profile("qq123456c", "York"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let changed = put(token.clone(), profile("ZZ 99 99 99 Z", "York"))
-        .await
-        .unwrap();
-    assert_eq!(changed.headers()["www-authenticate"], STEP_UP_CHALLENGE);
-    assert_eq!(code(changed).await, (401, "step_up_required".into()));
+            .unwrap();
+        assert_eq!(sent.headers()["www-authenticate"], STEP_UP_CHALLENGE);
+        assert_eq!(code(sent).await, (401, "step_up_required".into()));
+    }
     let deleted = api
         .client
         .delete(format!("{}/v1/me/profile", api.base))
@@ -617,15 +617,11 @@ async fn irreversible_profile_changes_need_a_step_up() {
         .json()
         .await
         .unwrap();
-    assert_eq!(read["national_id_masked"], "*****456c");
+    assert_eq!(read["national_id_masked"], "*********56 C");
+    assert_eq!(read["address"]["city"], "York");
     let mfa_token = step_up_at(&api, &token, &secret, enrolled_at + 30).await;
-    assert_eq!(
-        put(mfa_token.clone(), profile("ZZ 99 99 99 Z", "York"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let changed = put(mfa_token.clone(), profile(Some("ZZ 99 99 99 Z"), "York"));
+    assert_eq!(changed.await.unwrap().status(), 200);
     let deleted = api
         .client
         .delete(format!("{}/v1/me/profile", api.base))
@@ -892,4 +888,59 @@ async fn wrong_passwords_and_unknown_emails_take_the_same_time_and_so_do_registr
         (0.8..=1.25).contains(&register_ratio),
         "register ratio {register_ratio}"
     );
+}
+
+#[tokio::test]
+async fn a_pending_totp_secret_is_confirmed_only_by_its_session_and_only_a_few_times() {
+    // Another session of the user cannot guess the confirmation code of an abandoned pending
+    // secret; the enrolling session gets five tries.
+    let server = sqlite_server(&[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("xan@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (enrolling, _) = api.login("xan@example.com").await;
+    let (other, _) = api.login("xan@example.com").await;
+    let confirm = |token: String, totp: String| {
+        api.client
+            .post(format!("{}/v1/mfa/totp/confirm", api.base))
+            .bearer_auth(token)
+            .json(&json!({"code": totp}))
+            .send()
+    };
+    let enrolment: Value = enroll_totp(&api, &enrolling, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let right = code_at(&secret, now());
+    assert_eq!(
+        code(confirm(other.clone(), right.clone()).await.unwrap()).await,
+        (401, "invalid_code".into()),
+        "another session confirmed the pending secret"
+    );
+    for wrong in ["000001", "000002", "000003", "000004", "000005"] {
+        assert_eq!(
+            code(confirm(enrolling.clone(), wrong.into()).await.unwrap()).await,
+            (401, "invalid_code".into())
+        );
+    }
+    // Five wrong codes spent the pending secret: even the right code is refused now.
+    assert_eq!(
+        code(confirm(enrolling.clone(), right).await.unwrap()).await,
+        (401, "invalid_code".into())
+    );
+    // A fresh enrolment starts over, and its right code confirms.
+    let enrolment: Value = enroll_totp(&api, &enrolling, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let confirmed = confirm(enrolling.clone(), code_at(&secret, now()))
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
 }

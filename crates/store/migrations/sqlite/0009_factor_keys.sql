@@ -15,3 +15,9 @@ CREATE INDEX data_keys_by_kek ON data_keys (kek_id, kek_version);
 
 ALTER TABLE totp_credentials ADD COLUMN key_scheme TEXT NOT NULL DEFAULT 'local-v1';
 ALTER TABLE recovery_codes ADD COLUMN key_scheme TEXT NOT NULL DEFAULT 'local-v1';
+
+-- A pending TOTP secret belongs to the session that asked for it, for a short while, and
+-- survives only a few wrong confirmation codes.
+ALTER TABLE totp_credentials ADD COLUMN pending_session_id TEXT;
+ALTER TABLE totp_credentials ADD COLUMN pending_expires_at INTEGER;
+ALTER TABLE totp_credentials ADD COLUMN pending_attempts INTEGER NOT NULL DEFAULT 0;

@@ -1,5 +1,7 @@
 //! The ledger's rules, with no IO: `Money` (integer minor units, checked arithmetic, bounded),
-//! `Currency`, and the hash chain over journal entries that `ledger verify` recomputes.
+//! `Currency`, the rules one posting must pass (`apply`), how a batch of postings is decided
+//! and chained (`batch::decide`, with the pair assertion before any write), and how the
+//! journal is replayed to prove it afterwards (`verify::Replay`, behind `ledger verify`).
 #![deny(
     clippy::float_arithmetic,
     clippy::arithmetic_side_effects,
@@ -8,7 +10,9 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 
+pub mod batch;
 mod posting;
+pub mod verify;
 pub use posting::*;
 
 /// Largest single amount (API.md: 1 ≤ amount ≤ 10^15 minor units).

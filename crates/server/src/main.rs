@@ -146,109 +146,50 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// `ledger verify`: the journal is replayed from the genesis hash; every entry's chain link,
-/// hash, sequence and `balance_after` are checked, every transfer must net to zero, stored
-/// balances must equal the replayed ones, and each currency must net to zero.
+/// `ledger verify`: the journal is replayed from the genesis hash a page at a time by
+/// `ledger::verify::Replay` (chain, hashes, sequence, `balance_after`, transfers netting to
+/// zero, stored balances, currencies netting to zero); exit 1 naming the first problem.
 async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
-    use std::collections::BTreeMap;
     let store = store::Store::connect(&config.database).await?;
     store.migrate().await?;
-    let mut balances: BTreeMap<String, i64> = BTreeMap::new();
-    let mut transfers: BTreeMap<String, (u8, i64)> = BTreeMap::new();
-    let mut previous = ledger::GENESIS_HASH.to_vec();
-    let (mut last_seq, mut entries) = (0_i64, 0_u64);
+    let mut replay = ledger::verify::Replay::default();
     loop {
-        let batch = store.journal_after(last_seq).await?;
-        if batch.is_empty() {
+        let page = store.journal_after(replay.last_seq()).await?;
+        if page.is_empty() {
             break;
         }
-        for entry in batch {
-            let name = format!("entry {} (seq {})", entry.id, entry.seq);
-            anyhow::ensure!(
-                entry.seq == last_seq.saturating_add(1),
-                "{name}: sequence gap after {last_seq}"
-            );
-            anyhow::ensure!(
-                entry.prev_hash == previous,
-                "{name}: does not chain to its predecessor"
-            );
-            let direction = ledger::Direction::parse(&entry.direction)
-                .ok_or_else(|| anyhow::anyhow!("{name}: unknown direction"))?;
-            let facts = ledger::EntryFacts {
+        for entry in &page {
+            replay.entry(&ledger::verify::JournalEntry {
                 seq: entry.seq,
                 id: &entry.id,
                 transfer_id: &entry.transfer_id,
                 account_id: &entry.account_id,
-                direction,
+                direction: &entry.direction,
                 amount: entry.amount,
                 balance_after: entry.balance_after,
                 currency: &entry.currency,
                 created_at: entry.created_at,
-            };
-            anyhow::ensure!(
-                ledger::entry_hash(&previous, &facts) == entry.hash,
-                "{name}: content does not match its hash (altered)"
-            );
-            let signed = direction
-                .signed(entry.amount)
-                .ok_or_else(|| anyhow::anyhow!("{name}: amount overflow"))?;
-            let balance = balances.entry(entry.account_id.clone()).or_insert(0);
-            *balance = balance
-                .checked_add(signed)
-                .ok_or_else(|| anyhow::anyhow!("{name}: balance overflow"))?;
-            anyhow::ensure!(
-                *balance == entry.balance_after,
-                "{name}: balance_after {} but the journal gives {}",
-                entry.balance_after,
-                balance
-            );
-            let pair = transfers.entry(entry.transfer_id.clone()).or_insert((0, 0));
-            pair.0 = pair.0.saturating_add(1);
-            pair.1 = pair
-                .1
-                .checked_add(signed)
-                .ok_or_else(|| anyhow::anyhow!("{name}: overflow"))?;
-            previous = entry.hash;
-            last_seq = entry.seq;
-            entries = entries.saturating_add(1);
+                prev_hash: &entry.prev_hash,
+                hash: &entry.hash,
+            })?;
         }
     }
     let (head_seq, head_hash) = store.ledger_head().await?;
-    anyhow::ensure!(
-        head_seq == last_seq && head_hash == previous,
-        "the chain head (seq {head_seq}) does not match the last entry (seq {last_seq})"
-    );
-    for (transfer, (count, sum)) in &transfers {
-        anyhow::ensure!(
-            *count == 2 && *sum == 0,
-            "transfer {transfer}: its entries do not balance"
-        );
-    }
-    let mut by_currency: BTreeMap<String, i64> = BTreeMap::new();
     let accounts = store.all_accounts().await?;
-    for account in &accounts {
-        let replayed = balances.get(&account.id).copied().unwrap_or(0);
-        anyhow::ensure!(
-            replayed == account.balance,
-            "account {}: stored balance {} but the journal gives {replayed}",
-            account.id,
-            account.balance
-        );
-        let total = by_currency.entry(account.currency.clone()).or_insert(0);
-        *total = total
-            .checked_add(account.balance)
-            .ok_or_else(|| anyhow::anyhow!("overflow"))?;
-    }
-    for (currency, total) in &by_currency {
-        anyhow::ensure!(
-            *total == 0,
-            "currency {currency} does not net to zero ({total})"
-        );
-    }
     store.close().await;
+    let summary = replay.finish(
+        (head_seq, &head_hash),
+        accounts
+            .iter()
+            .map(|account| ledger::verify::StoredAccount {
+                id: &account.id,
+                currency: &account.currency,
+                balance: account.balance,
+            }),
+    )?;
     println!(
-        "ledger verified: {entries} entries, {} accounts, every currency nets to zero",
-        accounts.len()
+        "ledger verified: {} entries, {} accounts, every currency nets to zero",
+        summary.entries, summary.accounts
     );
     Ok(())
 }

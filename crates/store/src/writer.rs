@@ -8,17 +8,17 @@
 //! states (balance, owner, kind, currency, status); the cache is exact while the generation it
 //! finds is the one after its own last commit, and is dropped otherwise (another instance, or a
 //! status change, wrote in between). Balance checks then run in memory (`ledger::apply`), in
-//! queue order, so a batch can never overdraw; the writes are a few multi-row statements.
+//! queue order, so a batch can never overdraw (`ledger::batch::decide`, which also asserts
+//! that every decided transfer nets to zero before anything is written); the writes are a few
+//! multi-row statements. One batch function runs on both backends over `BatchSql`, a small
+//! trait holding each backend's statements.
 //! Idempotency keys are checked under the same lock and stored in the same transaction as the
 //! posting, so a key and its money movement are committed together or not at all.
 
 use std::collections::{HashMap, HashSet};
 
-use ledger::{
-    AccountKind, AccountState, Direction, EntryFacts, Money, Posting, PostingKind, Refusal, apply,
-    entry_hash,
-};
-use sqlx::Connection;
+use ledger::batch::{self, BatchError, Decision, StoredKey};
+use ledger::{AccountKind, AccountState};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -32,52 +32,7 @@ pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
 pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
 
-/// One money movement to post, already validated at the edge.
-#[derive(Debug, Clone)]
-pub struct PostingRequest {
-    pub kind: PostingKind,
-    pub transfer_id: String,
-    pub debit_entry_id: String,
-    pub credit_entry_id: String,
-    pub from_account_id: String,
-    pub to_account_id: String,
-    pub amount: Money,
-    pub currency: String,
-    pub memo: Option<String>,
-    pub external_ref: Option<String>,
-    /// `user:{id}` or `service:{name}`.
-    pub initiated_by: String,
-    /// For customer transfers: the user the source account must belong to.
-    pub source_owner: Option<String>,
-    pub created_at: i64,
-    pub idempotency: IdempotencyRecord,
-}
-
-/// The idempotency key of a posting and the answer to store with it.
-#[derive(Debug, Clone)]
-pub struct IdempotencyRecord {
-    /// `user:{id}` or `service:{name}`: keys of different callers never collide.
-    pub scope: String,
-    pub key: String,
-    pub request_hash: Vec<u8>,
-    /// The 201 body, replayed for a repeat of the same request.
-    pub response_body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PostingOutcome {
-    Posted,
-    /// Nothing moved and the key was not kept, so the request may be retried.
-    Refused(Refusal),
-    /// The key was used before with the same request: its original answer.
-    Replayed {
-        body: String,
-    },
-    /// The key was used before with a different request.
-    KeyReused,
-    /// The key belongs to a request that has not finished.
-    KeyInProgress,
-}
+pub use ledger::batch::{IdempotencyRecord, Outcome as PostingOutcome, PostingRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
@@ -200,30 +155,7 @@ enum WriteConnection {
 }
 
 type KeyRow = (String, String, Vec<u8>, String, Option<String>);
-/// A stored key's request hash, state, response status and body.
-type StoredKey = (Vec<u8>, String, Option<String>);
 type AccountRow = (String, Option<String>, String, String, i64, String);
-
-/// A posting that passed, with the balances after its two entries.
-struct Passed<'a> {
-    request: &'a PostingRequest,
-    from_after: i64,
-    to_after: i64,
-}
-
-struct EntryRow<'a> {
-    seq: i64,
-    id: &'a str,
-    transfer_id: &'a str,
-    account_id: &'a str,
-    direction: Direction,
-    amount: i64,
-    balance_after: i64,
-    currency: &'a str,
-    created_at: i64,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-}
 
 struct Writer {
     store: Store,
@@ -232,9 +164,6 @@ struct Writer {
     /// The `ledger_head.generation` the cached accounts are exact for.
     generation: Option<i64>,
 }
-
-/// Locks the chain head (serialising writers across instances) and reads it.
-const LOCK_HEAD: &str = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
 
 impl Writer {
     fn new(store: Store) -> Writer {
@@ -272,8 +201,8 @@ impl Writer {
             None => self.connect().await?,
         };
         let result = match &mut connection {
-            WriteConnection::Sqlite(conn) => conn.apply_batch(self, requests).await,
-            WriteConnection::Postgres(conn) => conn.apply_batch(self, requests).await,
+            WriteConnection::Sqlite(conn) => apply_batch(conn, self, requests).await,
+            WriteConnection::Postgres(conn) => apply_batch(conn, self, requests).await,
         };
         match result {
             Ok(outcomes) => {
@@ -286,6 +215,21 @@ impl Writer {
                 Err(error)
             }
         }
+    }
+
+    /// Under the head lock: the cache is exact only if nobody wrote since our last commit.
+    fn check_generation(&mut self, generation: i64) {
+        if self.generation != generation.checked_sub(1)
+            || self.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
+        {
+            self.accounts.clear();
+        }
+    }
+
+    /// After a commit: the cache takes the new balances and the generation.
+    fn committed(&mut self, generation: i64, touched: Vec<(String, AccountState)>) {
+        self.accounts.extend(touched);
+        self.generation = Some(generation);
     }
 }
 
@@ -359,7 +303,7 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|_| StoreError::Invariant("batch rows do not encode"))
 }
 
-/// What a batch writes once its postings are decided.
+/// What a batch writes once its postings are decided: the rows of each statement as JSON.
 struct Writes {
     transfers: String,
     entries: String,
@@ -369,129 +313,88 @@ struct Writes {
     last_hash: Vec<u8>,
     /// Rows the writes must touch, all statements together.
     expected_rows: u64,
-    touched: Vec<(String, AccountState)>,
 }
 
-/// A decided batch: every posting's outcome, and the writes if any posting passed.
-struct Decided {
-    outcomes: Vec<PostingOutcome>,
-    writes: Option<Writes>,
-}
-
-impl Writer {
-    /// Under the head lock: the cache is exact only if nobody wrote since our last commit.
-    fn check_generation(&mut self, generation: i64) {
-        if self.generation != generation.checked_sub(1)
-            || self.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
-        {
-            self.accounts.clear();
-        }
-    }
-
-    fn decide(
-        &self,
-        requests: &[&PostingRequest],
-        stored: Vec<KeyRow>,
-        head_seq: i64,
-        head_hash: Vec<u8>,
-    ) -> Result<Decided, StoreError> {
-        let (outcomes, passed, touched) = plan(&self.accounts, requests, stored);
-        if passed.is_empty() {
-            return Ok(Decided {
-                outcomes,
-                writes: None,
-            });
-        }
-        let entries = chain(head_seq, head_hash, &passed)?;
-        let transfers: Vec<serde_json::Value> = passed
-            .iter()
-            .map(|passed| {
-                let request = passed.request;
-                serde_json::json!([
-                    request.transfer_id,
-                    request.kind.as_str(),
-                    request.from_account_id,
-                    request.to_account_id,
-                    request.amount.minor_units(),
-                    request.currency,
-                    request.memo,
-                    request.external_ref,
-                    request.initiated_by,
-                    request.created_at,
-                ])
-            })
-            .collect();
-        let journal: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|entry| {
-                serde_json::json!([
-                    entry.seq,
-                    entry.id,
-                    entry.transfer_id,
-                    entry.account_id,
-                    entry.direction.as_str(),
-                    entry.amount,
-                    entry.balance_after,
-                    entry.currency,
-                    entry.created_at,
-                    hex(&entry.prev_hash),
-                    hex(&entry.hash),
-                ])
-            })
-            .collect();
-        let keys: Vec<serde_json::Value> = passed
-            .iter()
-            .map(|passed| {
-                let record = &passed.request.idempotency;
-                serde_json::json!([
-                    record.scope,
-                    record.key,
-                    hex(&record.request_hash),
-                    record.response_body,
-                    passed.request.created_at,
-                ])
-            })
-            .collect();
-        let balances: Vec<serde_json::Value> = touched
-            .iter()
-            .map(|(id, state)| {
-                let before = self.accounts.get(*id).map(|account| account.balance);
-                serde_json::json!([id, state.balance, before])
-            })
-            .collect();
-        let (last_seq, last_hash) = entries
-            .last()
-            .map(|entry| (entry.seq, entry.hash.clone()))
-            .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
-        let expected_rows = passed
-            .len()
-            .saturating_mul(2)
-            .saturating_add(entries.len())
-            .saturating_add(touched.len())
-            .saturating_add(1);
-        Ok(Decided {
-            outcomes,
-            writes: Some(Writes {
-                transfers: to_json(&transfers)?,
-                entries: to_json(&journal)?,
-                keys: to_json(&keys)?,
-                balances: to_json(&balances)?,
-                last_seq,
-                last_hash,
-                expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
-                touched: touched
-                    .into_iter()
-                    .map(|(id, state)| (id.to_owned(), state))
-                    .collect(),
-            }),
+/// The rows of a decided batch. A balance is written only if it still holds the value it was
+/// decided from (compare-and-set).
+fn writes(decision: &Decision<'_>) -> Result<Writes, StoreError> {
+    let transfers: Vec<serde_json::Value> = decision
+        .passed
+        .iter()
+        .map(|request| {
+            serde_json::json!([
+                request.transfer_id,
+                request.kind.as_str(),
+                request.from_account_id,
+                request.to_account_id,
+                request.amount.minor_units(),
+                request.currency,
+                request.memo,
+                request.external_ref,
+                request.initiated_by,
+                request.created_at,
+            ])
         })
-    }
-
-    /// After a commit: the cache takes the new balances and the generation.
-    fn committed(&mut self, generation: i64, touched: Vec<(String, AccountState)>) {
-        self.accounts.extend(touched);
-        self.generation = Some(generation);
-    }
+        .collect();
+    let journal: Vec<serde_json::Value> = decision
+        .entries
+        .iter()
+        .map(|entry| {
+            serde_json::json!([
+                entry.seq,
+                entry.id,
+                entry.transfer_id,
+                entry.account_id,
+                entry.direction.as_str(),
+                entry.amount,
+                entry.balance_after,
+                entry.currency,
+                entry.created_at,
+                hex(&entry.prev_hash),
+                hex(&entry.hash),
+            ])
+        })
+        .collect();
+    let keys: Vec<serde_json::Value> = decision
+        .passed
+        .iter()
+        .map(|request| {
+            let record = &request.idempotency;
+            serde_json::json!([
+                record.scope,
+                record.key,
+                hex(&record.request_hash),
+                record.response_body,
+                request.created_at,
+            ])
+        })
+        .collect();
+    let balances: Vec<serde_json::Value> = decision
+        .touched
+        .iter()
+        .map(|touched| {
+            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
+        })
+        .collect();
+    let (last_seq, last_hash) = decision
+        .head()
+        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
+    let expected_rows = decision
+        .passed
+        .len()
+        .saturating_mul(2)
+        .saturating_add(decision.entries.len())
+        .saturating_add(decision.touched.len())
+        .saturating_add(1);
+    Ok(Writes {
+        transfers: to_json(&transfers)?,
+        entries: to_json(&journal)?,
+        keys: to_json(&keys)?,
+        balances: to_json(&balances)?,
+        last_seq,
+        last_hash: last_hash.to_vec(),
+        expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
+    })
 }
 
 /// A batch slower than this is logged with the time each phase took.
@@ -541,14 +444,165 @@ impl BatchTimer {
     }
 }
 
-/// The two connection types. On error the caller drops the connection, which rolls back
-/// whatever the transaction had done.
-trait BatchConnection {
-    async fn apply_batch(
-        &mut self,
-        writer: &mut Writer,
-        requests: &[&PostingRequest],
-    ) -> Result<Vec<PostingOutcome>, StoreError>;
+/// A backend's statements for one batch. On error the caller drops the connection, which
+/// rolls back whatever the transaction had done.
+trait BatchSql {
+    /// Opens the write transaction and locks the chain head: (seq, hash, generation).
+    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError>;
+    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
+    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError>;
+    /// Every write of the batch; the rows touched.
+    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError>;
+    async fn end(&mut self, commit: bool) -> Result<(), StoreError>;
+}
+
+impl BatchSql for SqliteConnection {
+    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
+        Ok(sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
+            .fetch_one(&mut *self)
+            .await?)
+    }
+
+    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
+        Ok(sqlx::query_as(SQLITE_FIND_KEYS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError> {
+        Ok(sqlx::query_as(SQLITE_LOAD_ACCOUNTS)
+            .bind(ids)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
+        Ok(sqlx::query(SQLITE_WRITES)
+            .bind(&writes.transfers)
+            .bind(&writes.entries)
+            .bind(&writes.keys)
+            .bind(&writes.balances)
+            .bind(writes.last_seq)
+            .bind(&writes.last_hash)
+            .execute(&mut *self)
+            .await?
+            .rows_affected())
+    }
+
+    async fn end(&mut self, commit: bool) -> Result<(), StoreError> {
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(sql).execute(&mut *self).await?;
+        Ok(())
+    }
+}
+
+impl BatchSql for PgConnection {
+    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
+        sqlx::query("BEGIN").execute(&mut *self).await?;
+        Ok(sqlx::query_as(LOCK_HEAD).fetch_one(&mut *self).await?)
+    }
+
+    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
+        Ok(sqlx::query_as(POSTGRES_FIND_KEYS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError> {
+        Ok(sqlx::query_as(POSTGRES_LOAD_ACCOUNTS)
+            .bind(ids)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
+        let written: i64 = sqlx::query_scalar(POSTGRES_WRITES)
+            .bind(&writes.transfers)
+            .bind(&writes.entries)
+            .bind(&writes.keys)
+            .bind(&writes.balances)
+            .bind(writes.last_seq)
+            .bind(&writes.last_hash)
+            .fetch_one(&mut *self)
+            .await?;
+        Ok(u64::try_from(written).unwrap_or(0))
+    }
+
+    async fn end(&mut self, commit: bool) -> Result<(), StoreError> {
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(sql).execute(&mut *self).await?;
+        Ok(())
+    }
+}
+
+/// Locks the chain head (serialising writers across instances) and reads it.
+const LOCK_HEAD: &str = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
+
+/// One batch on either backend: lock, read keys and missing accounts, decide, write, commit.
+async fn apply_batch<C: BatchSql>(
+    conn: &mut C,
+    writer: &mut Writer,
+    requests: &[&PostingRequest],
+) -> Result<Vec<PostingOutcome>, StoreError> {
+    let mut timer = BatchTimer::start();
+    let (head_seq, head_hash, generation) = conn.begin_and_lock().await?;
+    timer.phase(0);
+    writer.check_generation(generation);
+    let stored: Vec<StoredKey> = conn
+        .find_keys(key_lookups(requests)?)
+        .await?
+        .into_iter()
+        .map(
+            |(scope, key, request_hash, state, response_body)| StoredKey {
+                scope,
+                key,
+                request_hash,
+                state,
+                response_body,
+            },
+        )
+        .collect();
+    timer.phase(1);
+    let missing = missing_accounts(&writer.accounts, requests);
+    if !missing.is_empty() {
+        let rows = conn.load_accounts(to_json(&missing)?).await?;
+        cache_accounts(&mut writer.accounts, rows);
+    }
+    let decision = batch::decide(&writer.accounts, &stored, (head_seq, &head_hash), requests)
+        .map_err(|error| match error {
+            BatchError::SequenceExhausted => StoreError::Invariant("ledger sequence exhausted"),
+            BatchError::Unbalanced => {
+                StoreError::Invariant("a decided transfer does not net to zero")
+            }
+            BatchError::BalanceDrift => {
+                StoreError::Invariant("a balance moved by other than its entries")
+            }
+        })?;
+    timer.phase(2);
+    if decision.passed.is_empty() {
+        conn.end(false).await?;
+        writer.generation = generation.checked_sub(1);
+        return Ok(decision.outcomes);
+    }
+    let writes = writes(&decision)?;
+    if conn.write(&writes).await? != writes.expected_rows {
+        return Err(StoreError::Invariant(
+            "a batch wrote an unexpected number of rows",
+        ));
+    }
+    timer.phase(3);
+    conn.end(true).await?;
+    timer.phase(4);
+    timer.finish(requests.len());
+    let touched = decision
+        .touched
+        .into_iter()
+        .map(|touched| (touched.id.to_owned(), touched.state))
+        .collect();
+    writer.committed(generation, touched);
+    Ok(decision.outcomes)
 }
 
 fn key_lookups(requests: &[&PostingRequest]) -> Result<String, StoreError> {
@@ -562,118 +616,6 @@ fn key_lookups(requests: &[&PostingRequest]) -> Result<String, StoreError> {
         })
         .collect();
     to_json(&lookups)
-}
-
-impl BatchConnection for SqliteConnection {
-    async fn apply_batch(
-        &mut self,
-        writer: &mut Writer,
-        requests: &[&PostingRequest],
-    ) -> Result<Vec<PostingOutcome>, StoreError> {
-        let mut timer = BatchTimer::start();
-        let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
-            sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
-                .fetch_one(&mut *self)
-                .await?;
-        timer.phase(0);
-        writer.check_generation(generation);
-        let stored: Vec<KeyRow> = sqlx::query_as(SQLITE_FIND_KEYS)
-            .bind(key_lookups(requests)?)
-            .fetch_all(&mut *self)
-            .await?;
-        timer.phase(1);
-        let missing = missing_accounts(&writer.accounts, requests);
-        if !missing.is_empty() {
-            let rows: Vec<AccountRow> = sqlx::query_as(SQLITE_LOAD_ACCOUNTS)
-                .bind(to_json(&missing)?)
-                .fetch_all(&mut *self)
-                .await?;
-            cache_accounts(&mut writer.accounts, rows);
-        }
-        let decided = writer.decide(requests, stored, head_seq, head_hash)?;
-        timer.phase(2);
-        let Some(writes) = decided.writes else {
-            sqlx::query("ROLLBACK").execute(&mut *self).await?;
-            writer.generation = generation.checked_sub(1);
-            return Ok(decided.outcomes);
-        };
-        let written = sqlx::query(SQLITE_WRITES)
-            .bind(writes.transfers)
-            .bind(writes.entries)
-            .bind(writes.keys)
-            .bind(writes.balances)
-            .bind(writes.last_seq)
-            .bind(writes.last_hash)
-            .execute(&mut *self)
-            .await?
-            .rows_affected();
-        if written != writes.expected_rows {
-            return Err(StoreError::Invariant(
-                "a batch wrote an unexpected number of rows",
-            ));
-        }
-        timer.phase(3);
-        sqlx::query("COMMIT").execute(&mut *self).await?;
-        timer.phase(4);
-        timer.finish(requests.len());
-        writer.committed(generation, writes.touched);
-        Ok(decided.outcomes)
-    }
-}
-
-impl BatchConnection for PgConnection {
-    async fn apply_batch(
-        &mut self,
-        writer: &mut Writer,
-        requests: &[&PostingRequest],
-    ) -> Result<Vec<PostingOutcome>, StoreError> {
-        let mut timer = BatchTimer::start();
-        let mut tx = self.begin().await?;
-        let (head_seq, head_hash, generation): (i64, Vec<u8>, i64) =
-            sqlx::query_as(LOCK_HEAD).fetch_one(&mut *tx).await?;
-        timer.phase(0);
-        writer.check_generation(generation);
-        let stored: Vec<KeyRow> = sqlx::query_as(POSTGRES_FIND_KEYS)
-            .bind(key_lookups(requests)?)
-            .fetch_all(&mut *tx)
-            .await?;
-        timer.phase(1);
-        let missing = missing_accounts(&writer.accounts, requests);
-        if !missing.is_empty() {
-            let rows: Vec<AccountRow> = sqlx::query_as(POSTGRES_LOAD_ACCOUNTS)
-                .bind(to_json(&missing)?)
-                .fetch_all(&mut *tx)
-                .await?;
-            cache_accounts(&mut writer.accounts, rows);
-        }
-        let decided = writer.decide(requests, stored, head_seq, head_hash)?;
-        timer.phase(2);
-        let Some(writes) = decided.writes else {
-            tx.rollback().await?;
-            writer.generation = generation.checked_sub(1);
-            return Ok(decided.outcomes);
-        };
-        let written: i64 = sqlx::query_scalar(POSTGRES_WRITES)
-            .bind(writes.transfers)
-            .bind(writes.entries)
-            .bind(writes.keys)
-            .bind(writes.balances)
-            .bind(writes.last_seq)
-            .bind(writes.last_hash)
-            .fetch_one(&mut *tx)
-            .await?;
-        if u64::try_from(written).ok() != Some(writes.expected_rows) {
-            return Err(StoreError::Invariant(
-                "a batch wrote an unexpected number of rows",
-            ));
-        }
-        timer.phase(3);
-        tx.commit().await?;
-        timer.phase(4);
-        timer.finish(requests.len());
-        writer.committed(generation, writes.touched);
-        Ok(decided.outcomes)
-    }
 }
 
 /// Account ids the batch names that the cache does not hold.
@@ -710,242 +652,5 @@ fn cache_accounts(cache: &mut HashMap<String, AccountState>, rows: Vec<AccountRo
                 active: status == "active",
             },
         );
-    }
-}
-
-/// Decides every posting of the batch in queue order against a working copy of the accounts
-/// involved. Returns the outcomes, the postings that passed, and the new account states.
-fn plan<'a>(
-    cache: &HashMap<String, AccountState>,
-    requests: &[&'a PostingRequest],
-    stored: Vec<KeyRow>,
-) -> (
-    Vec<PostingOutcome>,
-    Vec<Passed<'a>>,
-    HashMap<&'a str, AccountState>,
-) {
-    let stored: HashMap<(String, String), StoredKey> = stored
-        .into_iter()
-        .map(|(scope, key, hash, state, body)| ((scope, key), (hash, state, body)))
-        .collect();
-    let mut working: HashMap<String, AccountState> = HashMap::new();
-    for request in requests {
-        for id in [&request.from_account_id, &request.to_account_id] {
-            if let Some(state) = cache.get(id.as_str()) {
-                working.insert(id.clone(), state.clone());
-            }
-        }
-    }
-    let mut outcomes = Vec::with_capacity(requests.len());
-    let mut passed: Vec<Passed<'a>> = Vec::new();
-    // Keys posted earlier in this batch, with their request hash. Those postings are not
-    // committed yet, so a repeat is "in progress" (409), as API.md says for a key whose first
-    // request is still running; the client's retry then gets the stored answer.
-    let mut batch_keys: HashMap<(&str, &str), &[u8]> = HashMap::new();
-    for request in requests {
-        let record = &request.idempotency;
-        let lookup = (record.scope.clone(), record.key.clone());
-        if let Some((hash, state, body)) = stored.get(&lookup) {
-            outcomes.push(match (state.as_str(), body) {
-                _ if hash != &record.request_hash => PostingOutcome::KeyReused,
-                ("done", Some(body)) => PostingOutcome::Replayed { body: body.clone() },
-                _ => PostingOutcome::KeyInProgress,
-            });
-            continue;
-        }
-        if let Some(hash) = batch_keys.get(&(record.scope.as_str(), record.key.as_str())) {
-            outcomes.push(if *hash == record.request_hash.as_slice() {
-                PostingOutcome::KeyInProgress
-            } else {
-                PostingOutcome::KeyReused
-            });
-            continue;
-        }
-        let posting = Posting {
-            kind: request.kind,
-            from: &request.from_account_id,
-            to: &request.to_account_id,
-            amount: request.amount,
-            currency: &request.currency,
-            source_owner: request.source_owner.as_deref(),
-        };
-        match apply(&mut working, &posting) {
-            Ok((from_after, to_after)) => {
-                batch_keys.insert(
-                    (record.scope.as_str(), record.key.as_str()),
-                    record.request_hash.as_slice(),
-                );
-                passed.push(Passed {
-                    request,
-                    from_after,
-                    to_after,
-                });
-                outcomes.push(PostingOutcome::Posted);
-            }
-            Err(refusal) => outcomes.push(PostingOutcome::Refused(refusal)),
-        }
-    }
-    let mut touched = HashMap::new();
-    for passed in &passed {
-        for id in [
-            &passed.request.from_account_id,
-            &passed.request.to_account_id,
-        ] {
-            if let Some(state) = working.get(id.as_str()) {
-                touched.insert(id.as_str(), state.clone());
-            }
-        }
-    }
-    (outcomes, passed, touched)
-}
-
-/// The two entries of each passed posting, hash-chained from the current head.
-fn chain<'a>(
-    head_seq: i64,
-    head_hash: Vec<u8>,
-    passed: &[Passed<'a>],
-) -> Result<Vec<EntryRow<'a>>, StoreError> {
-    let mut entries = Vec::with_capacity(passed.len().saturating_mul(2));
-    let mut seq = head_seq;
-    let mut previous = head_hash;
-    for passed in passed {
-        let request = passed.request;
-        let sides = [
-            (
-                request.debit_entry_id.as_str(),
-                request.from_account_id.as_str(),
-                Direction::Debit,
-                passed.from_after,
-            ),
-            (
-                request.credit_entry_id.as_str(),
-                request.to_account_id.as_str(),
-                Direction::Credit,
-                passed.to_after,
-            ),
-        ];
-        for (id, account_id, direction, balance_after) in sides {
-            seq = seq
-                .checked_add(1)
-                .ok_or(StoreError::Invariant("ledger sequence exhausted"))?;
-            let facts = EntryFacts {
-                seq,
-                id,
-                transfer_id: &request.transfer_id,
-                account_id,
-                direction,
-                amount: request.amount.minor_units(),
-                balance_after,
-                currency: &request.currency,
-                created_at: request.created_at,
-            };
-            let hash = entry_hash(&previous, &facts);
-            entries.push(EntryRow {
-                seq,
-                id,
-                transfer_id: &request.transfer_id,
-                account_id,
-                direction,
-                amount: request.amount.minor_units(),
-                balance_after,
-                currency: &request.currency,
-                created_at: request.created_at,
-                prev_hash: std::mem::replace(&mut previous, hash.clone()),
-                hash,
-            });
-        }
-    }
-    Ok(entries)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn account(user: &str, balance: i64) -> AccountState {
-        AccountState {
-            user_id: Some(user.to_owned()),
-            kind: AccountKind::Customer,
-            currency: "EUR".to_owned(),
-            balance,
-            active: true,
-        }
-    }
-
-    fn request(key: &str, amount: i64) -> PostingRequest {
-        PostingRequest {
-            kind: PostingKind::Transfer,
-            transfer_id: format!("t-{key}-{amount}"),
-            debit_entry_id: format!("d-{key}-{amount}"),
-            credit_entry_id: format!("c-{key}-{amount}"),
-            from_account_id: "alice".to_owned(),
-            to_account_id: "bob".to_owned(),
-            amount: Money::new(amount).unwrap(),
-            currency: "EUR".to_owned(),
-            memo: None,
-            external_ref: None,
-            initiated_by: "user:u-alice".to_owned(),
-            source_owner: Some("u-alice".to_owned()),
-            created_at: 1,
-            idempotency: IdempotencyRecord {
-                scope: "user:u-alice".to_owned(),
-                key: key.to_owned(),
-                request_hash: amount.to_be_bytes().to_vec(),
-                response_body: format!("{{\"amount\":{amount}}}"),
-            },
-        }
-    }
-
-    #[test]
-    fn each_posting_of_a_batch_gets_its_own_answer() {
-        let mut cache = HashMap::new();
-        cache.insert("alice".to_owned(), account("u-alice", 100));
-        cache.insert("bob".to_owned(), account("u-bob", 0));
-        let batch = [
-            request("a", 60),
-            request("b", 60), // would overdraw after "a": fails alone
-            request("a", 60), // same key and body, not committed yet
-            request("a", 61), // same key, other body
-            request("c", 40),
-            request("done", 5), // answered from the store
-        ];
-        let refs: Vec<&PostingRequest> = batch.iter().collect();
-        let stored = vec![(
-            "user:u-alice".to_owned(),
-            "done".to_owned(),
-            5_i64.to_be_bytes().to_vec(),
-            "done".to_owned(),
-            Some("{\"amount\":5}".to_owned()),
-        )];
-        let (outcomes, passed, touched) = plan(&cache, &refs, stored);
-        assert_eq!(
-            outcomes,
-            vec![
-                PostingOutcome::Posted,
-                PostingOutcome::Refused(Refusal::InsufficientFunds),
-                PostingOutcome::KeyInProgress,
-                PostingOutcome::KeyReused,
-                PostingOutcome::Posted,
-                PostingOutcome::Replayed {
-                    body: "{\"amount\":5}".to_owned()
-                },
-            ]
-        );
-        assert_eq!(passed.len(), 2);
-        assert_eq!(touched.get("alice").map(|a| a.balance), Some(0));
-        assert_eq!(touched.get("bob").map(|a| a.balance), Some(100));
-        assert_eq!(
-            cache.get("alice").map(|a| a.balance),
-            Some(100),
-            "the cache changes only after a commit"
-        );
-
-        let entries = chain(7, vec![9; 32], &passed).unwrap();
-        let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq).collect();
-        assert_eq!(seqs, vec![8, 9, 10, 11]);
-        assert_eq!(entries[0].prev_hash, vec![9; 32]);
-        for pair in entries.windows(2) {
-            assert_eq!(pair[1].prev_hash, pair[0].hash, "entries chain in order");
-        }
     }
 }

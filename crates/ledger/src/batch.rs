@@ -1,0 +1,305 @@
+//! Deciding a batch of postings, with no IO: for each request in queue order, its idempotency
+//! key (answered from the store, repeated inside the batch, or new), the rules of `apply`
+//! against balances that already include the postings before it, and — for those that pass —
+//! the two hash-chained entries from the current chain head. Before anything is written the
+//! decision asserts that every passed transfer nets to zero and that each balance moved by
+//! exactly its entries (TigerBeetle's pair assertion; `verify::Replay` asserts it again after
+//! reading). The ledger writer loads the inputs, calls `decide`, and writes the result.
+
+use std::collections::HashMap;
+
+use crate::{
+    AccountState, Direction, EntryFacts, Money, Posting, PostingKind, Refusal, apply, entry_hash,
+};
+
+/// One money movement to post, already validated by the use case.
+#[derive(Debug, Clone)]
+pub struct PostingRequest {
+    pub kind: PostingKind,
+    pub transfer_id: String,
+    pub debit_entry_id: String,
+    pub credit_entry_id: String,
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub amount: Money,
+    pub currency: String,
+    pub memo: Option<String>,
+    pub external_ref: Option<String>,
+    /// `user:{id}` or `service:{name}`.
+    pub initiated_by: String,
+    /// For customer transfers: the user the source account must belong to.
+    pub source_owner: Option<String>,
+    pub created_at: i64,
+    pub idempotency: IdempotencyRecord,
+}
+
+/// The idempotency key of a posting and the answer to store with it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    /// `user:{id}` or `service:{name}`: keys of different callers never collide.
+    pub scope: String,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    /// The original answer, replayed for a repeat of the same request.
+    pub response_body: String,
+}
+
+/// An idempotency key as found in the store.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub scope: String,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    /// `done` once its posting committed.
+    pub state: String,
+    pub response_body: Option<String>,
+}
+
+/// What happened to one request of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Posted,
+    /// Nothing moved and the key was not kept, so the request may be retried.
+    Refused(Refusal),
+    /// The key was used before with the same request: its original answer.
+    Replayed {
+        body: String,
+    },
+    /// The key was used before with a different request.
+    KeyReused,
+    /// The key belongs to a request that has not finished (earlier in this batch).
+    KeyInProgress,
+}
+
+/// One journal entry of a passed posting, chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedEntry<'a> {
+    pub seq: i64,
+    pub id: &'a str,
+    pub transfer_id: &'a str,
+    pub account_id: &'a str,
+    pub direction: Direction,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub currency: &'a str,
+    pub created_at: i64,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// An account whose balance the batch changes: its new state, and the balance it was decided
+/// from (the write is a compare-and-set on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched<'a> {
+    pub id: &'a str,
+    pub state: AccountState,
+    pub balance_before: i64,
+}
+
+/// A decided batch.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    /// One per request, in order.
+    pub outcomes: Vec<Outcome>,
+    /// The requests that passed, in order.
+    pub passed: Vec<&'a PostingRequest>,
+    /// Two per passed request, chained from the head.
+    pub entries: Vec<ChainedEntry<'a>>,
+    pub touched: Vec<Touched<'a>>,
+}
+
+impl Decision<'_> {
+    /// The chain head after the batch's entries, if any passed.
+    pub fn head(&self) -> Option<(i64, &[u8])> {
+        self.entries
+            .last()
+            .map(|entry| (entry.seq, entry.hash.as_slice()))
+    }
+}
+
+/// A decided batch broke an invariant: nothing may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("the ledger sequence is exhausted")]
+    SequenceExhausted,
+    #[error("a decided transfer does not net to zero")]
+    Unbalanced,
+    #[error("a balance moved by other than its entries")]
+    BalanceDrift,
+}
+
+/// Decides every request of the batch in queue order against `accounts` (which must hold
+/// every account the requests name that exists; `accounts` itself is not changed).
+pub fn decide<'a>(
+    accounts: &HashMap<String, AccountState>,
+    stored_keys: &[StoredKey],
+    head: (i64, &[u8]),
+    requests: &[&'a PostingRequest],
+) -> Result<Decision<'a>, BatchError> {
+    let stored: HashMap<(&str, &str), &StoredKey> = stored_keys
+        .iter()
+        .map(|key| ((key.scope.as_str(), key.key.as_str()), key))
+        .collect();
+    let mut working: HashMap<String, AccountState> = HashMap::new();
+    for request in requests {
+        for id in [&request.from_account_id, &request.to_account_id] {
+            if let Some(state) = accounts.get(id.as_str()) {
+                working.insert(id.clone(), state.clone());
+            }
+        }
+    }
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut passed: Vec<(&'a PostingRequest, i64, i64)> = Vec::new();
+    // Keys posted earlier in this batch, with their request hash. Those postings are not
+    // committed yet, so a repeat is "in progress" (409); the client's retry then gets the
+    // stored answer.
+    let mut batch_keys: HashMap<(&str, &str), &[u8]> = HashMap::new();
+    for request in requests {
+        let record = &request.idempotency;
+        let lookup = (record.scope.as_str(), record.key.as_str());
+        if let Some(key) = stored.get(&lookup) {
+            outcomes.push(match (key.state.as_str(), &key.response_body) {
+                _ if key.request_hash != record.request_hash => Outcome::KeyReused,
+                ("done", Some(body)) => Outcome::Replayed { body: body.clone() },
+                _ => Outcome::KeyInProgress,
+            });
+            continue;
+        }
+        if let Some(hash) = batch_keys.get(&lookup) {
+            outcomes.push(if *hash == record.request_hash.as_slice() {
+                Outcome::KeyInProgress
+            } else {
+                Outcome::KeyReused
+            });
+            continue;
+        }
+        let posting = Posting {
+            kind: request.kind,
+            from: &request.from_account_id,
+            to: &request.to_account_id,
+            amount: request.amount,
+            currency: &request.currency,
+            source_owner: request.source_owner.as_deref(),
+        };
+        match apply(&mut working, &posting) {
+            Ok((from_after, to_after)) => {
+                batch_keys.insert(lookup, record.request_hash.as_slice());
+                passed.push((request, from_after, to_after));
+                outcomes.push(Outcome::Posted);
+            }
+            Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
+        }
+    }
+    let entries = chain(head, &passed)?;
+    let mut touched: Vec<Touched<'a>> = Vec::new();
+    for (request, _, _) in &passed {
+        for id in [
+            request.from_account_id.as_str(),
+            request.to_account_id.as_str(),
+        ] {
+            if touched.iter().any(|seen| seen.id == id) {
+                continue;
+            }
+            if let (Some(state), Some(before)) = (working.get(id), accounts.get(id)) {
+                touched.push(Touched {
+                    id,
+                    state: state.clone(),
+                    balance_before: before.balance,
+                });
+            }
+        }
+    }
+    let decision = Decision {
+        outcomes,
+        passed: passed.into_iter().map(|(request, _, _)| request).collect(),
+        entries,
+        touched,
+    };
+    assert_balanced(&decision)?;
+    Ok(decision)
+}
+
+/// The two entries of each passed posting, hash-chained from `head`.
+fn chain<'a>(
+    head: (i64, &[u8]),
+    passed: &[(&'a PostingRequest, i64, i64)],
+) -> Result<Vec<ChainedEntry<'a>>, BatchError> {
+    let (mut seq, head_hash) = head;
+    let mut previous = head_hash.to_vec();
+    let mut entries = Vec::with_capacity(passed.len().saturating_mul(2));
+    for (request, from_after, to_after) in passed {
+        let sides = [
+            (
+                request.debit_entry_id.as_str(),
+                request.from_account_id.as_str(),
+                Direction::Debit,
+                *from_after,
+            ),
+            (
+                request.credit_entry_id.as_str(),
+                request.to_account_id.as_str(),
+                Direction::Credit,
+                *to_after,
+            ),
+        ];
+        for (id, account_id, direction, balance_after) in sides {
+            seq = seq.checked_add(1).ok_or(BatchError::SequenceExhausted)?;
+            let facts = EntryFacts {
+                seq,
+                id,
+                transfer_id: &request.transfer_id,
+                account_id,
+                direction,
+                amount: request.amount.minor_units(),
+                balance_after,
+                currency: &request.currency,
+                created_at: request.created_at,
+            };
+            let hash = entry_hash(&previous, &facts);
+            entries.push(ChainedEntry {
+                seq,
+                id,
+                transfer_id: &request.transfer_id,
+                account_id,
+                direction,
+                amount: request.amount.minor_units(),
+                balance_after,
+                currency: &request.currency,
+                created_at: request.created_at,
+                prev_hash: std::mem::replace(&mut previous, hash.clone()),
+                hash,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// The pair assertion before the write: each transfer's entries net to zero, and each touched
+/// balance moved from its starting value by exactly the sum of its entries.
+fn assert_balanced(decision: &Decision<'_>) -> Result<(), BatchError> {
+    let mut by_transfer: HashMap<&str, i64> = HashMap::new();
+    let mut by_account: HashMap<&str, i64> = HashMap::new();
+    for entry in &decision.entries {
+        let signed = entry
+            .direction
+            .signed(entry.amount)
+            .ok_or(BatchError::Unbalanced)?;
+        let net = by_transfer.entry(entry.transfer_id).or_insert(0);
+        *net = net.checked_add(signed).ok_or(BatchError::Unbalanced)?;
+        let moved = by_account.entry(entry.account_id).or_insert(0);
+        *moved = moved.checked_add(signed).ok_or(BatchError::BalanceDrift)?;
+    }
+    if by_transfer.values().any(|net| *net != 0) {
+        return Err(BatchError::Unbalanced);
+    }
+    for touched in &decision.touched {
+        let moved = by_account.get(touched.id).copied().unwrap_or(0);
+        if touched.balance_before.checked_add(moved) != Some(touched.state.balance) {
+            return Err(BatchError::BalanceDrift);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+//! Replaying the journal to prove it, with no IO: fed every entry in sequence order (a page at
+//! a time), `Replay` checks the sequence has no gap, each entry chains to its predecessor and
+//! matches its hash, each `balance_after` follows from the entries before it, and finally that
+//! every transfer has two entries netting to zero, the chain head is the last entry, every
+//! stored balance equals the replayed one and every currency nets to zero. The first failure
+//! is returned, naming the entry or account.
+
+use std::collections::BTreeMap;
+
+use crate::{Direction, EntryFacts, GENESIS_HASH, entry_hash};
+
+/// One journal entry as read from the store.
+#[derive(Debug, Clone)]
+pub struct JournalEntry<'a> {
+    pub seq: i64,
+    pub id: &'a str,
+    pub transfer_id: &'a str,
+    pub account_id: &'a str,
+    pub direction: &'a str,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub currency: &'a str,
+    pub created_at: i64,
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+/// An account as stored, to compare with the replay.
+#[derive(Debug, Clone)]
+pub struct StoredAccount<'a> {
+    pub id: &'a str,
+    pub currency: &'a str,
+    pub balance: i64,
+}
+
+/// The first thing found wrong, as a sentence that names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyError(pub String);
+
+/// What a successful replay covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub entries: u64,
+    pub accounts: u64,
+}
+
+/// The state of a replay in progress.
+#[derive(Debug)]
+pub struct Replay {
+    balances: BTreeMap<String, i64>,
+    /// Per transfer: entries seen and their signed sum.
+    transfers: BTreeMap<String, (u8, i64)>,
+    previous: Vec<u8>,
+    last_seq: i64,
+    entries: u64,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay {
+            balances: BTreeMap::new(),
+            transfers: BTreeMap::new(),
+            previous: GENESIS_HASH.to_vec(),
+            last_seq: 0,
+            entries: 0,
+        }
+    }
+}
+
+impl Replay {
+    /// The sequence number of the last entry replayed (0 before the first): the next page
+    /// starts after it.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// Replays the next entry.
+    pub fn entry(&mut self, entry: &JournalEntry<'_>) -> Result<(), VerifyError> {
+        let name = format!("entry {} (seq {})", entry.id, entry.seq);
+        let fail = |what: String| VerifyError(format!("{name}: {what}"));
+        if Some(entry.seq) != self.last_seq.checked_add(1) {
+            return Err(fail(format!("sequence gap after {}", self.last_seq)));
+        }
+        if entry.prev_hash != self.previous.as_slice() {
+            return Err(fail("does not chain to its predecessor".to_owned()));
+        }
+        let direction =
+            Direction::parse(entry.direction).ok_or_else(|| fail("unknown direction".into()))?;
+        let facts = EntryFacts {
+            seq: entry.seq,
+            id: entry.id,
+            transfer_id: entry.transfer_id,
+            account_id: entry.account_id,
+            direction,
+            amount: entry.amount,
+            balance_after: entry.balance_after,
+            currency: entry.currency,
+            created_at: entry.created_at,
+        };
+        if entry_hash(&self.previous, &facts) != entry.hash {
+            return Err(fail("content does not match its hash (altered)".to_owned()));
+        }
+        let signed = direction
+            .signed(entry.amount)
+            .ok_or_else(|| fail("amount overflow".into()))?;
+        let balance = self
+            .balances
+            .entry(entry.account_id.to_owned())
+            .or_insert(0);
+        *balance = balance
+            .checked_add(signed)
+            .ok_or_else(|| fail("balance overflow".into()))?;
+        if *balance != entry.balance_after {
+            return Err(fail(format!(
+                "balance_after {} but the journal gives {balance}",
+                entry.balance_after
+            )));
+        }
+        let pair = self
+            .transfers
+            .entry(entry.transfer_id.to_owned())
+            .or_insert((0, 0));
+        pair.0 = pair.0.saturating_add(1);
+        pair.1 = pair
+            .1
+            .checked_add(signed)
+            .ok_or_else(|| fail("overflow".into()))?;
+        self.previous = entry.hash.to_vec();
+        self.last_seq = entry.seq;
+        self.entries = self.entries.saturating_add(1);
+        Ok(())
+    }
+
+    /// After the last entry: the head, transfers, stored balances and currencies.
+    pub fn finish<'a>(
+        self,
+        head: (i64, &[u8]),
+        accounts: impl IntoIterator<Item = StoredAccount<'a>>,
+    ) -> Result<Summary, VerifyError> {
+        let (head_seq, head_hash) = head;
+        if head_seq != self.last_seq || head_hash != self.previous.as_slice() {
+            return Err(VerifyError(format!(
+                "the chain head (seq {head_seq}) does not match the last entry (seq {})",
+                self.last_seq
+            )));
+        }
+        for (transfer, (count, sum)) in &self.transfers {
+            if *count != 2 || *sum != 0 {
+                return Err(VerifyError(format!(
+                    "transfer {transfer}: its entries do not balance"
+                )));
+            }
+        }
+        let mut by_currency: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut counted = 0_u64;
+        for account in accounts {
+            let replayed = self.balances.get(account.id).copied().unwrap_or(0);
+            if replayed != account.balance {
+                return Err(VerifyError(format!(
+                    "account {}: stored balance {} but the journal gives {replayed}",
+                    account.id, account.balance
+                )));
+            }
+            let total = by_currency.entry(account.currency).or_insert(0);
+            *total = total
+                .checked_add(account.balance)
+                .ok_or_else(|| VerifyError("overflow".to_owned()))?;
+            counted = counted.saturating_add(1);
+        }
+        if let Some((currency, total)) = by_currency.iter().find(|(_, total)| **total != 0) {
+            return Err(VerifyError(format!(
+                "currency {currency} does not net to zero ({total})"
+            )));
+        }
+        Ok(Summary {
+            entries: self.entries,
+            accounts: counted,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry<'a>(
+        seq: i64,
+        id: &'a str,
+        account: &'a str,
+        direction: &'a str,
+        balance_after: i64,
+        previous: &'a [u8],
+        hash: &'a [u8],
+    ) -> JournalEntry<'a> {
+        JournalEntry {
+            seq,
+            id,
+            transfer_id: "t1",
+            account_id: account,
+            direction,
+            amount: 5,
+            balance_after,
+            currency: "EUR",
+            created_at: 1,
+            prev_hash: previous,
+            hash,
+        }
+    }
+
+    fn hash_of(previous: &[u8], entry: &JournalEntry<'_>) -> Vec<u8> {
+        let facts = EntryFacts {
+            seq: entry.seq,
+            id: entry.id,
+            transfer_id: entry.transfer_id,
+            account_id: entry.account_id,
+            direction: Direction::parse(entry.direction).unwrap(),
+            amount: entry.amount,
+            balance_after: entry.balance_after,
+            currency: entry.currency,
+            created_at: entry.created_at,
+        };
+        entry_hash(previous, &facts)
+    }
+
+    #[test]
+    fn a_sound_journal_replays_and_a_tampered_one_is_named() {
+        let genesis = GENESIS_HASH.to_vec();
+        let first = entry(1, "e1", "settlement", "debit", -5, &genesis, &[]);
+        let h1 = hash_of(&genesis, &first);
+        let second = entry(2, "e2", "alice", "credit", 5, &h1, &[]);
+        let h2 = hash_of(&h1, &second);
+        let mut replay = Replay::default();
+        replay
+            .entry(&JournalEntry {
+                hash: &h1,
+                ..first.clone()
+            })
+            .unwrap();
+        replay
+            .entry(&JournalEntry {
+                hash: &h2,
+                ..second.clone()
+            })
+            .unwrap();
+        let accounts = [
+            StoredAccount {
+                id: "settlement",
+                currency: "EUR",
+                balance: -5,
+            },
+            StoredAccount {
+                id: "alice",
+                currency: "EUR",
+                balance: 5,
+            },
+        ];
+        let summary = replay.finish((2, &h2), accounts.clone()).unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                entries: 2,
+                accounts: 2
+            }
+        );
+
+        let mut replay = Replay::default();
+        replay.entry(&JournalEntry { hash: &h1, ..first }).unwrap();
+        let altered = JournalEntry {
+            balance_after: 6,
+            hash: &h2,
+            ..second
+        };
+        let error = replay.entry(&altered).unwrap_err();
+        assert!(error.0.contains("(seq 2)"), "{error}");
+    }
+}

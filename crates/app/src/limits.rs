@@ -60,3 +60,16 @@ const _: () = assert!(
     "API.md: a grace of at most 10 seconds"
 );
 const _: () = assert!(PAGE_LEN_DEFAULT <= PAGE_LEN_MAX);
+
+/// Hashes waiting per running slot before new ones are refused.
+pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
+/// Sessions kept in memory; beyond this, expired entries are dropped first and lookups fall
+/// back to the store.
+pub const SESSION_TABLE_LEN_MAX: usize = 1_000_000;
+/// Most verified tokens remembered; beyond it, expired ones are dropped, then all.
+pub const VERIFIED_TOKENS_MAX: usize = 10_000;
+/// The longest an attempt over the user-wide ceiling is held back before it is checked.
+pub const OTP_USER_DELAY_MAX: Duration = Duration::from_secs(3);
+/// Networks remembered per user as having completed a second factor, and users remembered.
+pub const KNOWN_NETWORKS_PER_USER_MAX: usize = 8;
+pub const KNOWN_NETWORK_USERS_MAX: usize = 100_000;

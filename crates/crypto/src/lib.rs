@@ -8,6 +8,8 @@
 //! PKCS#11) builds on this crate.
 
 pub mod envelope;
+pub mod grace;
+pub mod limits;
 pub mod openbao;
 pub mod pkcs11;
 pub mod provider;
@@ -15,16 +17,40 @@ pub mod provider;
 use std::path::Path;
 
 pub use envelope::{Dek, WrappedDek};
-pub use provider::{KekProvider, KmsError, LocalKeyring, RetireError};
+pub use provider::{KekProvider, LocalKeyring};
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+pub use crate::limits::SEALED_PLAINTEXT_BYTES_MAX;
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use aws_lc_rs::hmac;
 use zeroize::Zeroizing;
 
 /// Bytes of the local KEK file.
 pub const LOCAL_KEK_BYTES: usize = 32;
-/// Largest plaintext sealed in one call.
-pub const SEALED_PLAINTEXT_BYTES_MAX: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KmsError {
+    /// The key service cannot be reached or refused to work; retry later.
+    #[error("the key service is unavailable")]
+    Unavailable,
+    /// A wrapped key failed authentication: tampered or wrapped under another context.
+    #[error("a wrapped key failed authentication")]
+    Integrity,
+    #[error("the wrapped key names an unknown KEK or version")]
+    UnknownKey,
+    #[error("no system randomness")]
+    Randomness,
+}
+
+/// Why a KEK version could not be retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RetireError {
+    #[error("the current KEK version wraps new data keys and cannot be retired")]
+    CurrentVersion,
+    #[error("no such KEK version")]
+    UnknownVersion,
+    #[error("{0}")]
+    Kms(KmsError),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
@@ -112,22 +138,7 @@ impl std::fmt::Debug for SealingKey {
 impl SealingKey {
     /// nonce || ciphertext || tag.
     pub fn seal(&self, associated_data: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if plaintext.len() > SEALED_PLAINTEXT_BYTES_MAX {
-            return Err(CryptoError::TooLarge);
-        }
-        let mut nonce = [0_u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::Randomness)?;
-        let mut in_out = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(associated_data.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| CryptoError::Integrity)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend(in_out);
-        Ok(sealed)
+        envelope::seal_with(&self.key, associated_data, plaintext)
     }
 
     pub fn open(
@@ -135,26 +146,29 @@ impl SealingKey {
         associated_data: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let nonce: [u8; NONCE_LEN] = sealed
-            .get(..NONCE_LEN)
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(CryptoError::Integrity)?;
-        let mut in_out = Zeroizing::new(
-            sealed
-                .get(NONCE_LEN..)
-                .ok_or(CryptoError::Integrity)?
-                .to_vec(),
-        );
-        let plaintext = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(associated_data.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| CryptoError::Integrity)?;
-        Ok(Zeroizing::new(plaintext.to_vec()))
+        envelope::open_with(&self.key, associated_data, sealed)
     }
+}
+
+/// Writes a new random 32-byte key file at `path`, mode 0600 from its creation, replacing any
+/// file there (`strongroom init --force`). Key bytes never leave this crate.
+pub fn generate_key_file(path: &Path) -> Result<(), CryptoError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = Zeroizing::new([0_u8; LOCAL_KEK_BYTES]);
+    aws_lc_rs::rand::fill(bytes.as_mut_slice()).map_err(|_| CryptoError::Randomness)?;
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|_| CryptoError::BadKeyFile)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|_| CryptoError::BadKeyFile)?;
+    file.write_all(bytes.as_slice())
+        .and_then(|()| file.sync_all())
+        .map_err(|_| CryptoError::BadKeyFile)
 }
 
 pub struct MacKey {

@@ -11,14 +11,13 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::KmsError;
 use crate::envelope::{Dek, WrappedDek};
-use crate::provider::KmsError;
+use crate::limits::TRANSIT_RESPONSE_BYTES_MAX;
 
 /// Whole-request timeout of one Transit call.
 pub const TRANSIT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 pub const TRANSIT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Largest Transit response read.
-const TRANSIT_RESPONSE_BYTES_MAX: usize = 64 * 1024;
 
 pub struct OpenBaoTransit {
     client: reqwest::Client,

@@ -15,8 +15,8 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::KmsError;
 use crate::envelope::{Dek, WrappedDek};
-use crate::provider::KmsError;
 
 const GCM_IV_BYTES: usize = 12;
 const GCM_TAG_BITS: u64 = 128;

@@ -8,36 +8,10 @@ use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use zeroize::Zeroizing;
 
 use crate::envelope::{Dek, WrappedDek, open_with, seal_with};
-use crate::{CryptoError, LOCAL_KEK_BYTES};
+pub use crate::limits::LOCAL_KEK_VERSIONS_MAX;
+use crate::{CryptoError, KmsError, LOCAL_KEK_BYTES, RetireError};
 
-/// Versions kept in a local key file.
-pub const LOCAL_KEK_VERSIONS_MAX: usize = 64;
 const LOCAL_KEK_ID: &str = "local";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum KmsError {
-    /// The key service cannot be reached or refused to work; retry later.
-    #[error("the key service is unavailable")]
-    Unavailable,
-    /// A wrapped key failed authentication: tampered or wrapped under another context.
-    #[error("a wrapped key failed authentication")]
-    Integrity,
-    #[error("the wrapped key names an unknown KEK or version")]
-    UnknownKey,
-    #[error("no system randomness")]
-    Randomness,
-}
-
-/// Why a KEK version could not be retired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RetireError {
-    #[error("the current KEK version wraps new data keys and cannot be retired")]
-    CurrentVersion,
-    #[error("no such KEK version")]
-    UnknownVersion,
-    #[error("{0}")]
-    Kms(KmsError),
-}
 
 /// The configured KEK provider.
 pub enum KekProvider {

@@ -4,11 +4,8 @@
 //! case-sensitive, but no mainstream mailbox is, and two accounts that differ only by case
 //! would invite confusion and account-takeover tricks.
 
+pub use crate::limits::{EMAIL_BYTES_MAX, EMAIL_LOCAL_PART_BYTES_MAX};
 use unicode_normalization::UnicodeNormalization;
-
-/// RFC 5321 limits.
-pub const EMAIL_BYTES_MAX: usize = 254;
-pub const EMAIL_LOCAL_PART_BYTES_MAX: usize = 64;
 
 /// A normalised email address; two spellings of one mailbox compare equal.
 #[derive(Clone, PartialEq, Eq)]

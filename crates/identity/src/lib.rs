@@ -3,6 +3,7 @@
 //! secrets of session families. Callers run the slow parts (Argon2) off their executor.
 
 pub mod email;
+pub mod limits;
 pub mod password;
 pub mod refresh;
 pub mod tokens;

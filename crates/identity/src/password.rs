@@ -7,6 +7,7 @@
 //! itself the denial-of-service lever. Hashes made with other parameters are re-computed on
 //! the next successful login.
 
+pub use crate::limits::PASSWORD_CHARS_MAX;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -14,8 +15,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// NIST 800-63B: at least 12 characters.
 pub const PASSWORD_CHARS_MIN: usize = 12;
-/// Longest password accepted, checked before any hashing.
-pub const PASSWORD_CHARS_MAX: usize = 256;
 pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 pub const ARGON2_ITERATIONS: u32 = 2;
 pub const ARGON2_PARALLELISM: u32 = 1;

@@ -1,8 +1,8 @@
-//! Opaque secrets of session families: 256-bit refresh tokens stored only as SHA-256 hashes,
-//! and the sealed "grace" answer that lets a concurrent refresh within the grace window get the
-//! same new pair — readable only by whoever presents the token that was just rotated.
+//! Opaque secrets of session families: 256-bit refresh tokens stored only as SHA-256 hashes.
+//! (The sealed "grace" answer for a concurrent refresh is `crypto::grace`: key bytes live in
+//! `crypto` only.)
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+pub use crate::limits::REFRESH_TOKEN_CHARS_MAX;
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,18 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// Random bytes in a refresh token (256 bits).
 pub const REFRESH_TOKEN_BYTES: usize = 32;
-/// Longest refresh cookie value accepted before hashing.
-pub const REFRESH_TOKEN_CHARS_MAX: usize = 64;
-/// A sealed grace answer larger than this is refused.
-pub const GRACE_PLAINTEXT_BYTES_MAX: usize = 8192;
-const GRACE_KEY_CONTEXT: &[u8] = b"strongroom refresh grace v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RefreshError {
     #[error("no system randomness")]
     Randomness,
-    #[error("sealing failed")]
-    Seal,
 }
 
 /// A new refresh token (base64url, 43 characters) and the hash that is stored.
@@ -51,55 +44,6 @@ pub fn is_plausible_refresh_token(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn grace_key(old_token: &SecretString) -> Result<LessSafeKey, RefreshError> {
-    let mut material = GRACE_KEY_CONTEXT.to_vec();
-    material.extend_from_slice(old_token.expose_secret().as_bytes());
-    let key_bytes = digest(&SHA256, &material);
-    zeroize::Zeroize::zeroize(&mut material);
-    let key = UnboundKey::new(&AES_256_GCM, key_bytes.as_ref()).map_err(|_| RefreshError::Seal)?;
-    Ok(LessSafeKey::new(key))
-}
-
-/// Seals `plaintext` (the new token pair) under a key derived from the token being rotated,
-/// bound to the session id. Output: nonce || ciphertext || tag.
-pub fn seal_grace(
-    old_token: &SecretString,
-    session_id: &str,
-    plaintext: &[u8],
-) -> Result<Vec<u8>, RefreshError> {
-    if plaintext.len() > GRACE_PLAINTEXT_BYTES_MAX {
-        return Err(RefreshError::Seal);
-    }
-    let key = grace_key(old_token)?;
-    let mut nonce_bytes = [0_u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce_bytes).map_err(|_| RefreshError::Randomness)?;
-    let mut in_out = plaintext.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce_bytes),
-        Aad::from(session_id.as_bytes()),
-        &mut in_out,
-    )
-    .map_err(|_| RefreshError::Seal)?;
-    let mut sealed = nonce_bytes.to_vec();
-    sealed.extend(in_out);
-    Ok(sealed)
-}
-
-/// Opens a grace answer; `None` when the token or the session does not match.
-pub fn open_grace(old_token: &SecretString, session_id: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-    let key = grace_key(old_token).ok()?;
-    let nonce_bytes: [u8; NONCE_LEN] = sealed.get(..NONCE_LEN)?.try_into().ok()?;
-    let mut in_out = sealed.get(NONCE_LEN..)?.to_vec();
-    let plaintext = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(session_id.as_bytes()),
-            &mut in_out,
-        )
-        .ok()?;
-    Some(plaintext.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,18 +57,5 @@ mod tests {
         assert!(is_plausible_refresh_token(a.expose_secret()));
         assert_eq!(hash_refresh_token(&a), hash_a);
         assert!(!is_plausible_refresh_token("a;b"));
-    }
-
-    #[test]
-    fn grace_answers_open_only_with_the_rotated_token_and_session() {
-        let (old, _) = new_refresh_token().unwrap();
-        let (other, _) = new_refresh_token().unwrap();
-        let sealed = seal_grace(&old, "session-1", b"new pair").unwrap();
-        assert_eq!(
-            open_grace(&old, "session-1", &sealed).as_deref(),
-            Some(&b"new pair"[..])
-        );
-        assert_eq!(open_grace(&other, "session-1", &sealed), None);
-        assert_eq!(open_grace(&old, "session-2", &sealed), None);
     }
 }

@@ -5,6 +5,7 @@
 //! The signing-key file holds one or more PKCS#8 PEM Ed25519 keys: the last one signs, all of
 //! them verify (so `keys rotate-signing` appends a key and old tokens verify until they expire).
 
+pub use crate::limits::{ACCESS_TOKEN_BYTES_MAX, ACCESS_TOKEN_TTL_SECS_MAX, SIGNING_KEYS_LEN_MAX};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,12 +17,6 @@ use serde::{Deserialize, Serialize};
 pub const TOKEN_TYPE: &str = "at+jwt";
 /// Clock skew tolerated on `exp` and `iat`, in seconds.
 pub const TOKEN_LEEWAY_SECS: u64 = 5;
-/// Longest access token lifetime the verifier accepts (`exp - iat`).
-pub const ACCESS_TOKEN_TTL_SECS_MAX: u64 = 900;
-/// Longest bearer token accepted before any parsing.
-pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
-/// Keys kept in the signing-key file.
-pub const SIGNING_KEYS_LEN_MAX: usize = 16;
 const KID_CHARS: usize = 16;
 
 /// How the subject authenticated (RFC 9470 `acr`).

@@ -3,6 +3,7 @@
 //! `check` returns the matched step; the caller stores the last accepted step with a
 //! compare-and-set so each code works once per credential, the setup code included.
 
+pub use crate::limits::CODE_CHARS_MAX;
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use totp_rs::{Algorithm, Secret, Totp};
@@ -12,8 +13,6 @@ pub const TOTP_SECRET_BYTES: usize = 20;
 pub const TOTP_STEP_SECS: u64 = 30;
 pub const TOTP_SKEW_STEPS: u16 = 1;
 pub const TOTP_DIGITS: u8 = 6;
-/// Longest code input looked at.
-pub const CODE_CHARS_MAX: usize = 32;
 pub const RECOVERY_CODES_LEN: usize = 10;
 /// Random bytes per recovery code: 96 bits, shown as 16 characters.
 const RECOVERY_CODE_BYTES: usize = 12;

@@ -11,12 +11,12 @@
 use aws_lc_rs::digest::{SHA256, digest};
 
 pub mod batch;
+pub mod limits;
 mod posting;
 pub mod verify;
+pub use crate::limits::AMOUNT_MINOR_MAX;
 pub use posting::*;
 
-/// Largest single amount (API.md: 1 ≤ amount ≤ 10^15 minor units).
-pub const AMOUNT_MINOR_MAX: i64 = 1_000_000_000_000_000;
 /// Bytes of an entry hash.
 pub const ENTRY_HASH_BYTES: usize = 32;
 /// The predecessor hash of the first entry.

@@ -11,21 +11,15 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::ConfigError;
+pub use crate::limits::{CRL_ENTRIES_MAX, CRL_FILE_BYTES_MAX};
+use crate::limits::{CRL_ENTRY_PEM_BYTES_MAX, CRL_NUMBER_BYTES_MAX};
 use crate::pki::CertificateAuthority;
 
 /// The configuration key every CRL problem is reported under.
 pub const CRL_KEY: &str = "tls.internal_client_crl";
-/// Largest CRL file read (roughly 200,000 entries).
-pub const CRL_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
 /// How long a CRL written here declares itself current (`nextUpdate`).
 pub const CRL_NEXT_UPDATE_DAYS: i64 = 30;
-/// Entries `pki revoke-client` keeps in one CRL (well under `CRL_FILE_BYTES_MAX`).
-pub const CRL_ENTRIES_MAX: usize = 100_000;
-/// Bytes of PEM one entry needs at most (a 20-octet serial, a time, DER framing, base64).
-const CRL_ENTRY_PEM_BYTES_MAX: u64 = 64;
 const _: () = assert!(CRL_ENTRIES_MAX as u64 * CRL_ENTRY_PEM_BYTES_MAX < CRL_FILE_BYTES_MAX);
-/// RFC 5280 §5.2.3: CRL numbers are at most 20 octets.
-const CRL_NUMBER_BYTES_MAX: usize = 20;
 
 /// One revoked certificate: its serial (DER content octets) and when it was revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,6 @@ use anyhow::Context;
 use crate::config::ConfigError;
 use crate::{crl, pki};
 
-/// Bytes of the local key-encryption key.
-const LOCAL_KEK_BYTES: usize = 32;
-
 pub const CONFIG_TEMPLATE: &str = r#"# Strongroom configuration written by `strongroom init`.
 # Every key can be overridden by STRONGROOM__SECTION__KEY; relative paths are relative to this file.
 
@@ -171,8 +168,6 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
         pki::CLIENT_CERT_VALIDITY_DAYS_MAX,
     )?;
     let crl = crl::build(&internal_signer, &[], &crl::next_number(&[])?)?;
-    let mut kek = [0_u8; LOCAL_KEK_BYTES];
-    aws_lc_rs::rand::fill(&mut kek).map_err(|_| anyhow::anyhow!("no system randomness"))?;
     let signing = pki::generate_signing_key()?;
 
     write_file(
@@ -229,14 +224,12 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
         payments.key_pem.as_bytes(),
         0o600,
     )?;
-    write_file(&dir.join("keys/kek.bin"), &kek, 0o600)?;
-    let mut blind_index_key = [0_u8; LOCAL_KEK_BYTES];
-    aws_lc_rs::rand::fill(&mut blind_index_key)
-        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
-    write_file(&dir.join("keys/blind-index.key"), &blind_index_key, 0o600)?;
-    blind_index_key.fill(0);
+    // Symmetric key bytes are made and written by `crypto`, the one crate that holds them.
+    for key_file in ["keys/kek.bin", "keys/blind-index.key"] {
+        crypto::generate_key_file(&dir.join(key_file))
+            .with_context(|| format!("writing {key_file}"))?;
+    }
     write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
-    kek.fill(0);
     Ok(())
 }
 

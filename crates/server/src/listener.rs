@@ -18,18 +18,14 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+pub use crate::limits::{
+    CONNECTIONS_PER_LISTENER_MAX, HTTP1_HEADER_BUFFER_BYTES_MAX, HTTP2_HEADER_LIST_BYTES_MAX,
+    HTTP2_STREAMS_PER_CONNECTION_MAX,
+};
 use crate::tls::{InternalTls, ServiceDirectory};
 
-/// Open connections per listener; further connections are closed at once.
-pub const CONNECTIONS_PER_LISTENER_MAX: usize = 4096;
 /// Time a client has to finish the TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes hyper buffers for one HTTP/1 request head.
-pub const HTTP1_HEADER_BUFFER_BYTES_MAX: usize = 64 * 1024;
-/// Concurrent HTTP/2 streams per connection.
-pub const HTTP2_STREAMS_PER_CONNECTION_MAX: u32 = 128;
-/// HTTP/2 header list size.
-pub const HTTP2_HEADER_LIST_BYTES_MAX: u32 = 64 * 1024;
 /// Time in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.

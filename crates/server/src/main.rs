@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod crl;
 mod init;
+mod limits;
 mod listener;
 mod pki;
 mod pki_commands;
@@ -23,6 +24,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, KeysCommand, LedgerCommand, PkiCommand};
 use crate::config::{Config, ConfigError};
+use crate::limits::SIGNING_KEYS_KEPT_MAX;
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -353,10 +355,6 @@ async fn retire_kek(config: &Config, version: u32) -> anyhow::Result<()> {
     println!("KEK {kek_id} version {version} retired; version {current} is current");
     Ok(())
 }
-
-/// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is
-/// dropped beyond this (its tokens expired long ago if rotations are minutes apart).
-const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;
 
 fn rotate_signing(config: &Config) -> anyhow::Result<()> {
     const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";

@@ -3,6 +3,8 @@
 //! URI SAN, `spiffe://strongroom/service/NAME`, names a service principal. ECDSA P-256
 //! throughout, generated in-process. The CA keys never live in the serving directory.
 
+pub use crate::limits::CLIENT_CERT_VALIDITY_DAYS_MAX;
+use crate::limits::SERVICE_NAME_LEN_MAX;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType,
@@ -17,15 +19,11 @@ use x509_parser::extensions::ParsedExtension;
 pub const CA_VALIDITY_DAYS: i64 = 365;
 /// Lifetime of the server certificate (the public web's 90-day norm).
 pub const SERVER_CERT_VALIDITY_DAYS: i64 = 90;
-/// Longest, and default, lifetime of a client certificate (`pki issue-client --days`).
-pub const CLIENT_CERT_VALIDITY_DAYS_MAX: i64 = 365;
 /// `not_before` lies this far in the past so that a peer whose clock runs a little behind
 /// accepts a fresh certificate; lifetimes count from `not_before`.
 const NOT_BEFORE_BACKDATE: Duration = Duration::hours(1);
 /// Random bytes in a certificate serial number (RFC 5280 allows up to 20 octets).
 const SERIAL_BYTES: usize = 16;
-/// Longest service principal name.
-const SERVICE_NAME_LEN_MAX: usize = 64;
 /// The URI SAN of a service principal is this prefix followed by its name.
 pub const SERVICE_URI_PREFIX: &str = "spiffe://strongroom/service/";
 

@@ -1,12 +1,8 @@
 //! Identity persistence: users, sessions and their refresh families, security events.
 //! Every statement is parameterized; times are milliseconds since the Unix epoch.
 
+pub use crate::limits::{SECURITY_EVENTS_PAGE_LEN_MAX, SESSIONS_LIST_LEN_MAX};
 use crate::{Pool, Store, StoreError, on_pool};
-
-/// Security events returned per page.
-pub const SECURITY_EVENTS_PAGE_LEN_MAX: i64 = 200;
-/// Sessions listed per user.
-pub const SESSIONS_LIST_LEN_MAX: i64 = 200;
 
 #[derive(Debug, Clone)]
 pub struct UserRecord {

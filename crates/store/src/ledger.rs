@@ -1,10 +1,9 @@
 //! Ledger reads, account creation and status, and idempotency-key retention. Postings are
 //! written only by the ledger writer (`writer.rs`).
 
+pub use crate::limits::ENTRIES_PAGE_LEN_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
 
-/// Entries per page of an account's history.
-pub const ENTRIES_PAGE_LEN_MAX: i64 = 200;
 /// Entries read per batch by `ledger verify`.
 pub const VERIFY_BATCH_LEN: i64 = 5_000;
 

@@ -17,3 +17,24 @@ const _: () = assert!(
     SQLITE_POOL_CONNECTIONS_MAX >= 2,
     "WAL readers need at least two connections"
 );
+
+/// Entries per page of an account's history.
+pub const ENTRIES_PAGE_LEN_MAX: i64 = 200;
+/// Security events returned per page.
+pub const SECURITY_EVENTS_PAGE_LEN_MAX: i64 = 200;
+/// Sessions listed per user.
+pub const SESSIONS_LIST_LEN_MAX: i64 = 200;
+/// Passkeys one user may register.
+pub const PASSKEYS_PER_USER_MAX: i64 = 32;
+/// Legacy rows converted per batch at start-up.
+pub const LEGACY_BATCH_LEN_MAX: i64 = 500;
+/// Data keys rewrapped per batch by `keys rotate-kek`.
+pub const REWRAP_BATCH_LEN_MAX: i64 = 500;
+/// Matches returned by a blind-index lookup.
+pub const BLIND_INDEX_MATCHES_MAX: i64 = 100;
+/// Most postings applied in one transaction.
+pub const WRITER_BATCH_MAX: usize = 512;
+/// Postings that may wait for the writer; beyond this, callers are told to retry (503).
+pub const WRITER_QUEUE_MAX: usize = 8_192;
+/// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
+pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;

@@ -2,6 +2,7 @@
 //! tickets. One-time use is always a conditional UPDATE (compare-and-set), never a read
 //! followed by a write.
 
+pub use crate::limits::LEGACY_BATCH_LEN_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone)]
@@ -15,9 +16,6 @@ pub struct TotpRecord {
 type TotpRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>, Option<i64>);
 /// A TOTP credential sealed the old way: (user id, secret, pending secret).
 pub type LegacyTotpRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// Legacy rows converted per batch at start-up.
-pub const LEGACY_BATCH_LEN_MAX: i64 = 500;
 
 impl Store {
     pub async fn find_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {

@@ -1,12 +1,8 @@
 //! Envelope-encrypted personal data. This crate sees only ciphertext, wrapped keys and blind
 //! indexes; sealing and opening happen above it.
 
+pub use crate::limits::{BLIND_INDEX_MATCHES_MAX, REWRAP_BATCH_LEN_MAX};
 use crate::{Pool, Store, StoreError, on_pool};
-
-/// Data keys rewrapped per batch by `keys rotate-kek`.
-pub const REWRAP_BATCH_LEN_MAX: i64 = 500;
-/// Matches returned by a blind-index lookup.
-pub const BLIND_INDEX_MATCHES_MAX: i64 = 100;
 
 #[derive(Debug, Clone)]
 pub struct ProfileRecord {

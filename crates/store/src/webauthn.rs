@@ -1,10 +1,8 @@
 //! Passkey persistence: credentials (serialized by the WebAuthn library, opaque here) and
 //! single-use ceremony state.
 
+pub use crate::limits::PASSKEYS_PER_USER_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
-
-/// Passkeys one user may register.
-pub const PASSKEYS_PER_USER_MAX: i64 = 32;
 
 /// What registering a passkey did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

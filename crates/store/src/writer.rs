@@ -25,13 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Pool, Store, StoreError};
 
-/// Most postings applied in one transaction.
-pub const WRITER_BATCH_MAX: usize = 512;
-/// Postings that may wait for the writer; beyond this, callers are told to retry (503).
-pub const WRITER_QUEUE_MAX: usize = 8_192;
-/// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
-pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
-
+pub use crate::limits::{WRITER_BATCH_MAX, WRITER_CACHE_ACCOUNTS_MAX, WRITER_QUEUE_MAX};
 pub use ledger::batch::{IdempotencyRecord, Outcome as PostingOutcome, PostingRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -149,6 +143,10 @@ async fn run(mut writer: Writer, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+mod sql;
+
+use sql::{BatchSql, Writes};
+
 enum WriteConnection {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
@@ -233,86 +231,12 @@ impl Writer {
     }
 }
 
-// The batch statements take their rows as JSON array parameters, so their text never changes
-// and they stay prepared on the writer's connection whatever the batch size; blobs travel
-// hex-encoded. Each backend needs few round trips per batch: under full CPU every round trip
-// to the database can wait for a time slice, and the whole batch waits with it.
-
-/// SQLite: open the write transaction and lock the chain head in one round trip.
-const SQLITE_BEGIN_AND_LOCK: &str = "BEGIN IMMEDIATE; \
-    UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
-/// `[[scope, key], ...]` → stored keys.
-const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
-    k.response_body FROM json_each($1) AS j JOIN idempotency_keys AS k \
-    ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
-/// `[id, ...]` → account rows.
-const SQLITE_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
-    FROM accounts WHERE id IN (SELECT value FROM json_each($1))";
-/// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
-/// ($3), balances ($4), chain head ($5, $6). Row shapes as in `Writer::decide`. A balance is
-/// set only if it still holds the value the writer computed from (compare-and-set): a cache
-/// that drifted from the database fails the batch, which drops the cache and posts each
-/// request again from fresh reads, instead of writing a wrong balance.
-const SQLITE_WRITES: &str = "\
-    INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, memo, \
-    external_ref, initiated_by, created_at) SELECT value ->> 0, value ->> 1, value ->> 2, \
-    value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
-    FROM json_each($1); \
-    INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, balance_after, \
-    currency, created_at, prev_hash, hash) SELECT value ->> 0, value ->> 1, value ->> 2, \
-    value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
-    unhex(value ->> 9), unhex(value ->> 10) FROM json_each($2); \
-    INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', NULL, \
-    value ->> 3, value ->> 4 FROM json_each($3); \
-    UPDATE accounts SET balance = j.value ->> 1 FROM json_each($4) AS j \
-    WHERE accounts.id = j.value ->> 0 AND accounts.balance = j.value ->> 2; \
-    UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1";
-
-const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
-    k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
-    JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
-const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
-    FROM accounts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
-/// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
-const POSTGRES_WRITES: &str = "\
-    WITH t AS (INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \
-    memo, external_ref, initiated_by, created_at) SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, \
-    (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint \
-    FROM jsonb_array_elements($1::jsonb) AS j RETURNING 1), \
-    e AS (INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
-    balance_after, currency, created_at, prev_hash, hash) SELECT (j ->> 0)::bigint, j ->> 1, \
-    j ->> 2, j ->> 3, j ->> 4, (j ->> 5)::bigint, (j ->> 6)::bigint, j ->> 7, (j ->> 8)::bigint, \
-    decode(j ->> 9, 'hex'), decode(j ->> 10, 'hex') FROM jsonb_array_elements($2::jsonb) AS j \
-    RETURNING 1), \
-    k AS (INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', NULL, \
-    j ->> 3, (j ->> 4)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
-    b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
-    FROM jsonb_array_elements($4::jsonb) AS j \
-    WHERE accounts.id = j ->> 0 AND accounts.balance = (j ->> 2)::bigint RETURNING 1), \
-    h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1) \
-    SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
-    + (SELECT count(*) FROM b) + (SELECT count(*) FROM h)";
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|_| StoreError::Invariant("batch rows do not encode"))
-}
-
-/// What a batch writes once its postings are decided: the rows of each statement as JSON.
-struct Writes {
-    transfers: String,
-    entries: String,
-    keys: String,
-    balances: String,
-    last_seq: i64,
-    last_hash: Vec<u8>,
-    /// Rows the writes must touch, all statements together.
-    expected_rows: u64,
 }
 
 /// The rows of a decided batch. A balance is written only if it still holds the value it was
@@ -443,102 +367,6 @@ impl BatchTimer {
         }
     }
 }
-
-/// A backend's statements for one batch. On error the caller drops the connection, which
-/// rolls back whatever the transaction had done.
-trait BatchSql {
-    /// Opens the write transaction and locks the chain head: (seq, hash, generation).
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError>;
-    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
-    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError>;
-    /// Every write of the batch; the rows touched.
-    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError>;
-    async fn end(&mut self, commit: bool) -> Result<(), StoreError>;
-}
-
-impl BatchSql for SqliteConnection {
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
-        Ok(sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
-            .fetch_one(&mut *self)
-            .await?)
-    }
-
-    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
-        Ok(sqlx::query_as(SQLITE_FIND_KEYS)
-            .bind(lookups)
-            .fetch_all(&mut *self)
-            .await?)
-    }
-
-    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError> {
-        Ok(sqlx::query_as(SQLITE_LOAD_ACCOUNTS)
-            .bind(ids)
-            .fetch_all(&mut *self)
-            .await?)
-    }
-
-    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
-        Ok(sqlx::query(SQLITE_WRITES)
-            .bind(&writes.transfers)
-            .bind(&writes.entries)
-            .bind(&writes.keys)
-            .bind(&writes.balances)
-            .bind(writes.last_seq)
-            .bind(&writes.last_hash)
-            .execute(&mut *self)
-            .await?
-            .rows_affected())
-    }
-
-    async fn end(&mut self, commit: bool) -> Result<(), StoreError> {
-        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(sql).execute(&mut *self).await?;
-        Ok(())
-    }
-}
-
-impl BatchSql for PgConnection {
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
-        sqlx::query("BEGIN").execute(&mut *self).await?;
-        Ok(sqlx::query_as(LOCK_HEAD).fetch_one(&mut *self).await?)
-    }
-
-    async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
-        Ok(sqlx::query_as(POSTGRES_FIND_KEYS)
-            .bind(lookups)
-            .fetch_all(&mut *self)
-            .await?)
-    }
-
-    async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError> {
-        Ok(sqlx::query_as(POSTGRES_LOAD_ACCOUNTS)
-            .bind(ids)
-            .fetch_all(&mut *self)
-            .await?)
-    }
-
-    async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
-        let written: i64 = sqlx::query_scalar(POSTGRES_WRITES)
-            .bind(&writes.transfers)
-            .bind(&writes.entries)
-            .bind(&writes.keys)
-            .bind(&writes.balances)
-            .bind(writes.last_seq)
-            .bind(&writes.last_hash)
-            .fetch_one(&mut *self)
-            .await?;
-        Ok(u64::try_from(written).unwrap_or(0))
-    }
-
-    async fn end(&mut self, commit: bool) -> Result<(), StoreError> {
-        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(sql).execute(&mut *self).await?;
-        Ok(())
-    }
-}
-
-/// Locks the chain head (serialising writers across instances) and reads it.
-const LOCK_HEAD: &str = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
 
 /// One batch on either backend: lock, read keys and missing accounts, decide, write, commit.
 async fn apply_batch<C: BatchSql>(

@@ -13,9 +13,8 @@ use secrecy::SecretString;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
+pub use crate::limits::ARGON2_QUEUE_PER_SLOT_MAX;
 
-/// Hashes waiting per running slot before new ones are refused.
-pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
 /// `Retry-After` when the pool is full.
 pub const ARGON2_BUSY_RETRY_AFTER_SECS: u32 = 1;
 /// How long a refused caller waits for its 503. A flood client that retries as soon as it is

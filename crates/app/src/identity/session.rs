@@ -88,7 +88,7 @@ impl App {
                 serde_json::to_vec(&answer)
                     .map_err(|error| crate::error::internal("grace answer", error))?,
             );
-            let sealed = refresh::seal_grace(presented, &session.id, &plaintext)
+            let sealed = crypto::grace::seal(presented, &session.id, &plaintext)
                 .map_err(|error| crate::error::internal("cannot seal the grace answer", error))?;
             if self
                 .store
@@ -114,7 +114,7 @@ impl App {
             let answer = session
                 .grace_blob
                 .as_deref()
-                .and_then(|sealed| refresh::open_grace(presented, &session.id, sealed))
+                .and_then(|sealed| crypto::grace::open(presented, &session.id, sealed))
                 .and_then(|plaintext| serde_json::from_slice::<GraceAnswer>(&plaintext).ok())
                 .filter(|answer| same_client(answer, ctx));
             if let Some(answer) = answer {

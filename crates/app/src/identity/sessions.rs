@@ -8,11 +8,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+pub use crate::limits::SESSION_TABLE_LEN_MAX;
 use store::Store;
 
-/// Sessions kept in memory; beyond this, expired entries are dropped first and lookups fall
-/// back to the store.
-pub const SESSION_TABLE_LEN_MAX: usize = 1_000_000;
 /// How long a cached live session is trusted before the store is asked again.
 pub const SESSION_RECHECK_MS: i64 = 15_000;
 

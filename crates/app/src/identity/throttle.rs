@@ -25,6 +25,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::error::Error;
+pub use crate::limits::{KNOWN_NETWORK_USERS_MAX, KNOWN_NETWORKS_PER_USER_MAX, OTP_USER_DELAY_MAX};
 
 /// Attempts per (account, IP): a burst, then one every `LOGIN_ACCOUNT_IP_PERIOD`.
 pub const LOGIN_ACCOUNT_IP_BURST: u32 = 10;
@@ -44,11 +45,6 @@ pub const OTP_USER_CLIENT_PERIOD: Duration = Duration::from_secs(30);
 /// Second-factor attempts per user across every client; beyond it attempts are delayed.
 pub const OTP_USER_BURST: u32 = 30;
 pub const OTP_USER_PERIOD: Duration = Duration::from_secs(10);
-/// The longest an attempt over the user-wide ceiling is held back before it is checked.
-pub const OTP_USER_DELAY_MAX: Duration = Duration::from_secs(3);
-/// Networks remembered per user as having completed a second factor, and users remembered.
-pub const KNOWN_NETWORKS_PER_USER_MAX: usize = 8;
-pub const KNOWN_NETWORK_USERS_MAX: usize = 100_000;
 /// Prefix length that names one IPv6 client network.
 pub const IPV6_CLIENT_PREFIX_LEN: u8 = 64;
 /// Refresh and other cookie calls per IP.

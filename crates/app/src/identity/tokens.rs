@@ -9,10 +9,8 @@ use secrecy::SecretString;
 use store::{SecurityEventRecord, SessionRecord, UserRecord};
 
 use super::{Caller, TOKEN_AUDIENCE};
+pub use crate::limits::VERIFIED_TOKENS_MAX;
 use crate::{App, Error, RequestContext, Result, new_id};
-
-/// Most verified tokens remembered; beyond it, expired ones are dropped, then all.
-pub const VERIFIED_TOKENS_MAX: usize = 10_000;
 
 /// Access tokens whose signature, header and claims already passed `SigningKeys::verify`,
 /// keyed by the SHA-256 of the exact token bytes. A hit skips the Ed25519 verification (about

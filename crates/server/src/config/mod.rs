@@ -3,26 +3,20 @@
 //! validated, typed values with paths resolved against the file's directory and secrets
 //! resolved from `file:`/`env:` references into `secrecy` types.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::limits::{SCOPES_PER_SERVICE_MAX, SECRET_FILE_BYTES_MAX, SERVICES_LEN_MAX};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use http::HeaderValue;
 use ipnet::IpNet;
 use secrecy::SecretString;
-use serde::Deserialize;
 
 pub const ENV_PREFIX: &str = "STRONGROOM__";
 /// Bounds of `server.header_read_timeout_secs`.
 const HEADER_READ_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
-/// Largest secret file read for a `file:` reference.
-const SECRET_FILE_BYTES_MAX: u64 = 64 * 1024;
-/// Configured service principals and their scopes.
-const SERVICES_LEN_MAX: usize = 256;
-const SCOPES_PER_SERVICE_MAX: usize = 64;
 
 /// A configuration mistake: one line naming the key at fault. The process exits with 2.
 #[derive(Debug, thiserror::Error)]
@@ -39,188 +33,9 @@ fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigErro
     }
 }
 
-// ---- Stage one: the file, as written. ----
+mod raw;
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawConfig {
-    server: RawServer,
-    tls: RawTls,
-    database: RawDatabase,
-    redis: RawRedis,
-    keys: RawKeys,
-    auth: RawAuth,
-    ledger: RawLedger,
-    protection: RawProtection,
-    rate_limits: RawRateLimits,
-    services: BTreeMap<String, RawService>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawServer {
-    public_addr: String,
-    internal_addr: String,
-    ops_addr: String,
-    public_origin: String,
-    cors_allowed_origins: Vec<String>,
-    trusted_proxies: Vec<String>,
-    header_read_timeout_secs: u64,
-}
-
-impl Default for RawServer {
-    fn default() -> Self {
-        RawServer {
-            public_addr: "127.0.0.1:8443".into(),
-            internal_addr: "127.0.0.1:9443".into(),
-            ops_addr: "127.0.0.1:9100".into(),
-            public_origin: "https://localhost:8443".into(),
-            cors_allowed_origins: Vec::new(),
-            trusted_proxies: Vec::new(),
-            header_read_timeout_secs: 10,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawTls {
-    cert: String,
-    key: String,
-    internal_client_ca: String,
-    internal_client_crl: String,
-}
-
-impl Default for RawTls {
-    fn default() -> Self {
-        RawTls {
-            cert: "pki/server.pem".into(),
-            key: "pki/server.key".into(),
-            internal_client_ca: "pki/internal-ca.pem".into(),
-            internal_client_crl: String::new(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawDatabase {
-    url: String,
-}
-
-impl Default for RawDatabase {
-    fn default() -> Self {
-        RawDatabase {
-            url: "sqlite://data/strongroom.db".into(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRedis {
-    url: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawKeys {
-    provider: String,
-    local_kek_file: String,
-    signing_key_file: String,
-    blind_index_key_file: String,
-    addr: String,
-    token: String,
-    transit_key: String,
-    module: String,
-    token_label: String,
-    pin: String,
-    key_label: String,
-}
-
-impl Default for RawKeys {
-    fn default() -> Self {
-        RawKeys {
-            provider: "local".into(),
-            local_kek_file: "keys/kek.bin".into(),
-            signing_key_file: "keys/signing.ed25519".into(),
-            blind_index_key_file: "keys/blind-index.key".into(),
-            addr: String::new(),
-            token: String::new(),
-            transit_key: String::new(),
-            module: String::new(),
-            token_label: String::new(),
-            pin: String::new(),
-            key_label: String::new(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawAuth {
-    access_token_ttl_secs: u64,
-    refresh_family_ttl_secs: u64,
-    step_up_max_age_secs: u64,
-}
-
-impl Default for RawAuth {
-    fn default() -> Self {
-        RawAuth {
-            access_token_ttl_secs: 900,
-            refresh_family_ttl_secs: 604_800,
-            step_up_max_age_secs: 300,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLedger {
-    currencies: Vec<String>,
-    step_up_amount: i64,
-}
-
-impl Default for RawLedger {
-    fn default() -> Self {
-        RawLedger {
-            currencies: vec!["EUR".into(), "USD".into(), "GBP".into()],
-            step_up_amount: 100_000,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawProtection {
-    geoip_db: String,
-    impossible_travel_kmh: u32,
-    blocked_countries: Vec<String>,
-}
-
-impl Default for RawProtection {
-    fn default() -> Self {
-        RawProtection {
-            geoip_db: String::new(),
-            impossible_travel_kmh: 1000,
-            blocked_countries: Vec::new(),
-        }
-    }
-}
-
-/// Route-class limits arrive with the rate-limiting capability; until then the section must
-/// be empty (an unknown key in it is refused like any other).
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRateLimits {}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawService {
-    subject: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-}
+use raw::RawConfig;
 
 // ---- Stage two: what the server runs with. ----
 

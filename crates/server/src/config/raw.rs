@@ -1,0 +1,188 @@
+//! Stage one of the configuration: the TOML file and the `STRONGROOM__SECTION__KEY`
+//! environment, exactly as written (`deny_unknown_fields` everywhere), with the defaults that
+//! `strongroom init` writes.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawConfig {
+    pub(super) server: RawServer,
+    pub(super) tls: RawTls,
+    pub(super) database: RawDatabase,
+    pub(super) redis: RawRedis,
+    pub(super) keys: RawKeys,
+    pub(super) auth: RawAuth,
+    pub(super) ledger: RawLedger,
+    pub(super) protection: RawProtection,
+    pub(super) rate_limits: RawRateLimits,
+    pub(super) services: BTreeMap<String, RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawServer {
+    pub(super) public_addr: String,
+    pub(super) internal_addr: String,
+    pub(super) ops_addr: String,
+    pub(super) public_origin: String,
+    pub(super) cors_allowed_origins: Vec<String>,
+    pub(super) trusted_proxies: Vec<String>,
+    pub(super) header_read_timeout_secs: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            public_addr: "127.0.0.1:8443".into(),
+            internal_addr: "127.0.0.1:9443".into(),
+            ops_addr: "127.0.0.1:9100".into(),
+            public_origin: "https://localhost:8443".into(),
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTls {
+    pub(super) cert: String,
+    pub(super) key: String,
+    pub(super) internal_client_ca: String,
+    pub(super) internal_client_crl: String,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        RawTls {
+            cert: "pki/server.pem".into(),
+            key: "pki/server.key".into(),
+            internal_client_ca: "pki/internal-ca.pem".into(),
+            internal_client_crl: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDatabase {
+    pub(super) url: String,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        RawDatabase {
+            url: "sqlite://data/strongroom.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRedis {
+    pub(super) url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawKeys {
+    pub(super) provider: String,
+    pub(super) local_kek_file: String,
+    pub(super) signing_key_file: String,
+    pub(super) blind_index_key_file: String,
+    pub(super) addr: String,
+    pub(super) token: String,
+    pub(super) transit_key: String,
+    pub(super) module: String,
+    pub(super) token_label: String,
+    pub(super) pin: String,
+    pub(super) key_label: String,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawKeys {
+            provider: "local".into(),
+            local_kek_file: "keys/kek.bin".into(),
+            signing_key_file: "keys/signing.ed25519".into(),
+            blind_index_key_file: "keys/blind-index.key".into(),
+            addr: String::new(),
+            token: String::new(),
+            transit_key: String::new(),
+            module: String::new(),
+            token_label: String::new(),
+            pin: String::new(),
+            key_label: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAuth {
+    pub(super) access_token_ttl_secs: u64,
+    pub(super) refresh_family_ttl_secs: u64,
+    pub(super) step_up_max_age_secs: u64,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth {
+            access_token_ttl_secs: 900,
+            refresh_family_ttl_secs: 604_800,
+            step_up_max_age_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLedger {
+    pub(super) currencies: Vec<String>,
+    pub(super) step_up_amount: i64,
+}
+
+impl Default for RawLedger {
+    fn default() -> Self {
+        RawLedger {
+            currencies: vec!["EUR".into(), "USD".into(), "GBP".into()],
+            step_up_amount: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawProtection {
+    pub(super) geoip_db: String,
+    pub(super) impossible_travel_kmh: u32,
+    pub(super) blocked_countries: Vec<String>,
+}
+
+impl Default for RawProtection {
+    fn default() -> Self {
+        RawProtection {
+            geoip_db: String::new(),
+            impossible_travel_kmh: 1000,
+            blocked_countries: Vec::new(),
+        }
+    }
+}
+
+/// Route-class limits arrive with the rate-limiting capability; until then the section must
+/// be empty (an unknown key in it is refused like any other).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRateLimits {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub(super) subject: String,
+    #[serde(default)]
+    pub(super) scopes: Vec<String>,
+}

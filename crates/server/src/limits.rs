@@ -1,0 +1,30 @@
+//! Every bound this crate enforces, in one place, with its unit last.
+
+/// Largest secret file read for a `file:` reference.
+pub const SECRET_FILE_BYTES_MAX: u64 = 64 * 1024;
+/// Configured service principals and their scopes.
+pub const SERVICES_LEN_MAX: usize = 256;
+pub const SCOPES_PER_SERVICE_MAX: usize = 64;
+/// Longest, and default, lifetime of a client certificate (`pki issue-client --days`).
+pub const CLIENT_CERT_VALIDITY_DAYS_MAX: i64 = 365;
+/// Longest service principal name.
+pub const SERVICE_NAME_LEN_MAX: usize = 64;
+/// Largest CRL file read (roughly 200,000 entries).
+pub const CRL_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
+/// Entries `pki revoke-client` keeps in one CRL (well under `CRL_FILE_BYTES_MAX`).
+pub const CRL_ENTRIES_MAX: usize = 100_000;
+/// Bytes of PEM one entry needs at most (a 20-octet serial, a time, DER framing, base64).
+pub const CRL_ENTRY_PEM_BYTES_MAX: u64 = 64;
+/// RFC 5280 §5.2.3: CRL numbers are at most 20 octets.
+pub const CRL_NUMBER_BYTES_MAX: usize = 20;
+/// Open connections per listener; further connections are closed at once.
+pub const CONNECTIONS_PER_LISTENER_MAX: usize = 4096;
+/// Bytes hyper buffers for one HTTP/1 request head.
+pub const HTTP1_HEADER_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// Concurrent HTTP/2 streams per connection.
+pub const HTTP2_STREAMS_PER_CONNECTION_MAX: u32 = 128;
+/// HTTP/2 header list size.
+pub const HTTP2_HEADER_LIST_BYTES_MAX: u32 = 64 * 1024;
+/// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is
+/// dropped beyond this (its tokens expired long ago if rotations are minutes apart).
+pub const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;

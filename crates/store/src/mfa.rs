@@ -182,13 +182,6 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Removes the user's TOTP credential; `false` when there was no confirmed one.
-    pub async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM totp_credentials WHERE user_id = $1 AND confirmed_at IS NOT NULL";
-        let changed = on_pool!(self, pool => sqlx::query(sql).bind(user_id).execute(pool).await?.rows_affected());
-        Ok(changed == 1)
-    }
-
     /// Replaces every recovery code of the user, in one transaction.
     pub async fn replace_recovery_codes(
         &self,

@@ -111,17 +111,6 @@ impl Store {
             .collect())
     }
 
-    /// Removes one of the user's passkeys; `false` when the user has no such passkey.
-    pub async fn delete_passkey(
-        &self,
-        user_id: &str,
-        credential_id: &str,
-    ) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2";
-        let changed = on_pool!(self, pool => sqlx::query(sql).bind(user_id).bind(credential_id).execute(pool).await?.rows_affected());
-        Ok(changed == 1)
-    }
-
     pub async fn update_passkey(
         &self,
         credential_id: &str,

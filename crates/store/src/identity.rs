@@ -4,7 +4,7 @@
 pub use crate::limits::{SECURITY_EVENTS_PAGE_LEN_MAX, SESSIONS_LIST_LEN_MAX};
 use crate::{Pool, Store, StoreError, on_pool};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
     pub id: String,
     pub email: String,
@@ -16,7 +16,7 @@ pub struct UserRecord {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRecord {
     pub id: String,
     pub user_id: String,
@@ -34,7 +34,7 @@ pub struct SessionRecord {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SecurityEventRecord {
     pub id: String,
     pub user_id: String,
@@ -48,25 +48,6 @@ pub struct SecurityEventRecord {
 const INSERT_EVENT: &str = "INSERT INTO security_events \
     (id, user_id, kind, created_at, ip, user_agent, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-type UserRow = (String, String, String, String, String, String, i64);
-type SessionRow = (
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<Vec<u8>>,
-    Option<i64>,
-);
-type EventRow = (String, String, String, i64, String, String, Option<String>);
-
 macro_rules! user_columns {
     () => {
         "id, email, display_name, password_hash, roles, status, created_at"
@@ -77,67 +58,6 @@ macro_rules! session_columns {
         "id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
          auth_time, acr, amr, generation, rotated_at, grace_blob, revoked_at"
     };
-}
-
-fn user(row: UserRow) -> UserRecord {
-    let (id, email, display_name, password_hash, roles, status, created_at) = row;
-    UserRecord {
-        id,
-        email,
-        display_name,
-        password_hash,
-        roles,
-        status,
-        created_at,
-    }
-}
-
-fn session(row: SessionRow) -> SessionRecord {
-    let (
-        id,
-        user_id,
-        created_at,
-        last_seen_at,
-        expires_at,
-        ip,
-        user_agent,
-        auth_time,
-        acr,
-        amr,
-        generation,
-        rotated_at,
-        grace_blob,
-        revoked_at,
-    ) = row;
-    SessionRecord {
-        id,
-        user_id,
-        created_at,
-        last_seen_at,
-        expires_at,
-        ip,
-        user_agent,
-        auth_time,
-        acr,
-        amr,
-        generation,
-        rotated_at,
-        grace_blob,
-        revoked_at,
-    }
-}
-
-fn event(row: EventRow) -> SecurityEventRecord {
-    let (id, user_id, kind, created_at, ip, user_agent, session_id) = row;
-    SecurityEventRecord {
-        id,
-        user_id,
-        kind,
-        created_at,
-        ip,
-        user_agent,
-        session_id,
-    }
 }
 
 impl Store {
@@ -154,16 +74,16 @@ impl Store {
 
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
-        let row: Option<UserRow> =
+        let row: Option<UserRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(email).fetch_optional(pool).await?);
-        Ok(row.map(user))
+        Ok(row)
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        let row: Option<UserRow> =
+        let row: Option<UserRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(user))
+        Ok(row)
     }
 
     pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
@@ -218,9 +138,9 @@ impl Store {
             session_columns!(),
             " FROM sessions WHERE id = $1"
         );
-        let row: Option<SessionRow> =
+        let row: Option<SessionRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(session))
+        Ok(row)
     }
 
     /// The session and generation a refresh-token hash was issued for.
@@ -295,9 +215,9 @@ impl Store {
             " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
         );
-        let rows: Vec<SessionRow> = on_pool!(self, pool => sqlx::query_as(sql)
+        let rows: Vec<SessionRecord> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(user_id).bind(now).bind(before_id).bind(limit).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(session).collect())
+        Ok(rows)
     }
 
     /// Revokes every live session of the user except `keep`; returns the revoked ids.
@@ -343,9 +263,9 @@ impl Store {
         let limit = limit.clamp(1, SECURITY_EVENTS_PAGE_LEN_MAX.saturating_add(1));
         let sql = "SELECT id, user_id, kind, created_at, ip, user_agent, session_id FROM security_events \
                    WHERE user_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3";
-        let rows: Vec<EventRow> = on_pool!(self, pool => sqlx::query_as(sql)
+        let rows: Vec<SecurityEventRecord> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(user_id).bind(before_id).bind(limit).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(event).collect())
+        Ok(rows)
     }
 
     /// Deletes up to `chunk` records of each kind that expired before `now`: MFA tickets,

@@ -7,7 +7,7 @@ use crate::{Pool, Store, StoreError, on_pool};
 /// Entries read per batch by `ledger verify`.
 pub const VERIFY_BATCH_LEN: i64 = 5_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRecord {
     pub id: String,
     pub user_id: Option<String>,
@@ -18,28 +18,13 @@ pub struct AccountRecord {
     pub created_at: i64,
 }
 
-type AccountRow = (String, Option<String>, String, String, i64, String, i64);
-
-fn account(row: AccountRow) -> AccountRecord {
-    let (id, user_id, kind, currency, balance, status, created_at) = row;
-    AccountRecord {
-        id,
-        user_id,
-        kind,
-        currency,
-        balance,
-        status,
-        created_at,
-    }
-}
-
 macro_rules! account_columns {
     () => {
         "id, user_id, kind, currency, balance, status, created_at"
     };
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TransferRecord {
     pub id: String,
     pub kind: String,
@@ -53,20 +38,7 @@ pub struct TransferRecord {
     pub created_at: i64,
 }
 
-type TransferRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-);
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRecord {
     pub seq: i64,
     pub id: String,
@@ -79,49 +51,6 @@ pub struct EntryRecord {
     pub created_at: i64,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
-}
-
-type EntryRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    i64,
-    Vec<u8>,
-    Vec<u8>,
-);
-
-fn entry(row: EntryRow) -> EntryRecord {
-    let (
-        seq,
-        id,
-        transfer_id,
-        account_id,
-        direction,
-        amount,
-        balance_after,
-        currency,
-        created_at,
-        prev_hash,
-        hash,
-    ) = row;
-    EntryRecord {
-        seq,
-        id,
-        transfer_id,
-        account_id,
-        direction,
-        amount,
-        balance_after,
-        currency,
-        created_at,
-        prev_hash,
-        hash,
-    }
 }
 
 impl Store {
@@ -156,9 +85,9 @@ impl Store {
             account_columns!(),
             " FROM accounts WHERE id = $1"
         );
-        let row: Option<AccountRow> =
+        let row: Option<AccountRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(account))
+        Ok(row)
     }
 
     /// One page of a user's accounts by currency, strictly after `after_currency`; up to
@@ -174,50 +103,24 @@ impl Store {
             account_columns!(),
             " FROM accounts WHERE user_id = $1 AND ($2 IS NULL OR currency > $2) ORDER BY currency LIMIT $3"
         );
-        let rows: Vec<AccountRow> = on_pool!(self, pool => sqlx::query_as(sql)
+        let rows: Vec<AccountRecord> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(user_id).bind(after_currency).bind(limit).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(account).collect())
+        Ok(rows)
     }
 
     pub async fn all_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
         let sql = concat!("SELECT ", account_columns!(), " FROM accounts ORDER BY id");
-        let rows: Vec<AccountRow> =
+        let rows: Vec<AccountRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(account).collect())
+        Ok(rows)
     }
 
     pub async fn find_transfer(&self, id: &str) -> Result<Option<TransferRecord>, StoreError> {
         let sql = "SELECT id, kind, from_account_id, to_account_id, amount, currency, memo, external_ref, \
                    initiated_by, created_at FROM transfers WHERE id = $1";
-        let row: Option<TransferRow> =
+        let row: Option<TransferRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(
-            |(
-                id,
-                kind,
-                from_account_id,
-                to_account_id,
-                amount,
-                currency,
-                memo,
-                external_ref,
-                initiated_by,
-                created_at,
-            )| {
-                TransferRecord {
-                    id,
-                    kind,
-                    from_account_id,
-                    to_account_id,
-                    amount,
-                    currency,
-                    memo,
-                    external_ref,
-                    initiated_by,
-                    created_at,
-                }
-            },
-        ))
+        Ok(row)
     }
 
     /// An account's entries after `after_seq`, oldest first: at most one more than a page,
@@ -230,17 +133,17 @@ impl Store {
     ) -> Result<Vec<EntryRecord>, StoreError> {
         let sql = "SELECT seq, id, transfer_id, account_id, direction, amount, balance_after, currency, created_at, \
                    prev_hash, hash FROM entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
-        let rows: Vec<EntryRow> = on_pool!(self, pool => sqlx::query_as(sql)
+        let rows: Vec<EntryRecord> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(account_id).bind(after_seq).bind(limit.clamp(1, ENTRIES_PAGE_LEN_MAX.saturating_add(1))).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(entry).collect())
+        Ok(rows)
     }
 
     /// The journal in order, a batch at a time (for `ledger verify`).
     pub async fn journal_after(&self, after_seq: i64) -> Result<Vec<EntryRecord>, StoreError> {
         let sql = "SELECT seq, id, transfer_id, account_id, direction, amount, balance_after, currency, created_at, \
                    prev_hash, hash FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2";
-        let rows: Vec<EntryRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(after_seq).bind(VERIFY_BATCH_LEN).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(entry).collect())
+        let rows: Vec<EntryRecord> = on_pool!(self, pool => sqlx::query_as(sql).bind(after_seq).bind(VERIFY_BATCH_LEN).fetch_all(pool).await?);
+        Ok(rows)
     }
 
     /// The chain head: (last sequence number, its hash).

@@ -5,7 +5,7 @@
 pub use crate::limits::LEGACY_BATCH_LEN_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TotpRecord {
     pub secret_sealed: Option<Vec<u8>>,
     pub pending_sealed: Option<Vec<u8>>,
@@ -13,7 +13,6 @@ pub struct TotpRecord {
     pub last_used_step: Option<i64>,
 }
 
-type TotpRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>, Option<i64>);
 /// A TOTP credential sealed the old way: (user id, secret, pending secret).
 pub type LegacyTotpRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -21,16 +20,9 @@ impl Store {
     pub async fn find_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
         let sql = "SELECT secret_sealed, pending_sealed, confirmed_at, last_used_step \
                    FROM totp_credentials WHERE user_id = $1";
-        let row: Option<TotpRow> =
+        let row: Option<TotpRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await?);
-        Ok(row.map(
-            |(secret_sealed, pending_sealed, confirmed_at, last_used_step)| TotpRecord {
-                secret_sealed,
-                pending_sealed,
-                confirmed_at,
-                last_used_step,
-            },
-        ))
+        Ok(row)
     }
 
     /// Stores a new pending secret for `session_id` until `expires_at`; a confirmed

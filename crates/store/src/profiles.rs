@@ -4,7 +4,7 @@
 pub use crate::limits::{BLIND_INDEX_MATCHES_MAX, REWRAP_BATCH_LEN_MAX};
 use crate::{Pool, Store, StoreError, on_pool};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProfileRecord {
     pub user_id: String,
     pub kek_id: String,
@@ -17,19 +17,6 @@ pub struct ProfileRecord {
     pub national_id_index: Vec<u8>,
     pub updated_at: i64,
 }
-
-type ProfileRow = (
-    String,
-    String,
-    i64,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-);
 
 /// Whose data key a wrapped key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,35 +65,9 @@ impl Store {
     pub async fn find_profile(&self, user_id: &str) -> Result<Option<ProfileRecord>, StoreError> {
         let sql = "SELECT user_id, kek_id, kek_version, dek_wrapped, legal_name, date_of_birth, national_id, \
                    address, national_id_index, updated_at FROM profiles WHERE user_id = $1";
-        let row: Option<ProfileRow> =
+        let row: Option<ProfileRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await?);
-        Ok(row.map(
-            |(
-                user_id,
-                kek_id,
-                kek_version,
-                dek_wrapped,
-                legal_name,
-                date_of_birth,
-                national_id,
-                address,
-                national_id_index,
-                updated_at,
-            )| {
-                ProfileRecord {
-                    user_id,
-                    kek_id,
-                    kek_version,
-                    dek_wrapped,
-                    legal_name,
-                    date_of_birth,
-                    national_id,
-                    address,
-                    national_id_index,
-                    updated_at,
-                }
-            },
-        ))
+        Ok(row)
     }
 
     /// Crypto-shredding: removes the wrapped data key with the ciphertext. On SQLite the

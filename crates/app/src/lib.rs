@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod error;
 pub mod identity;
+pub mod ids;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;
@@ -18,6 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use crate::identity::Caller;
+pub use crate::ids::{SessionId, UserId};
 pub use clock::{Clock, rfc3339};
 pub use error::{Error, FieldError, Result};
 

@@ -123,7 +123,7 @@ pub async fn list_sessions(
         items: page
             .items
             .into_iter()
-            .map(|session| SessionView::of(session, current))
+            .map(|session| SessionView::of(session, current.as_str()))
             .collect(),
         next_cursor: page.next_cursor,
     }))

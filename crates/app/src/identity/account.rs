@@ -157,7 +157,7 @@ impl App {
         let caller = ctx.caller()?;
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         Ok(Me {
@@ -171,7 +171,7 @@ impl App {
     pub async fn update_display_name(&self, ctx: &RequestContext, raw: &str) -> Result<Me> {
         let name = validate_display_name(raw)?;
         self.store
-            .update_display_name(&ctx.caller()?.user_id, &name)
+            .update_display_name(ctx.caller()?.user_id.as_str(), &name)
             .await?;
         self.me(ctx).await
     }

@@ -36,7 +36,7 @@ impl App {
     ) -> Result<&'c Caller> {
         let caller = ctx.caller()?;
         let max_age_secs = self.auth.step_up_max_age_secs;
-        if self.has_any_factor(&caller.user_id).await? {
+        if self.has_any_factor(caller.user_id.as_str()).await? {
             return self.require_step_up(ctx);
         }
         if caller.authenticated_within(self.clock.now_secs(), max_age_secs) {
@@ -44,7 +44,8 @@ impl App {
         }
         match password {
             Some(password) => {
-                self.reauthenticate(ctx, &caller.user_id, password).await?;
+                self.reauthenticate(ctx, caller.user_id.as_str(), password)
+                    .await?;
                 Ok(caller)
             }
             None => Err(Error::StepUpRequired { max_age_secs }),
@@ -58,8 +59,8 @@ impl App {
         let revoked = self
             .store
             .revoke_other_sessions(
-                &caller.user_id,
-                &caller.session_id,
+                caller.user_id.as_str(),
+                caller.session_id.as_str(),
                 "factor_changed",
                 self.clock.now_ms(),
             )
@@ -67,8 +68,13 @@ impl App {
         for session_id in &revoked {
             self.identity.sessions.revoke(session_id);
         }
-        self.record_event(ctx, &caller.user_id, kind, Some(&caller.session_id))
-            .await
+        self.record_event(
+            ctx,
+            caller.user_id.as_str(),
+            kind,
+            Some(caller.session_id.as_str()),
+        )
+        .await
     }
 
     /// True when one of the user's roles requires a second factor.
@@ -93,10 +99,10 @@ impl App {
         kind: &str,
     ) -> Result<()> {
         let caller = self.require_step_up(ctx)?;
-        let keep_one = self.role_requires_mfa(&caller.user_id).await?;
+        let keep_one = self.role_requires_mfa(caller.user_id.as_str()).await?;
         match self
             .store
-            .remove_factor(&caller.user_id, factor, keep_one)
+            .remove_factor(caller.user_id.as_str(), factor, keep_one)
             .await?
         {
             RemoveOutcome::Removed => self.factor_changed(ctx, kind).await,
@@ -109,9 +115,12 @@ impl App {
     pub async fn factors(&self, ctx: &RequestContext) -> Result<Factors> {
         let caller = ctx.caller()?;
         Ok(Factors {
-            totp: self.has_totp(&caller.user_id).await?,
-            passkeys: self.store.passkey_list(&caller.user_id).await?,
-            recovery_codes_remaining: self.store.recovery_codes_remaining(&caller.user_id).await?,
+            totp: self.has_totp(caller.user_id.as_str()).await?,
+            passkeys: self.store.passkey_list(caller.user_id.as_str()).await?,
+            recovery_codes_remaining: self
+                .store
+                .recovery_codes_remaining(caller.user_id.as_str())
+                .await?,
         })
     }
 
@@ -137,12 +146,12 @@ impl App {
         ctx: &RequestContext,
     ) -> Result<Vec<SecretString>> {
         let caller = self.require_step_up(ctx)?;
-        if !self.has_any_factor(&caller.user_id).await? {
+        if !self.has_any_factor(caller.user_id.as_str()).await? {
             return Err(Error::NotFound);
         }
-        let (codes, macs) = self.new_recovery_codes(&caller.user_id).await?;
+        let (codes, macs) = self.new_recovery_codes(caller.user_id.as_str()).await?;
         self.store
-            .replace_recovery_codes(&caller.user_id, &macs, self.clock.now_ms())
+            .replace_recovery_codes(caller.user_id.as_str(), &macs, self.clock.now_ms())
             .await?;
         self.factor_changed(ctx, "recovery_codes_regenerated")
             .await?;

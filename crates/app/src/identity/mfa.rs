@@ -164,7 +164,7 @@ impl App {
         let caller = self.authorize_enrolment(ctx, password).await?;
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         let secret =
@@ -180,7 +180,7 @@ impl App {
             .set_pending_totp(
                 &user.id,
                 &sealed,
-                &caller.session_id,
+                caller.session_id.as_str(),
                 now.saturating_add(PENDING_TOTP_TTL_MS),
                 now,
             )
@@ -200,14 +200,17 @@ impl App {
         code: &str,
     ) -> Result<Vec<SecretString>> {
         let caller = ctx.caller()?;
-        self.identity.throttles.otp(&caller.user_id, ctx.ip).await?;
+        self.identity
+            .throttles
+            .otp(caller.user_id.as_str(), ctx.ip)
+            .await?;
         // Only the session that enrolled, within the pending secret's lifetime, for a few
         // attempts (each spent before its code is checked).
         let pending = self
             .store
             .claim_pending_totp(
-                &caller.user_id,
-                &caller.session_id,
+                caller.user_id.as_str(),
+                caller.session_id.as_str(),
                 self.clock.now_ms(),
                 PENDING_TOTP_ATTEMPTS_MAX,
             )
@@ -215,16 +218,22 @@ impl App {
             .ok_or(Error::InvalidCode)?;
         let secret = self
             .vault
-            .factor_key(&self.store, &caller.user_id)
+            .factor_key(&self.store, caller.user_id.as_str())
             .await?
-            .open(&totp_aad(&caller.user_id), &pending)
+            .open(&totp_aad(caller.user_id.as_str()), &pending)
             .map_err(|_| Error::DataIntegrity)?;
         let step = totp::check(&secret, code, self.clock.now_secs()).ok_or(Error::InvalidCode)?;
         let step = i64::try_from(step).map_err(|_| Error::InvalidCode)?;
-        let (codes, macs) = self.new_recovery_codes(&caller.user_id).await?;
+        let (codes, macs) = self.new_recovery_codes(caller.user_id.as_str()).await?;
         if !self
             .store
-            .confirm_totp(&caller.user_id, &pending, step, &macs, self.clock.now_ms())
+            .confirm_totp(
+                caller.user_id.as_str(),
+                &pending,
+                step,
+                &macs,
+                self.clock.now_ms(),
+            )
             .await?
         {
             return Err(Error::InvalidCode);
@@ -315,15 +324,21 @@ impl App {
     /// Steps the current session up with a TOTP code: fresh tokens with `acr=mfa`.
     pub async fn step_up_totp(&self, ctx: &RequestContext, code: &str) -> Result<IssuedTokens> {
         let caller = ctx.caller()?;
-        if let Err(error) = self.accept_totp(ctx, &caller.user_id, code).await {
+        if let Err(error) = self.accept_totp(ctx, caller.user_id.as_str(), code).await {
             if matches!(error, Error::InvalidCode) {
-                self.record_failed_factor(ctx, &caller.user_id).await?;
+                self.record_failed_factor(ctx, caller.user_id.as_str())
+                    .await?;
             }
             return Err(error);
         }
         let tokens = self.raise_session(ctx, "otp").await?;
-        self.record_event(ctx, &caller.user_id, "step_up", Some(&caller.session_id))
-            .await?;
+        self.record_event(
+            ctx,
+            caller.user_id.as_str(),
+            "step_up",
+            Some(caller.session_id.as_str()),
+        )
+        .await?;
         Ok(tokens)
     }
 
@@ -337,11 +352,11 @@ impl App {
         let caller = ctx.caller()?;
         self.identity
             .throttles
-            .remember_network(&caller.user_id, ctx.ip);
+            .remember_network(caller.user_id.as_str(), ctx.ip);
         let now = self.clock.now_ms();
         let session = self
             .store
-            .find_session(&caller.session_id)
+            .find_session(caller.session_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         let mut amr: Vec<&str> = session
@@ -357,12 +372,12 @@ impl App {
             .await?;
         let session = self
             .store
-            .find_session(&caller.session_id)
+            .find_session(caller.session_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         let (access_token, exp) = self.mint_access_token(&user.roles, &session, now)?;

@@ -57,8 +57,8 @@ pub fn relying_party(public_origin: &str) -> std::result::Result<webauthn_rs::We
 /// The authenticated user of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: String,
-    pub session_id: String,
+    pub user_id: crate::UserId,
+    pub session_id: crate::SessionId,
     pub claims: AccessClaims,
 }
 

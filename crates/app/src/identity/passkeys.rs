@@ -237,13 +237,13 @@ impl App {
         password: Option<secrecy::SecretString>,
     ) -> Result<Ceremony> {
         let caller = self.authorize_enrolment(ctx, password).await?;
-        let existing = self.user_passkeys(&caller.user_id).await?;
+        let existing = self.user_passkeys(caller.user_id.as_str()).await?;
         if i64::try_from(existing.len()).unwrap_or(i64::MAX) >= store::PASSKEYS_PER_USER_MAX {
             return Err(Error::TooManyPasskeys);
         }
         let user = self
             .store
-            .find_user(&caller.user_id)
+            .find_user(caller.user_id.as_str())
             .await?
             .ok_or(Error::InvalidToken)?;
         let exclude = existing
@@ -295,7 +295,7 @@ impl App {
             .store
             .add_passkey(
                 &credential_id,
-                &caller.user_id,
+                caller.user_id.as_str(),
                 &name,
                 &to_json(&passkey)?,
                 self.clock.now_ms(),
@@ -450,7 +450,7 @@ impl App {
     pub async fn passkey_step_up_options(&self, ctx: &RequestContext) -> Result<Ceremony> {
         let caller = ctx.caller()?;
         let passkeys: Vec<Passkey> = self
-            .user_passkeys(&caller.user_id)
+            .user_passkeys(caller.user_id.as_str())
             .await?
             .into_iter()
             .map(|(_, passkey)| passkey)
@@ -465,7 +465,7 @@ impl App {
             .map_err(|error| crate::error::internal("passkey step-up options", error))?;
         self.save_ceremony(
             KIND_STEP_UP,
-            Some(&caller.session_id),
+            Some(caller.session_id.as_str()),
             &authentication,
             &options,
         )
@@ -489,15 +489,21 @@ impl App {
             return Err(Error::InvalidAssertion);
         }
         if let Err(error) = self
-            .verify_assertion(&caller.user_id, &credential, &authentication)
+            .verify_assertion(caller.user_id.as_str(), &credential, &authentication)
             .await
         {
-            self.record_failed_factor(ctx, &caller.user_id).await?;
+            self.record_failed_factor(ctx, caller.user_id.as_str())
+                .await?;
             return Err(error);
         }
         let tokens = self.raise_session(ctx, "hwk").await?;
-        self.record_event(ctx, &caller.user_id, "step_up", Some(&caller.session_id))
-            .await?;
+        self.record_event(
+            ctx,
+            caller.user_id.as_str(),
+            "step_up",
+            Some(caller.session_id.as_str()),
+        )
+        .await?;
         Ok(tokens)
     }
 }

@@ -177,7 +177,7 @@ impl App {
                 .authenticate(token)
                 .await
                 .ok()
-                .map(|caller| caller.session_id);
+                .map(|caller| caller.session_id.as_str().to_owned());
         }
         let session = match session_id {
             Some(id) => self.store.find_session(&id).await?,
@@ -209,7 +209,7 @@ impl App {
                 .store
                 .find_session(cursor)
                 .await?
-                .is_some_and(|session| session.user_id == caller.user_id);
+                .is_some_and(|session| session.user_id == caller.user_id.as_str());
             if !owned {
                 return Err(Error::invalid_input("Unknown cursor."));
             }
@@ -217,7 +217,7 @@ impl App {
         let sessions = self
             .store
             .list_sessions(
-                &caller.user_id,
+                caller.user_id.as_str(),
                 self.clock.now_ms(),
                 page.cursor.as_deref(),
                 page.limit.saturating_add(1),
@@ -237,7 +237,7 @@ impl App {
             return Err(Error::NotFound);
         }
         let session = self.store.find_session(id).await?.ok_or(Error::NotFound)?;
-        if session.user_id != caller.user_id || session.revoked_at.is_some() {
+        if session.user_id != caller.user_id.as_str() || session.revoked_at.is_some() {
             return Err(Error::NotFound);
         }
         if self
@@ -245,8 +245,13 @@ impl App {
             .revoke_session(&session.id, "revoked_by_user", self.clock.now_ms())
             .await?
         {
-            self.record_event(ctx, &caller.user_id, "session_revoked", Some(&session.id))
-                .await?;
+            self.record_event(
+                ctx,
+                caller.user_id.as_str(),
+                "session_revoked",
+                Some(&session.id),
+            )
+            .await?;
         }
         self.identity.sessions.revoke(&session.id);
         Ok(())
@@ -262,7 +267,7 @@ impl App {
         let events = self
             .store
             .list_security_events(
-                &caller.user_id,
+                caller.user_id.as_str(),
                 page.cursor.as_deref(),
                 page.limit.saturating_add(1),
             )

@@ -93,8 +93,8 @@ impl App {
             return Err(Error::InvalidToken);
         }
         Ok(Caller {
-            user_id: claims.sub.clone(),
-            session_id: claims.sid.clone(),
+            user_id: crate::UserId::parse(&claims.sub).ok_or(Error::InvalidToken)?,
+            session_id: crate::SessionId::parse(&claims.sid).ok_or(Error::InvalidToken)?,
             claims,
         })
     }

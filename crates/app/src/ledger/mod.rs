@@ -155,7 +155,7 @@ impl App {
         let currency = self.currency(currency)?;
         let account = AccountRecord {
             id: new_id(),
-            user_id: Some(caller.user_id.clone()),
+            user_id: Some(caller.user_id.as_str().to_owned()),
             kind: "customer".to_owned(),
             currency: currency.as_str().to_owned(),
             balance: 0,
@@ -187,7 +187,7 @@ impl App {
         let accounts = self
             .store
             .list_accounts(
-                &caller.user_id,
+                caller.user_id.as_str(),
                 after_currency.as_deref(),
                 page.limit.saturating_add(1),
             )
@@ -271,7 +271,7 @@ impl App {
             memo: request.memo,
             external_ref: None,
             initiated_by: scope.clone(),
-            source_owner: Some(caller.user_id.clone()),
+            source_owner: Some(caller.user_id.as_str().to_owned()),
         };
         self.post_idempotently(scope, key, hash, posting).await
     }

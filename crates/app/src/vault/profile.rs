@@ -231,7 +231,7 @@ impl App {
     pub async fn put_profile(&self, ctx: &RequestContext, input: ProfileInput) -> Result<Profile> {
         let caller = ctx.caller()?;
         validate(&input, self.today())?;
-        let user_id = &caller.user_id;
+        let user_id = caller.user_id.as_str();
         let existing = self.store.find_profile(user_id).await?;
         let national_id = match (existing, input.national_id) {
             (None, None) => return Err(Error::field("national_id", "required")),
@@ -255,7 +255,7 @@ impl App {
         );
         let wrapped = self.vault.wrap(&dek, &record_context(user_id)).await?;
         let record = ProfileRecord {
-            user_id: user_id.clone(),
+            user_id: user_id.to_owned(),
             kek_id: wrapped.kek_id,
             kek_version: i64::from(wrapped.kek_version),
             dek_wrapped: wrapped.bytes,
@@ -283,7 +283,7 @@ impl App {
         if reveal {
             caller.require_mfa(self.clock.now_secs(), REVEAL_MAX_AGE_SECS)?;
         }
-        let user_id = &caller.user_id;
+        let user_id = caller.user_id.as_str();
         let record = self
             .store
             .find_profile(user_id)
@@ -298,7 +298,7 @@ impl App {
                         ctx,
                         user_id,
                         "data_integrity_error",
-                        Some(&caller.session_id),
+                        Some(caller.session_id.as_str()),
                     )
                     .await?;
                     return Err(Error::DataIntegrity);
@@ -306,8 +306,13 @@ impl App {
                 Err(other) => return Err(other),
             };
         if reveal {
-            self.record_event(ctx, user_id, "profile_revealed", Some(&caller.session_id))
-                .await?;
+            self.record_event(
+                ctx,
+                user_id,
+                "profile_revealed",
+                Some(caller.session_id.as_str()),
+            )
+            .await?;
         }
         Ok(Profile {
             national_id_masked: mask(&national_id),
@@ -350,15 +355,15 @@ impl App {
     /// Crypto-shreds the caller's profile (step-up): its data key is destroyed.
     pub async fn delete_profile(&self, ctx: &RequestContext) -> Result<()> {
         let caller = self.require_step_up(ctx)?;
-        if !self.store.delete_profile(&caller.user_id).await? {
+        if !self.store.delete_profile(caller.user_id.as_str()).await? {
             return Err(Error::NotFound);
         }
-        self.vault.forget(&record_context(&caller.user_id));
+        self.vault.forget(&record_context(caller.user_id.as_str()));
         self.record_event(
             ctx,
-            &caller.user_id,
+            caller.user_id.as_str(),
             "profile_deleted",
-            Some(&caller.session_id),
+            Some(caller.session_id.as_str()),
         )
         .await
     }

@@ -3,7 +3,7 @@
 
 import { useEffect, type ReactNode } from 'react';
 import { Busy, ErrorAlert, Page } from './components/ui';
-import { Link, match, navigate, usePath } from './router';
+import { Link, match, navigate, usePath, useVisit } from './router';
 import { AccountPage } from './pages/Account';
 import { AccountsPage } from './pages/Accounts';
 import { NotFoundPage } from './pages/NotFound';
@@ -108,11 +108,12 @@ function Content(): ReactNode {
 }
 
 export function App() {
+  const visit = useVisit();
   return (
     <>
       <Header />
       <main id="main" tabIndex={-1}>
-        <Content />
+        <Content key={visit} />
       </main>
       <footer className="site-footer">
         <p>Strongroom keeps your money and your data safe. Your session is held only in this tab’s memory.</p>

@@ -4,8 +4,11 @@
 import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
 const listeners = new Set<() => void>();
+/** Counts navigations, so following a link to the page already shown loads it afresh. */
+let visits = 0;
 
 function notify(): void {
+  visits += 1;
   for (const listener of listeners) listener();
 }
 
@@ -17,8 +20,8 @@ function subscribe(listener: () => void): () => void {
 }
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
-  if (to === window.location.pathname) return;
-  if (options.replace) window.history.replaceState(null, '', to);
+  const here = window.location.pathname + window.location.search;
+  if (to === here || options.replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   window.scrollTo(0, 0);
   notify();
@@ -26,6 +29,11 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
 
 export function usePath(): string {
   return useSyncExternalStore(subscribe, () => window.location.pathname);
+}
+
+/** Changes on every navigation, even to the same path: a key that remounts the page. */
+export function useVisit(): number {
+  return useSyncExternalStore(subscribe, () => visits);
 }
 
 /** Matches `/accounts/:id`-style patterns; returns the parameters or null. */

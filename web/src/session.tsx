@@ -6,6 +6,7 @@ import type { Me } from './api/types';
 import { isProblem } from './api/problem';
 import type { SignedOutReason, TokenResponse } from './auth/tokens';
 import { PROBLEM_MESSAGES } from './errors';
+import { navigate } from './router';
 import { api, onQuarantined, tokens } from './services';
 
 export type SessionStatus = 'loading' | 'offline' | 'signed-out' | 'signed-in';
@@ -68,6 +69,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setQuarantined(false);
       setStatus('signed-out');
       setNotice(event.wasSignedIn ? SIGNED_OUT_NOTICES[event.reason] : null);
+      // After a sign-out, start from the sign-in page (not back where the session ended).
+      if (event.wasSignedIn) navigate('/signin');
     });
     const stopQuarantine = onQuarantined(() => setQuarantined(true));
     start();

@@ -171,7 +171,7 @@ function StepUpForm({ reason, onDone }: { reason: string; onDone: (confirmed: bo
             value={code}
             onChange={(event) => setCode(event.target.value)}
             error={codeError}
-            autoFocus
+            data-autofocus
           />
           <div className="actions">
             <button type="submit" disabled={busy}>

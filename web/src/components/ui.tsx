@@ -41,15 +41,17 @@ export function Section({ title, children, id }: { title: string; children: Reac
 interface FieldChrome {
   label: string;
   hint?: ReactNode;
+  /** Shown below the input (and announced with it), like live password rules. */
+  details?: ReactNode;
   error?: string | null;
 }
 
-function describedBy(id: string, hint: unknown, error: unknown): string | undefined {
-  const ids = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean);
+function describedBy(id: string, hint: unknown, error: unknown, details?: unknown): string | undefined {
+  const ids = [hint ? `${id}-hint` : null, details ? `${id}-details` : null, error ? `${id}-error` : null].filter(Boolean);
   return ids.length > 0 ? ids.join(' ') : undefined;
 }
 
-function FieldFrame({ id, label, hint, error, children }: FieldChrome & { id: string; children: ReactNode }) {
+function FieldFrame({ id, label, hint, details, error, children }: FieldChrome & { id: string; children: ReactNode }) {
   return (
     <div className={error ? 'field field-invalid' : 'field'}>
       <label htmlFor={id}>{label}</label>
@@ -59,6 +61,11 @@ function FieldFrame({ id, label, hint, error, children }: FieldChrome & { id: st
         </div>
       ) : null}
       {children}
+      {details ? (
+        <div className="details-below" id={`${id}-details`}>
+          {details}
+        </div>
+      ) : null}
       {error ? (
         <p className="field-error" id={`${id}-error`}>
           <span aria-hidden="true">⚠ </span>
@@ -73,16 +80,17 @@ export function TextField({
   id,
   label,
   hint,
+  details,
   error,
   ...input
 }: FieldChrome & InputHTMLAttributes<HTMLInputElement> & { id: string }) {
   return (
-    <FieldFrame id={id} label={label} hint={hint} error={error}>
+    <FieldFrame id={id} label={label} hint={hint} details={details} error={error}>
       <input
         id={id}
         name={id}
         aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
+        aria-describedby={describedBy(id, hint, error, details)}
         {...input}
       />
     </FieldFrame>
@@ -131,7 +139,8 @@ export function Notice({ message }: { message: string | null }) {
   );
 }
 
-/** A modal dialog: focus moves inside and stays there, Escape cancels. */
+/** A modal dialog: focus moves inside and stays there, Escape cancels. Mark the element that
+ *  should take the focus first with `data-autofocus` (React's autoFocus runs too early). */
 export function Dialog({
   open,
   title,
@@ -148,7 +157,12 @@ export function Dialog({
   useEffect(() => {
     const element = dialog.current;
     if (!element) return;
-    if (open && !element.open) element.showModal();
+    if (open && !element.open) {
+      element.showModal();
+      // Where focus starts: the element marked `data-autofocus` (e.g. Cancel on a destructive
+      // confirmation), else the browser's choice, the first focusable element.
+      element.querySelector<HTMLElement>('[data-autofocus]')?.focus();
+    }
     if (!open && element.open) element.close();
   }, [open]);
   return (

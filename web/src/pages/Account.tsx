@@ -57,12 +57,13 @@ export function AccountPage({ id }: { id: string }) {
         </div>
       ) : null}
       <h2>History</h2>
+      <p className="hint">Oldest first, as on a statement.</p>
       <ErrorAlert message={entries.error} />
       {entries.loading && entries.items.length === 0 ? <Busy label="Loading the history…" /> : null}
       {!entries.loading && entries.items.length === 0 && !entries.error ? <p>No money has moved yet.</p> : null}
       {entries.items.length > 0 && account ? (
         <table className="history">
-          <caption className="visually-hidden">Money in and out of this account, newest first</caption>
+          <caption className="visually-hidden">Money in and out of this account, oldest first</caption>
           <thead>
             <tr>
               <th scope="col">Date</th>
@@ -97,7 +98,7 @@ export function AccountPage({ id }: { id: string }) {
       ) : null}
       {entries.hasMore ? (
         <button type="button" className="secondary" onClick={entries.loadMore} disabled={entries.loading}>
-          Show older entries
+          Show later entries
         </button>
       ) : null}
     </Page>

@@ -182,7 +182,7 @@ export function ProfilePage() {
           <button type="button" className="danger" onClick={remove} disabled={busy}>
             Delete for good
           </button>
-          <button type="button" className="secondary" onClick={() => setConfirmDelete(false)} autoFocus>
+          <button type="button" className="secondary" onClick={() => setConfirmDelete(false)} data-autofocus>
             Keep my details
           </button>
         </div>

@@ -550,7 +550,7 @@ function PasswordDialog({ request }: { request: ((password: string | null) => vo
           value={password}
           onChange={(event) => setPassword(event.target.value)}
           error={error}
-          autoFocus
+          data-autofocus
         />
         <div className="actions">
           <button type="submit">Continue</button>
@@ -605,7 +605,7 @@ function ConfirmDialog({ confirmation, onClose }: { confirmation: Confirmation |
             setError(null);
             onClose();
           }}
-          autoFocus
+          data-autofocus
         >
           Cancel
         </button>

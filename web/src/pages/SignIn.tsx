@@ -239,7 +239,6 @@ function SecondFactor({
             value={code}
             onChange={(event) => setCode(event.target.value)}
             error={errors.fields[fieldId]}
-            autoFocus={!hasPasskey}
           />
         ) : (
           <TextField

@@ -155,9 +155,9 @@ export function SignUpPage() {
           onChange={(event) => setPassword(event.target.value)}
           error={errors.fields.password}
           required
-          hint={
+          details={
             <>
-              <span id="password-rules-title">Your password must:</span>
+              <span id="password-rules-title" className="hint">Your password must:</span>
               <ul className="rules" aria-labelledby="password-rules-title" aria-live="polite">
                 <Rule met={rules.longEnough}>{`have at least ${PASSWORD_CHARS_MIN} characters`}</Rule>
                 <Rule met={rules.notTooLong}>{`have at most ${PASSWORD_CHARS_MAX} characters`}</Rule>

@@ -71,13 +71,13 @@ function Header() {
 }
 
 function Content(): ReactNode {
-  const { status, quarantined, retry } = useSession();
+  const { status, quarantined, retry, failure } = useSession();
   const path = usePath();
   if (status === 'loading') return <Busy label="Loading Strongroom…" />;
   if (status === 'offline') {
     return (
-      <Page title="Cannot reach Strongroom">
-        <ErrorAlert message="We could not reach Strongroom. Check your connection and try again." />
+      <Page title="Strongroom could not start">
+        <ErrorAlert message={failure} />
         <button type="button" onClick={retry}>
           Try again
         </button>

@@ -3,9 +3,8 @@
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { Me } from './api/types';
-import { isProblem } from './api/problem';
 import type { SignedOutReason, TokenResponse } from './auth/tokens';
-import { PROBLEM_MESSAGES } from './errors';
+import { PROBLEM_MESSAGES, problemMessage } from './errors';
 import { navigate } from './router';
 import { api, onQuarantined, tokens } from './services';
 
@@ -16,6 +15,8 @@ export interface SessionValue {
   me: Me | null;
   /** Why the person was signed out, shown on the sign-in page. */
   notice: string | null;
+  /** Why the app could not start (status `offline`). */
+  failure: string | null;
   quarantined: boolean;
   signIn: (tokens: TokenResponse) => void;
   signOut: () => Promise<void>;
@@ -38,6 +39,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<SessionStatus>('loading');
   const [me, setMe] = useState<Me | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
   const [quarantined, setQuarantined] = useState(false);
 
   const reloadMe = useCallback(async () => {
@@ -47,15 +49,21 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setQuarantined(current.status === 'quarantined');
       setStatus('signed-in');
     } catch (error) {
-      // Signed out meanwhile: the token manager's event says so. Otherwise: unreachable.
-      if (tokens.signedIn && isProblem(error, 'network_error')) setStatus('offline');
+      // Signed out meanwhile: the token manager's event says so. Otherwise say what failed.
+      if (tokens.signedIn) {
+        setFailure(problemMessage(error));
+        setStatus('offline');
+      }
     }
   }, []);
 
   const start = useCallback(() => {
     setStatus('loading');
     void tokens.refresh().then((outcome) => {
-      if (outcome === 'unavailable') setStatus('offline');
+      if (outcome === 'unavailable') {
+        setFailure(PROBLEM_MESSAGES.network_error ?? null);
+        setStatus('offline');
+      }
     });
   }, []);
 
@@ -85,6 +93,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       status,
       me,
       notice,
+      failure,
       quarantined,
       signIn: (received) => {
         setNotice(null);
@@ -96,7 +105,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       clearNotice: () => setNotice(null),
       showNotice: (text) => setNotice(text),
     }),
-    [status, me, notice, quarantined, reloadMe, start],
+    [status, me, notice, failure, quarantined, reloadMe, start],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -3,6 +3,7 @@
 
 import { expectSignedIn, enrolTotp, signIn, signOut } from './support/flows';
 import { PASSWORD, expect, expectAccessible, screenshot, test, uniqueEmail } from './support/fixtures';
+import { registerUser } from './support/server';
 
 test('sign up, enrol an authenticator app, then sign in with it and with a recovery code', async ({ page }, testInfo) => {
   const email = uniqueEmail('ada');
@@ -55,6 +56,7 @@ test('sign up, enrol an authenticator app, then sign in with it and with a recov
 
   await signOut(page);
   await expect(page.getByText('You are signed out.')).toBeVisible();
+  await expectAccessible(page, 'sign in');
 
   // Password, then the authenticator's code; a wrong code is explained next to the field.
   await signIn(page, email);
@@ -93,4 +95,38 @@ test('a sign-in page explains the throttle and says when to retry', async ({ pag
   }
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.getByRole('alert')).toContainText(/Too many attempts\. Try again in \d+ seconds? \(at \d{2}:\d{2}\)/);
+});
+
+test('a first factor after an old sign-in asks for the password again', async ({ page }) => {
+  // The server wants a sign-in within auth.step_up_max_age_secs (5 minutes) or the password;
+  // its first answer is replayed here as it would come 5 minutes after signing in.
+  const email = uniqueEmail('annie');
+  await registerUser(email, 'Annie Easley');
+  await signIn(page, email);
+  await expectSignedIn(page);
+  const bodies: string[] = [];
+  let first = true;
+  await page.route('**/v1/mfa/totp/enroll', async (route) => {
+    bodies.push(route.request().postData() ?? '');
+    if (first) {
+      first = false;
+      await route.fulfill({
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="mfa", max_age=300' },
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ status: 401, code: 'step_up_required', title: 'A fresh multi-factor authentication is required' }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Security' }).click();
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Enter your password' });
+  await expect(dialog.getByLabel('Password')).toBeFocused();
+  await expectAccessible(page, 'password dialog');
+  await dialog.getByLabel('Password').fill(PASSWORD);
+  await dialog.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
+  expect(bodies).toEqual(['{}', JSON.stringify({ password: PASSWORD })]);
 });

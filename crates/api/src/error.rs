@@ -38,6 +38,8 @@ pub enum ApiError {
     /// A cookie-authenticated call from an origin that is neither ours nor allowlisted.
     CsrfRejected,
     IdempotencyKeyRequired,
+    /// `/` on a binary compiled before `web/dist` existed (the API works as usual).
+    WebAppNotBuilt,
     /// What a use case refused or failed with.
     App(Error),
 }
@@ -84,6 +86,11 @@ impl ApiError {
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Request bodies must be application/json",
+            ),
+            ApiError::WebAppNotBuilt => (
+                S::SERVICE_UNAVAILABLE,
+                "web_app_not_built",
+                "The web app was not built into this binary",
             ),
             ApiError::PayloadTooLarge => (
                 S::PAYLOAD_TOO_LARGE,
@@ -250,6 +257,14 @@ impl ApiError {
             ApiError::InvalidRequest { detail } | ApiError::App(Error::InvalidInput { detail }) => {
                 (Some(detail.clone()), Vec::new())
             }
+            ApiError::WebAppNotBuilt => (
+                Some(
+                    "Build it with `cargo xtask run` (or `npm ci && npm run build` in web/, then \
+                     rebuild the binary). The API is served as usual."
+                        .to_owned(),
+                ),
+                Vec::new(),
+            ),
             ApiError::UnknownField { field }
             | ApiError::App(Error::UnknownMember { path: field }) => (
                 Some(format!("Unknown field `{field}`.")),

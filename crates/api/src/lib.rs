@@ -16,10 +16,11 @@ pub mod principal;
 pub mod problems;
 pub mod routes;
 pub mod state;
+pub mod webapp;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use http::{HeaderName, HeaderValue, Method, header};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -104,7 +105,10 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route(
             "/v1/me/recovery-codes",
             post(factors::regenerate_recovery_codes),
-        );
+        )
+        // The customer web app; API paths it does not know stay problem+json 404s.
+        .route("/", any(webapp::serve))
+        .route("/{*path}", any(webapp::serve));
     with_edge(
         routes,
         state,

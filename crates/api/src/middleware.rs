@@ -25,13 +25,25 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct ListenerName(pub &'static str);
 
+/// Marks a response of the customer web app (HTML, JS, CSS): it gets the web app's CSP and
+/// keeps the caching headers its handler chose.
+#[derive(Debug, Clone, Copy)]
+pub struct WebAppResponse;
+
 const JSON_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+/// API.md "Web app": scripts and styles from our own origin only (no inline code), images also
+/// as `data:` URLs, calls only to our own origin.
+pub const WEB_APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
      magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
 
 /// Sets the full API.md security header set on every response and strips any `Server` banner.
+/// Web app responses get the web app's CSP and keep their own `Cache-Control`.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let web_app = response.extensions().get::<WebAppResponse>().is_some();
     let headers = response.headers_mut();
     let set = |headers: &mut http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -44,7 +56,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     set(
         headers,
         header::CONTENT_SECURITY_POLICY,
-        JSON_CONTENT_SECURITY_POLICY,
+        if web_app {
+            WEB_APP_CONTENT_SECURITY_POLICY
+        } else {
+            JSON_CONTENT_SECURITY_POLICY
+        },
     );
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::REFERRER_POLICY, "no-referrer");
@@ -65,7 +81,10 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         PERMISSIONS_POLICY,
     );
     // Every API answer is about one caller or is cheap to recompute: nothing is cacheable.
-    set(headers, header::CACHE_CONTROL, "no-store");
+    // (The web app's files set their own: hashed assets are immutable.)
+    if !web_app || !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
     headers.remove(header::SERVER);
     headers.remove(HeaderName::from_static("x-powered-by"));
     response

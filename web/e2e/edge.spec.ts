@@ -1,0 +1,112 @@
+// What the binary serves around the app: the web app's CSP and caching, SPA routes that never
+// hide an API 404; and the pages for states the server cannot easily be put in here
+// (quarantine, a locked key service), rendered from the real problem documents.
+
+import { expectSignedIn, goTo, signIn } from './support/flows';
+import { expect, expectAccessible, screenshot, test, uniqueEmail } from './support/fixtures';
+import { getRaw, registerUser } from './support/server';
+
+const WEB_APP_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+test('the app is served with its CSP, hashed assets are immutable, API 404s stay problems', async ({ page, guard }) => {
+  const index = await getRaw('/');
+  expect(index.status).toBe(200);
+  expect(index.headers['content-security-policy']).toBe(WEB_APP_CSP);
+  expect(index.headers['cache-control']).toBe('no-store');
+  expect(index.headers['content-type']).toBe('text/html; charset=utf-8');
+  expect(index.headers['x-frame-options']).toBe('DENY');
+  expect(index.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+  const html = index.text;
+  expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+  expect(html).not.toMatch(/<style|style=/); // no inline style
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1] ?? '');
+  expect(assets.length).toBeGreaterThanOrEqual(2);
+  for (const asset of assets) {
+    expect(asset).toMatch(/-[\w-]{8,}\.(js|css)$/);
+    const file = await getRaw(asset);
+    expect(file.status).toBe(200);
+    expect(file.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(file.headers['content-security-policy']).toBe(WEB_APP_CSP);
+  }
+
+  const route = await getRaw('/accounts/some-account-id');
+  expect(route.status).toBe(200);
+  expect(route.text).toBe(html);
+
+  for (const path of ['/v1/no-such-endpoint', '/internal/v1/deposits', '/.well-known/nothing', '/assets/missing.js', '/favicon.ico']) {
+    const missing = await getRaw(path);
+    expect(missing.status, path).toBe(404);
+    expect(missing.headers['content-type'], path).toBe('application/problem+json');
+    expect(missing.headers['content-security-policy'], path).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect((JSON.parse(missing.text) as { code: string }).code, path).toBe('not_found');
+  }
+  const json = await getRaw('/healthz');
+  expect(json.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+
+  // The CSP is really enforced: an inline script injected into the page does not run.
+  await page.goto('/signin');
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible();
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.__inlineRan = true;';
+    document.body.append(script);
+    return (window as unknown as { __inlineRan?: boolean }).__inlineRan === true;
+  });
+  expect(ran).toBe(false);
+  // ...and the guard every test runs with saw the violation (then forget this deliberate one).
+  await expect.poll(() => guard.problems.join('\n')).toContain('Content Security Policy');
+  guard.problems.length = 0;
+});
+
+test('an account on hold shows what happened and how to lift it', async ({ page }, testInfo) => {
+  const email = uniqueEmail('joan');
+  await registerUser(email, 'Joan Clarke');
+  await signIn(page, email);
+  await expectSignedIn(page);
+
+  // The app knows no 404 pages of its own beyond this one.
+  await page.goto('/no/such/page');
+  await expect(page.getByRole('heading', { level: 1, name: 'Page not found' })).toBeVisible();
+  await expectAccessible(page, 'not found');
+
+  // Account protection has not landed in the server yet: its 403 is replayed here as the
+  // server will send it.
+  await page.route('**/v1/accounts?*', (route) =>
+    route.fulfill({
+      status: 403,
+      contentType: 'application/problem+json',
+      body: JSON.stringify({
+        type: 'https://strongroom.dev/problems/account_quarantined',
+        title: 'The account is quarantined',
+        status: 403,
+        code: 'account_quarantined',
+        request_id: 'e2e',
+      }),
+    }),
+  );
+  await goTo(page, 'Accounts');
+  await expect(page.getByRole('heading', { level: 1, name: 'Your account is on hold' })).toBeVisible();
+  await expect(page.getByText('only our support team can lift the hold')).toBeVisible();
+  await expectAccessible(page, 'quarantine');
+  await screenshot(page, 'quarantine', testInfo);
+  await page.unroute('**/v1/accounts?*');
+});
+
+test('a locked key service says only that the data is temporarily locked', async ({ page }) => {
+  const email = uniqueEmail('radia');
+  await registerUser(email, 'Radia Perlman');
+  await signIn(page, email);
+  await expectSignedIn(page);
+  await page.route('**/v1/me/profile', (route) =>
+    route.fulfill({
+      status: 503,
+      headers: { 'retry-after': '5', 'content-type': 'application/problem+json' },
+      body: JSON.stringify({ status: 503, code: 'key_service_unavailable', title: 'The key service is unavailable' }),
+    }),
+  );
+  await goTo(page, 'Profile');
+  await expect(page.getByRole('alert')).toHaveText('Your personal data is temporarily locked. Try again shortly.');
+  await expectAccessible(page, 'profile while the key service is down');
+});

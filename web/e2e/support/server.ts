@@ -1,0 +1,118 @@
+// Talking to the test server from Node: the public API (to create users quickly) and the
+// internal mutual-TLS API (deposits by the `payments` service, as an operator's system would).
+
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import path from 'node:path';
+import { PASSWORD } from './fixtures';
+
+function dir(): string {
+  const value = process.env.STRONGROOM_DIR;
+  if (!value) throw new Error('STRONGROOM_DIR is not set: run through playwright test');
+  return value;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** A plain GET against the public listener, trusting only the test server's CA. */
+export function getRaw(pathAndQuery: string): Promise<RawAnswer> {
+  const target = new URL(pathAndQuery, process.env.STRONGROOM_URL);
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname + target.search,
+        method: 'GET',
+        ca: readFileSync(path.join(dir(), 'pki', 'ca.pem')),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+          }
+          resolve({ status: response.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+function send(url: string, method: string, body: unknown, headers: Record<string, string>, client: boolean): Promise<Answer> {
+  const pki = path.join(dir(), 'pki');
+  const target = new URL(url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname + target.search,
+        method,
+        servername: 'localhost',
+        ca: readFileSync(path.join(pki, 'ca.pem')),
+        ...(client
+          ? {
+              cert: readFileSync(path.join(pki, 'clients/payments.pem')),
+              key: readFileSync(path.join(pki, 'clients/payments.key')),
+            }
+          : {}),
+        headers: {
+          accept: 'application/json',
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: response.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : null });
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    if (payload !== undefined) outgoing.write(payload);
+    outgoing.end();
+  });
+}
+
+/** Registers a user through the public API (no browser needed for that part). */
+export async function registerUser(email: string, displayName: string, password = PASSWORD): Promise<void> {
+  const answer = await send(
+    `${process.env.STRONGROOM_URL}/v1/auth/register`,
+    'POST',
+    { email, password, display_name: displayName },
+    {},
+    false,
+  );
+  if (answer.status !== 201) throw new Error(`register ${email}: ${answer.status} ${JSON.stringify(answer.body)}`);
+}
+
+/** Deposits through the internal API with the `payments` service's client certificate. */
+export async function deposit(accountId: string, amountMinor: number, currency: string): Promise<void> {
+  const answer = await send(
+    `${process.env.STRONGROOM_INTERNAL_URL}/internal/v1/deposits`,
+    'POST',
+    { account_id: accountId, amount: amountMinor, currency, external_ref: `e2e-${randomUUID()}` },
+    { 'idempotency-key': randomUUID() },
+    true,
+  );
+  if (answer.status !== 201) throw new Error(`deposit: ${answer.status} ${JSON.stringify(answer.body)}`);
+}

@@ -212,8 +212,10 @@ fn problem_response(response: Response, problem: Problem) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// 413 before reading when the declared length is over the limit (the JSON extractor also
-/// enforces it while reading, for chunked bodies).
+/// 413 before reading when the declared length is over the limit; otherwise the whole body is
+/// read here (within `REQUEST_BODY_BYTES_MAX` and `REQUEST_TIMEOUT`) before any handler runs.
+/// A handler that refuses early (no token, wrong method) then never leaves unread bytes on the
+/// connection, which would make the close reset it under the client and lose the answer.
 pub async fn body_size_precheck(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -224,7 +226,36 @@ pub async fn body_size_precheck(request: Request, next: Next) -> Response {
     if declared.is_some_and(|length| length > limit) {
         return ApiError::PayloadTooLarge.into_response();
     }
-    next.run(request).await
+    let may_have_body = declared.is_some_and(|length| length > 0)
+        || request.headers().contains_key(header::TRANSFER_ENCODING)
+        || (declared.is_none() && request.version() >= http::Version::HTTP_2);
+    if !may_have_body {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, REQUEST_BODY_BYTES_MAX);
+    let bytes = match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        http_body_util::BodyExt::collect(limited),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error))
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Ok(Err(_)) => {
+            return ApiError::invalid_request("The request body could not be read.")
+                .into_response();
+        }
+        Err(_) => return ApiError::RequestTimeout.into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Resolves `ClientIp` from the peer and, for trusted proxies, the forwarding headers.

@@ -433,3 +433,24 @@ async fn json_bodies_and_auth_failures_get_problems_with_headers_over_https() {
     );
     assert_problem(unauthenticated, 401, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn an_early_refusal_of_a_request_with_a_body_still_reaches_the_client() {
+    // A handler that refuses before reading the body (no valid token) must not leave the body
+    // unread on the connection: closing it would reset the answer away under the client.
+    let server = sqlite_server(&[]);
+    let body = format!("{{\"code\":\"{}\"}}", "1".repeat(200_000));
+    for _ in 0..30 {
+        // HTTP/1.1, where an unread body stays on the connection (as with most API clients).
+        let client = server.client_builder().http1_only().build().unwrap();
+        let response = client
+            .post(format!("{}/v1/auth/step-up/totp", server.public_url))
+            .bearer_auth("not-a-token")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the 401 answer arrives");
+        assert_eq!(response.status(), 401);
+    }
+}

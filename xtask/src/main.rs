@@ -3,7 +3,9 @@
 //! - `run`: release build, `strongroom init` into `./run` (once), `strongroom serve`.
 //! - `test`: installs what the suite needs when missing (as root: Debian packages; PyPI tools),
 //!   runs every test with nextest, then fuzzes a live server's OpenAPI with schemathesis.
-//! - `deny`: `cargo deny check` against the offline RustSec snapshot in `../shared/data`.
+//! - `deny [--advisory-db DIR]`: `cargo deny check`; with a RustSec snapshot directory (the flag
+//!   or `STRONGROOM_ADVISORY_DB`) it runs offline against it, else cargo-deny fetches the
+//!   advisory database itself.
 
 mod tidy;
 
@@ -26,8 +28,12 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
 ];
 /// Generated cases per operation in the API fuzzing gate.
 const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";
-/// Directory cargo-deny derives from the default advisory-db URL.
+/// Where deny.toml's `db-path` keeps advisory databases, and the directory cargo-deny derives
+/// from the default advisory-db URL inside it.
+const ADVISORY_DBS: &str = "target/advisory-dbs";
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// Marks an advisory database installed from a snapshot (it has no remote to fetch from).
+const ADVISORY_SNAPSHOT_MARKER: &str = ".xtask-snapshot";
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -36,8 +42,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run_server(),
         Some("test") => test(),
-        Some("deny") => deny(),
-        _ => Err("usage: cargo xtask <run|test|deny>".to_owned()),
+        Some("deny") => deny(args.get(1..).unwrap_or_default()),
+        _ => Err("usage: cargo xtask <run|test|deny [--advisory-db DIR]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -367,9 +373,19 @@ parameters = {{ "body.password" = {{ dictionary = "strong_passwords", probabilit
     )
 }
 
-/// `cargo deny check` with the RustSec snapshot shipped in `../shared/data/advisory-db`,
-/// installed as the git clone cargo-deny expects (it reads HEAD's timestamp).
-fn deny() -> Result<()> {
+/// Environment variable naming a RustSec advisory-db snapshot directory for `deny`.
+const ADVISORY_DB_ENV: &str = "STRONGROOM_ADVISORY_DB";
+
+/// `cargo deny check`. Given a RustSec snapshot directory (`--advisory-db DIR`, else
+/// `STRONGROOM_ADVISORY_DB`; relative to the repository), it is installed as the git clone
+/// cargo-deny expects (it reads HEAD's timestamp) and the check runs offline; CI passes
+/// `../shared/data/advisory-db`. Without one, cargo-deny fetches the database as usual.
+fn deny(args: &[String]) -> Result<()> {
+    let snapshot = match args {
+        [flag, dir] if flag == "--advisory-db" => Some(PathBuf::from(dir)),
+        [] => std::env::var_os(ADVISORY_DB_ENV).map(PathBuf::from),
+        _ => return Err("usage: cargo xtask deny [--advisory-db DIR]".to_owned()),
+    };
     if !succeeds("cargo", &["deny", "--version"]) {
         status(cargo().args([
             "install",
@@ -379,16 +395,28 @@ fn deny() -> Result<()> {
             CARGO_DENY_VERSION,
         ]))?;
     }
-    let snapshot = root().join("../shared/data/advisory-db");
+    let db_root = root().join(ADVISORY_DBS);
+    let db = db_root.join(ADVISORY_DB_DIR);
+    let installed_snapshot = db.join(ADVISORY_SNAPSHOT_MARKER).is_file();
+    let Some(snapshot) = snapshot else {
+        eprintln!(
+            "xtask: no advisory snapshot given ({ADVISORY_DB_ENV} or --advisory-db): \
+             cargo-deny fetches the RustSec database"
+        );
+        if installed_snapshot {
+            let _ = std::fs::remove_dir_all(&db);
+        }
+        return status(cargo().args(["deny", "check"]));
+    };
+    let snapshot = root().join(snapshot);
     if !snapshot.is_dir() {
         return Err(format!("no advisory snapshot at {}", snapshot.display()));
     }
-    let db_root = target_dir().join("advisory-dbs");
-    let db = db_root.join(ADVISORY_DB_DIR);
-    if !db.join(".git").is_dir() {
+    if !installed_snapshot {
         let _ = std::fs::remove_dir_all(&db);
         std::fs::create_dir_all(&db_root).map_err(|error| error.to_string())?;
         status(Command::new("cp").arg("-r").arg(&snapshot).arg(&db))?;
+        std::fs::write(db.join(ADVISORY_SNAPSHOT_MARKER), "").map_err(|error| error.to_string())?;
         let git = |args: &[&str]| {
             status(
                 Command::new("git")

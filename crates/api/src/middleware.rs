@@ -29,7 +29,7 @@ const JSON_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 
 const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
      magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
 
-/// Sets the full API.md security header set on every response and strips any `Server` banner.
+/// Sets the docs/api.md security header set on every response and strips any `Server` banner.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

@@ -1,7 +1,7 @@
 // Money on the client: amounts are typed as decimals in the account's currency and sent as
 // integer minor units. No floating point anywhere: the decimal string is split and checked.
 
-/** API.md: 1 ≤ amount ≤ 1_000_000_000_000_000 minor units (exactly representable in a double). */
+/** docs/api.md: 1 ≤ amount ≤ 1_000_000_000_000_000 minor units (exactly representable in a double). */
 export const AMOUNT_MINOR_MAX = 1_000_000_000_000_000;
 
 /** ISO 4217 minor units of the currencies a Strongroom server may be configured for. */

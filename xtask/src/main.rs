@@ -7,7 +7,9 @@
 //!   server's OpenAPI with schemathesis, then runs the web app's tests (`test-web`).
 //! - `test-web`: the web app alone: type check, Vitest, and Playwright in Debian's Chromium
 //!   against a real server the tests start.
-//! - `deny`: `cargo deny check` against the offline RustSec snapshot in `../shared/data`.
+//! - `deny [--advisory-db DIR]`: `cargo deny check`; with a RustSec snapshot directory (the flag
+//!   or `STRONGROOM_ADVISORY_DB`) it runs offline against it, else cargo-deny fetches the
+//!   advisory database itself.
 
 mod tidy;
 
@@ -35,8 +37,12 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
 const CHROMIUM: (&str, &str) = ("chromium", "/usr/bin/chromium");
 /// Generated cases per operation in the API fuzzing gate.
 const SCHEMATHESIS_EXAMPLES_PER_OPERATION: &str = "200";
-/// Directory cargo-deny derives from the default advisory-db URL.
+/// Where deny.toml's `db-path` keeps advisory databases, and the directory cargo-deny derives
+/// from the default advisory-db URL inside it.
+const ADVISORY_DBS: &str = "target/advisory-dbs";
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// Marks an advisory database installed from a snapshot (it has no remote to fetch from).
+const ADVISORY_SNAPSHOT_MARKER: &str = ".xtask-snapshot";
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -46,8 +52,8 @@ fn main() -> ExitCode {
         Some("run") => run_server(),
         Some("test") => test(),
         Some("test-web") => test_web(),
-        Some("deny") => deny(),
-        _ => Err("usage: cargo xtask <run|test|test-web|deny>".to_owned()),
+        Some("deny") => deny(args.get(1..).unwrap_or_default()),
+        _ => Err("usage: cargo xtask <run|test|test-web|deny [--advisory-db DIR]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,11 +281,14 @@ fn run_web_tests() -> Result<()> {
 }
 
 /// Starts a real server (SQLite, TLS) and lets schemathesis fuzz every operation in its
-/// OpenAPI document: any 5xx or any response that breaks the documented schema fails.
+/// OpenAPI document, one at a time and along the document's links (stateful): any 5xx or any
+/// response that breaks the documented schema fails.
 fn fuzz_openapi() -> Result<()> {
     status(cargo().args(["build", "--locked", "-p", "server"]))?;
     let binary = target_dir().join("debug/strongroom");
     let dir = target_dir().join("xtask-schemathesis");
+    // A fresh store each run: the fixtures below are created anew.
+    let _ = std::fs::remove_dir_all(&dir);
     status(
         Command::new(&binary)
             .arg("init")
@@ -294,37 +303,27 @@ fn fuzz_openapi() -> Result<()> {
         .env("STRONGROOM__SERVER__PUBLIC_ADDR", "127.0.0.1:0")
         .env("STRONGROOM__SERVER__INTERNAL_ADDR", "127.0.0.1:0")
         .env("STRONGROOM__SERVER__OPS_ADDR", "127.0.0.1:0")
+        // Any amount may move without a step-up, so generated transfers can post.
+        .env("STRONGROOM__LEDGER__STEP_UP_AMOUNT", FUZZ_AMOUNT_MAX)
         .env("STRONGROOM_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|error| format!("cannot start the server: {error}"))?;
-    let public = server.stdout.take().and_then(|stdout| {
+    let listening = server.stdout.take().and_then(|stdout| {
         BufReader::new(stdout)
             .lines()
             .map_while(std::result::Result::ok)
-            .find_map(|line| {
-                line.split_whitespace()
-                    .find_map(|part| part.strip_prefix("public=").map(str::to_owned))
-            })
+            .find(|line| line.contains("public="))
     });
-    let result = match public {
-        Some(public) => {
-            let token = fuzzing_token(&public, &dir.join("pki/ca.pem"))?;
-            status(
-            Command::new("schemathesis")
-                .args(["run", &format!("{public}/openapi.json")])
-                // Signed in, so authenticated operations are fuzzed beyond their 401; the two
-                // operations that would end the session midway are left out.
-                .args(["--header", &format!("Authorization: Bearer {token}")])
-                .args(["--exclude-operation-id", "logout", "--exclude-operation-id", "delete_session"])
-                .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"])
-                .args(["--max-examples", SCHEMATHESIS_EXAMPLES_PER_OPERATION])
-                .args(["--generation-deterministic", "--request-timeout", "10"])
-                .arg("--tls-verify")
-                .arg(dir.join("pki/ca.pem")),
-            )
-        }
-        None => Err("the server did not print its listening addresses".to_owned()),
+    let address = |name: &str| {
+        listening.as_deref().and_then(|line| {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(name).map(str::to_owned))
+        })
+    };
+    let result = match (address("public="), address("internal=")) {
+        (Some(public), Some(internal)) => fuzz_server(&public, &internal, &dir),
+        _ => Err("the server did not print its listening addresses".to_owned()),
     };
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -334,38 +333,143 @@ fn fuzz_openapi() -> Result<()> {
     result
 }
 
-/// Registers a user on the fuzzing server and returns an access token (python3 is on every
-/// machine that runs schemathesis; xtask stays dependency-free).
-fn fuzzing_token(public: &str, ca: &Path) -> Result<String> {
+/// Largest amount of one posting, as the ledger bounds it (and the deposits that fund the
+/// fuzzing user).
+const FUZZ_AMOUNT_MAX: &str = "1000000000000000";
+
+fn fuzz_server(public: &str, internal: &str, dir: &Path) -> Result<()> {
+    let fixtures = fuzzing_fixtures(public, internal, dir)?;
+    let config = dir.join("schemathesis.toml");
+    std::fs::write(&config, schemathesis_config(&fixtures))
+        .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
+    status(
+        Command::new("schemathesis")
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &format!("{public}/openapi.json")])
+            // Signed in, so authenticated operations are fuzzed beyond their 401; the two
+            // operations that would end the session midway are left out.
+            .args(["--header", &format!("Authorization: Bearer {}", fixtures.token)])
+            .args(["--exclude-operation-id", "logout", "--exclude-operation-id", "delete_session"])
+            .args(["--phases", "examples,coverage,fuzzing,stateful"])
+            .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"])
+            .args(["--max-examples", SCHEMATHESIS_EXAMPLES_PER_OPERATION])
+            .args(["--generation-deterministic", "--request-timeout", "10"])
+            .arg("--tls-verify")
+            .arg(dir.join("pki/ca.pem")),
+    )
+}
+
+/// What exists on the fuzzing server before the run: the fuzzing user's access token, its
+/// funded EUR account, another user's EUR account and a transfer between them.
+struct Fixtures {
+    token: String,
+    own_account: String,
+    payee_account: String,
+    transfer: String,
+}
+
+/// Creates the fixtures through the API itself (python3 is on every machine that runs
+/// schemathesis; xtask stays dependency-free). Deposits go through the internal listener with
+/// the `payments` certificate `init` wrote.
+fn fuzzing_fixtures(public: &str, internal: &str, dir: &Path) -> Result<Fixtures> {
     const SCRIPT: &str = r#"
 import json, ssl, sys, urllib.request
-base, ca = sys.argv[1], sys.argv[2]
-context = ssl.create_default_context(cafile=ca)
-def post(path, body):
-    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+public, internal, pki, amount = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+customer = ssl.create_default_context(cafile=pki + "/ca.pem")
+service = ssl.create_default_context(cafile=pki + "/ca.pem")
+service.load_cert_chain(pki + "/clients/payments.pem", pki + "/clients/payments.key")
+def call(url, body, token=None, key=None, context=customer):
+    headers = {"content-type": "application/json"}
+    if token: headers["authorization"] = "Bearer " + token
+    if key: headers["idempotency-key"] = key
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request, context=context) as response:
         return json.load(response)
-user = {"email": "fuzzer@example.com", "password": "correct horse battery staple"}
-post("/v1/auth/register", dict(user, display_name="Fuzzer"))
-print(post("/v1/auth/login", user)["access_token"])
+def user(name):
+    credentials = {"email": name + "@example.com", "password": "correct horse battery staple"}
+    call(public + "/v1/auth/register", dict(credentials, display_name=name))
+    token = call(public + "/v1/auth/login", credentials)["access_token"]
+    return token, call(public + "/v1/accounts", {"currency": "EUR"}, token)["id"]
+token, own = user("fuzzer")
+payee = user("payee")[1]
+for n in range(100):
+    deposit = {"account_id": own, "amount": amount, "currency": "EUR", "external_ref": "fuzz-%d" % n}
+    call(internal + "/internal/v1/deposits", deposit, key="fuzz-deposit-%d" % n, context=service)
+transfer = {"from_account_id": own, "to_account_id": payee, "amount": 1, "currency": "EUR"}
+print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-transfer")["id"])
 "#;
     let output = Command::new("python3")
-        .args(["-c", SCRIPT, public])
-        .arg(ca)
+        .args(["-c", SCRIPT, public, internal])
+        .arg(dir.join("pki"))
+        .arg(FUZZ_AMOUNT_MAX)
         .output()
         .map_err(|error| format!("cannot run python3: {error}"))?;
     if !output.status.success() {
         return Err(format!(
-            "signing in for fuzzing failed: {}",
+            "preparing the fuzzing server failed: {}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [token, own_account, payee_account, transfer] => Ok(Fixtures {
+            token: (*token).to_owned(),
+            own_account: (*own_account).to_owned(),
+            payee_account: (*payee_account).to_owned(),
+            transfer: (*transfer).to_owned(),
+        }),
+        _ => Err(format!("unexpected fixtures: {text}")),
+    }
 }
 
-/// `cargo deny check` with the RustSec snapshot shipped in `../shared/data/advisory-db`,
-/// installed as the git clone cargo-deny expects (it reads HEAD's timestamp).
-fn deny() -> Result<()> {
+/// The schemathesis configuration of one run: the ids that exist, which generated requests use
+/// half of the time (the other half stays random), and a password strong enough for the
+/// strength check no schema can state (zxcvbn) wherever a registration is generated.
+fn schemathesis_config(fixtures: &Fixtures) -> String {
+    format!(
+        r#"# Written by `cargo xtask test` for one run against a fresh server.
+[dictionaries]
+own_accounts = {{ values = ["{own}"] }}
+payee_accounts = {{ values = ["{payee}"] }}
+transfers = {{ values = ["{transfer}"] }}
+strong_passwords = {{ values = ["correct horse battery staple", "Tr0ub4dor&3 but much longer"] }}
+
+[[operations]]
+include-operation-id = "create_transfer"
+parameters = {{ "body.from_account_id" = {{ dictionary = "own_accounts", probability = 0.5 }}, "body.to_account_id" = {{ dictionary = "payee_accounts", probability = 0.5 }} }}
+
+[[operations]]
+include-operation-id = ["get_account", "account_entries"]
+parameters = {{ "path.id" = {{ dictionary = "own_accounts", probability = 0.5 }} }}
+
+[[operations]]
+include-operation-id = "get_transfer"
+parameters = {{ "path.id" = {{ dictionary = "transfers", probability = 0.5 }} }}
+
+[[operations]]
+include-operation-id = "register"
+parameters = {{ "body.password" = {{ dictionary = "strong_passwords", probability = 1.0 }} }}
+"#,
+        own = fixtures.own_account,
+        payee = fixtures.payee_account,
+        transfer = fixtures.transfer,
+    )
+}
+
+/// Environment variable naming a RustSec advisory-db snapshot directory for `deny`.
+const ADVISORY_DB_ENV: &str = "STRONGROOM_ADVISORY_DB";
+
+/// `cargo deny check`. Given a RustSec snapshot directory (`--advisory-db DIR`, else
+/// `STRONGROOM_ADVISORY_DB`; relative to the repository), it is installed as the git clone
+/// cargo-deny expects (it reads HEAD's timestamp) and the check runs offline; CI passes
+/// `../shared/data/advisory-db`. Without one, cargo-deny fetches the database as usual.
+fn deny(args: &[String]) -> Result<()> {
+    let snapshot = match args {
+        [flag, dir] if flag == "--advisory-db" => Some(PathBuf::from(dir)),
+        [] => std::env::var_os(ADVISORY_DB_ENV).map(PathBuf::from),
+        _ => return Err("usage: cargo xtask deny [--advisory-db DIR]".to_owned()),
+    };
     if !succeeds("cargo", &["deny", "--version"]) {
         status(cargo().args([
             "install",
@@ -375,16 +479,28 @@ fn deny() -> Result<()> {
             CARGO_DENY_VERSION,
         ]))?;
     }
-    let snapshot = root().join("../shared/data/advisory-db");
+    let db_root = root().join(ADVISORY_DBS);
+    let db = db_root.join(ADVISORY_DB_DIR);
+    let installed_snapshot = db.join(ADVISORY_SNAPSHOT_MARKER).is_file();
+    let Some(snapshot) = snapshot else {
+        eprintln!(
+            "xtask: no advisory snapshot given ({ADVISORY_DB_ENV} or --advisory-db): \
+             cargo-deny fetches the RustSec database"
+        );
+        if installed_snapshot {
+            let _ = std::fs::remove_dir_all(&db);
+        }
+        return status(cargo().args(["deny", "check"]));
+    };
+    let snapshot = root().join(snapshot);
     if !snapshot.is_dir() {
         return Err(format!("no advisory snapshot at {}", snapshot.display()));
     }
-    let db_root = target_dir().join("advisory-dbs");
-    let db = db_root.join(ADVISORY_DB_DIR);
-    if !db.join(".git").is_dir() {
+    if !installed_snapshot {
         let _ = std::fs::remove_dir_all(&db);
         std::fs::create_dir_all(&db_root).map_err(|error| error.to_string())?;
         status(Command::new("cp").arg("-r").arg(&snapshot).arg(&db))?;
+        std::fs::write(db.join(ADVISORY_SNAPSHOT_MARKER), "").map_err(|error| error.to_string())?;
         let git = |args: &[&str]| {
             status(
                 Command::new("git")

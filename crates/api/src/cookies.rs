@@ -1,4 +1,4 @@
-//! The refresh cookie (`__Host-strongroom_rt`, API.md) and the CSRF defence of the endpoints
+//! The refresh cookie (`__Host-strongroom_rt`, docs/api.md) and the CSRF defence of the endpoints
 //! it authenticates: a present `Origin` must be our own or on the CORS allowlist.
 
 use app::identity::IssuedTokens;
@@ -12,7 +12,7 @@ use crate::dto::TokenResponse;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Name of the refresh cookie (API.md).
+/// Name of the refresh cookie (docs/api.md).
 pub const REFRESH_COOKIE: &str = "__Host-strongroom_rt";
 
 fn refresh_cookie(token: &str, max_age_secs: i64) -> Option<HeaderValue> {

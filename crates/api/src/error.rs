@@ -1,7 +1,7 @@
 //! `ApiError`: the one error type handlers return, rendered as RFC 9457 problem+json. Edge
 //! failures (a malformed body, a wrong media type, a foreign `Origin`) are its own variants;
 //! everything a use case refuses arrives as `app::Error` and is mapped here, in one table
-//! (`ApiError::describe`), to a status, a stable `code` from API.md and a title.
+//! (`ApiError::describe`), to a status, a stable `code` (listed in docs/api.md) and a title.
 //!
 //! A handler's error becomes a response carrying a `Problem` extension and no body; the
 //! `render_problems` middleware, which knows the request id, writes the body (and logs the
@@ -18,7 +18,7 @@ pub use app::FieldError;
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 const PROBLEM_TYPE_BASE: &str = "https://strongroom.dev/problems/";
 
-/// Every way a request can fail, each with a stable `code` from API.md.
+/// Every way a request can fail, each with a stable `code` (docs/api.md).
 #[derive(Debug, Clone)]
 pub enum ApiError {
     /// Malformed JSON, wrong type, missing field, duplicate key, bad header or query.
@@ -313,7 +313,7 @@ pub struct Problem {
     pub problem_type: String,
     pub title: &'static str,
     pub status: u16,
-    /// Stable machine-readable error code (see API.md).
+    /// Stable machine-readable error code (the table in docs/api.md).
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -323,7 +323,7 @@ pub struct Problem {
     pub request_id: String,
 }
 
-/// One field that failed validation, as in API.md: `{"field": "amount", "code": "out_of_range"}`.
+/// One field that failed validation (docs/api.md): `{"field": "amount", "code": "out_of_range"}`.
 #[derive(utoipa::ToSchema)]
 #[schema(as = FieldError)]
 pub struct FieldErrorDoc {

@@ -31,7 +31,7 @@ pub struct ListenerName(pub &'static str);
 pub struct WebAppResponse;
 
 const JSON_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
-/// API.md "Web app": scripts and styles from our own origin only (no inline code), images also
+/// The web app CSP (docs/api.md): scripts and styles from our own origin only (no inline code), images also
 /// as `data:` URLs, calls only to our own origin.
 pub const WEB_APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
@@ -39,7 +39,7 @@ pub const WEB_APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-sr
 const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(), gyroscope=(), \
      magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()";
 
-/// Sets the full API.md security header set on every response and strips any `Server` banner.
+/// Sets the docs/api.md security header set on every response and strips any `Server` banner.
 /// Web app responses get the web app's CSP and keep their own `Cache-Control`.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;

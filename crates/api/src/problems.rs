@@ -1,6 +1,7 @@
 //! The problem responses endpoints share, as `utoipa::IntoResponses` types, so each handler's
 //! OpenAPI annotation lists its success and names these instead of repeating them.
-//! Every problem body is `Problem` (`application/problem+json`); the codes are in API.md.
+//! Every problem body is `Problem` (`application/problem+json`); the codes are listed in
+//! `docs/api.md` and come from the one table in `error.rs`.
 
 use utoipa::IntoResponses;
 
@@ -35,7 +36,8 @@ pub enum BearerProblems {
     #[response(
         status = 401,
         description = "invalid_token, or step_up_required (RFC 9470) where the action needs a fresh second factor",
-        content_type = "application/problem+json"
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\"`, or `Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age=N` for a step-up"))
     )]
     Unauthorized(Problem),
 }
@@ -51,21 +53,10 @@ pub enum QueryProblems {
     Malformed(Problem),
     #[response(
         status = 422,
-        description = "validation_failed: limit out of range",
+        description = "validation_failed: limit out_of_range",
         content_type = "application/problem+json"
     )]
     OutOfRange(Problem),
-}
-
-/// Values were validated beyond their shape.
-#[derive(IntoResponses)]
-pub enum ValidationProblems {
-    #[response(
-        status = 422,
-        description = "validation_failed naming each field, or a domain refusal (see the endpoint)",
-        content_type = "application/problem+json"
-    )]
-    Invalid(Problem),
 }
 
 /// The object may not exist, or may not be the caller's (never revealed which).
@@ -84,8 +75,14 @@ pub enum NotFoundProblem {
 pub enum RateLimitedProblem {
     #[response(
         status = 429,
-        description = "rate_limited, with Retry-After",
-        content_type = "application/problem+json"
+        description = "rate_limited",
+        content_type = "application/problem+json",
+        headers(
+            ("Retry-After" = u32, description = "Seconds to wait"),
+            ("RateLimit-Limit" = u32, description = "The burst allowed"),
+            ("RateLimit-Remaining" = u32, description = "Always 0 on a 429"),
+            ("RateLimit-Reset" = u32, description = "Seconds until a request is allowed again"),
+        )
     )]
     TooMany(Problem),
 }
@@ -95,8 +92,9 @@ pub enum RateLimitedProblem {
 pub enum UnavailableProblem {
     #[response(
         status = 503,
-        description = "service_unavailable or key_service_unavailable, with Retry-After",
-        content_type = "application/problem+json"
+        description = "service_unavailable (Argon2 pool full, ledger writer busy, store down), key_service_unavailable, or request_timeout",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u32, description = "Seconds to wait (not on request_timeout)"))
     )]
     Unavailable(Problem),
 }
@@ -121,4 +119,21 @@ pub enum IntegrityProblem {
         content_type = "application/problem+json"
     )]
     Integrity(Problem),
+}
+
+/// What any endpoint can answer whatever its input: a bug or a handler that ran too long.
+#[derive(IntoResponses)]
+pub enum EdgeProblems {
+    #[response(
+        status = 500,
+        description = "internal_error: an unexpected failure (logged with its cause; the body carries no detail)",
+        content_type = "application/problem+json"
+    )]
+    Internal(Problem),
+    #[response(
+        status = 503,
+        description = "request_timeout: the request took longer than 30 seconds",
+        content_type = "application/problem+json"
+    )]
+    Timeout(Problem),
 }

@@ -10,7 +10,7 @@ use crate::App;
 
 /// How often idle throttle keys are forgotten.
 pub const THROTTLE_RETAIN_INTERVAL: Duration = Duration::from_secs(60);
-/// Idempotency keys are answered for at least this long (API.md: at least 24 h).
+/// Idempotency keys are answered for at least this long (docs/api.md: at least 24 h).
 pub const IDEMPOTENCY_KEY_RETENTION_MS: i64 = 24 * 60 * 60 * 1_000;
 /// Security events are kept this long (about 13 months), then purged.
 pub const SECURITY_EVENT_RETENTION_MS: i64 = 400 * 24 * 60 * 60 * 1_000;

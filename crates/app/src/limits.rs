@@ -12,7 +12,7 @@ pub const ID_CHARS_MAX: usize = 64;
 pub const PASSKEY_ID_CHARS_MAX: usize = 512;
 /// Longest passkey name, in characters.
 pub const PASSKEY_NAME_CHARS_MAX: usize = 64;
-/// Items per page unless `limit` says otherwise (API.md), and the most a page may hold.
+/// Items per page unless `limit` says otherwise (docs/api.md), and the most a page may hold.
 pub const PAGE_LEN_DEFAULT: i64 = 50;
 pub const PAGE_LEN_MAX: i64 = 200;
 /// Longest pagination cursor.
@@ -33,7 +33,7 @@ pub const PENDING_TOTP_TTL_MS: i64 = 10 * 60 * 1000;
 pub const PENDING_TOTP_ATTEMPTS_MAX: i64 = 5;
 /// How long a started WebAuthn ceremony may be finished.
 pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
-/// Step-up freshness for revealing the national id (API.md: 5 minutes).
+/// Step-up freshness for revealing the national id (docs/api.md: 5 minutes).
 pub const REVEAL_MAX_AGE_SECS: u64 = 300;
 
 /// Unwrapped data keys kept in memory, and for how long.
@@ -44,7 +44,7 @@ pub const KEY_SERVICE_RETRY_AFTER_SECS: u32 = 5;
 /// `Retry-After` when the ledger writer is busy or the store is down.
 pub const WRITER_BUSY_RETRY_AFTER_SECS: u32 = 1;
 
-/// `Idempotency-Key`: 1–255 visible ASCII characters (API.md).
+/// `Idempotency-Key`: 1–255 visible ASCII characters (docs/api.md).
 pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 pub const MEMO_CHARS_MAX: usize = 140;
 pub const EXTERNAL_REF_CHARS_MAX: usize = 128;
@@ -57,7 +57,7 @@ pub const POSTAL_CODE_CHARS_MAX: usize = 20;
 
 const _: () = assert!(
     REFRESH_GRACE_MS <= 10_000,
-    "API.md: a grace of at most 10 seconds"
+    "docs/api.md: a grace of at most 10 seconds"
 );
 const _: () = assert!(PAGE_LEN_DEFAULT <= PAGE_LEN_MAX);
 

@@ -1,4 +1,4 @@
-//! The command line (OPERATIONS.md): parsed by clap, dispatched by `main`.
+//! The command line (docs/cli.md): parsed by clap, dispatched by `main`.
 
 use std::path::PathBuf;
 

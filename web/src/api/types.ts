@@ -1,4 +1,4 @@
-// Wire types of the endpoints the app calls (API.md and /openapi.json).
+// Wire types of the endpoints the app calls (docs/api.md and /openapi.json).
 
 export interface Page<T> {
   items: T[];

@@ -6,24 +6,38 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "email": "ann@example.com",
+    "password": "correct horse battery staple",
+    "display_name": "Ann",
+}))]
 pub struct RegisterRequest {
-    #[schema(format = "email", min_length = 3, max_length = 254)]
+    /// Compared after trimming, Unicode NFKC and lower-casing; the domain needs a dot.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
-    /// 12 to 256 characters; common or guessable passwords are refused.
+    /// 12 to 256 characters; common or guessable passwords, and ones built from the email or
+    /// display name, are refused (422 `weak_password`).
     #[schema(min_length = 12, max_length = 256)]
     pub password: String,
-    /// 1–100 characters, no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RegisterResponse {
+    #[schema(format = "uuid")]
     pub user_id: String,
 }
 
+/// Any text is accepted here: a malformed email or a wrong password is the same 401.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ann@example.com", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -41,8 +55,9 @@ pub struct TokenResponse {
 #[derive(Serialize, ToSchema)]
 pub struct MfaChallenge {
     pub mfa_required: bool,
-    /// Single-use, short-lived; never accepted as a bearer token.
+    /// Single-use, valid for 5 minutes and 5 codes; never accepted as a bearer token.
     pub mfa_ticket: String,
+    /// The second factors this user has: `totp`, `webauthn`.
     pub methods: Vec<String>,
 }
 
@@ -56,6 +71,7 @@ pub enum LoginAnswer {
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
+    #[schema(format = "uuid")]
     pub id: String,
     pub created_at: String,
     pub last_seen_at: String,
@@ -96,7 +112,8 @@ pub struct TotpEnrolment {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
-    /// Six digits.
+    /// The six digits the authenticator app shows (any other text is a wrong code: 401).
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -109,14 +126,19 @@ pub struct RecoveryCodes {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketCodeRequest {
+    /// From the password step.
     pub mfa_ticket: String,
+    /// The six digits the authenticator app shows (any other text is a wrong code: 401).
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketRecoveryRequest {
+    /// From the password step.
     pub mfa_ticket: String,
+    /// One of the ten codes, `xxxx-xxxx-xxxx-xxxx`; case and separators are ignored.
     pub recovery_code: String,
 }
 
@@ -140,13 +162,20 @@ impl EnrolRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterPasskeyRequest {
+    /// From the options call; single-use, valid for 5 minutes.
+    #[schema(format = "uuid")]
     pub ceremony_id: String,
-    /// The `PublicKeyCredential` from `navigator.credentials.create()`.
-    #[schema(value_type = Object)]
+    /// The `PublicKeyCredential` from `navigator.credentials.create()`, as JSON.
+    #[schema(value_type = crate::dto::RegistrationCredentialDoc)]
     pub credential: serde_json::Value,
-    /// A name to tell this passkey apart in the factor list (1–64 characters).
+    /// A name to tell this passkey apart in the factor list (1–64 characters once trimmed, no
+    /// control characters; default `Passkey`).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -166,9 +195,11 @@ pub struct LoginOptionsRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionRequest {
+    /// From the options call; single-use, valid for 5 minutes.
+    #[schema(format = "uuid")]
     pub ceremony_id: String,
-    /// The `PublicKeyCredential` from `navigator.credentials.get()`.
-    #[schema(value_type = Object)]
+    /// The `PublicKeyCredential` from `navigator.credentials.get()`, as JSON.
+    #[schema(value_type = crate::dto::AssertionCredentialDoc)]
     pub credential: serde_json::Value,
 }
 
@@ -216,6 +247,7 @@ pub struct MfaStatus {
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
+    #[schema(format = "uuid")]
     pub user_id: String,
     pub email: String,
     pub display_name: String,
@@ -248,9 +280,14 @@ impl From<app::identity::account::Me> for Me {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Ann"}))]
 pub struct UpdateMe {
-    /// 1–100 characters, no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
 }
 

@@ -6,18 +6,22 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"currency": "EUR"}))]
 pub struct NewAccount {
-    /// ISO 4217, one of the configured currencies.
+    /// ISO 4217, one of the configured currencies (`ledger.currencies`; the served document
+    /// lists them as an enum).
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct AccountView {
+    #[schema(format = "uuid")]
     pub id: String,
     pub currency: String,
     /// Minor units.
     pub balance: i64,
+    /// `active`, or `frozen` (receives but cannot send).
     pub status: String,
     pub created_at: String,
 }
@@ -43,7 +47,9 @@ pub struct AccountList {
 #[derive(Serialize, ToSchema)]
 pub struct EntryView {
     pub id: String,
+    #[schema(format = "uuid")]
     pub transfer_id: String,
+    /// Minor units, always positive; `direction` says which way.
     pub amount: i64,
     /// `debit` or `credit`.
     pub direction: String,
@@ -73,16 +79,21 @@ pub struct EntryList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTransfer {
+    /// One of the caller's accounts (anything else is 404).
+    #[schema(format = "uuid")]
     pub from_account_id: String,
+    /// Another customer account in the same currency (unknown: 404).
+    #[schema(format = "uuid")]
     pub to_account_id: String,
-    /// Minor units, 1 to 10^15.
+    /// Minor units, 1 to 10^15. Above `ledger.step_up_amount` the caller must have stepped up.
     #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     pub amount: i64,
+    /// ISO 4217, one of the configured currencies, and both accounts'.
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// At most 140 characters, no control characters.
     #[serde(default)]
-    #[schema(max_length = 140)]
+    #[schema(max_length = 140, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub memo: Option<String>,
 }
 
@@ -124,6 +135,7 @@ impl From<Movement> for app::ledger::MovementRequest {
 /// A transfer as answered (the schema of `app::ledger::Receipt`).
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct TransferView {
+    #[schema(format = "uuid")]
     pub id: String,
     /// Always `posted`: transfers are immutable once written.
     pub status: String,

@@ -4,10 +4,12 @@
 
 mod identity;
 mod ledger;
+mod passkeys;
 mod profile;
 
 pub use identity::*;
 pub use ledger::*;
+pub use passkeys::*;
 pub use profile::*;
 
 use serde::{Deserialize, Serialize};
@@ -17,9 +19,11 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// 1–200, default 50.
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (a cursor that is not the caller's is 400).
+    #[param(pattern = "^[0-9A-Fa-f-]{1,64}$")]
     pub cursor: Option<String>,
 }
 

@@ -6,16 +6,32 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub line1: String,
+    /// At most 200 characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub line2: Option<String>,
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1–100 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub city: String,
-    #[schema(min_length = 1, max_length = 20, pattern = "^[A-Za-z0-9 -]+$")]
+    /// Letters, digits, spaces and hyphens, not only spaces; at most 20.
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = "^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$"
+    )]
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2, e.g. `GB`.
+    /// ISO 3166-1 alpha-2, e.g. `GB` (an officially assigned code; the enum lists them).
     #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
 }
@@ -46,17 +62,33 @@ impl From<app::vault::profile::Address> for Address {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "legal_name": "Ann Example",
+    "date_of_birth": "1990-04-01",
+    "national_id": "AB 12 34 56 C",
+    "address": {"line1": "1 High Street", "city": "London", "postal_code": "SW1A 1AA", "country": "GB"},
+}))]
 pub struct ProfileInput {
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1–200 characters once trimmed, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub legal_name: String,
-    /// `YYYY-MM-DD`, a real date since 1900, not in the future.
-    #[schema(format = "date")]
+    /// `YYYY-MM-DD`, a real date since 1900, not in the future (the served document's
+    /// pattern admits the dates up to the day it was served).
+    #[schema(format = Date, pattern = "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub date_of_birth: String,
-    /// Letters, digits, spaces and hyphens, at most 64. Required for a new profile; on an
-    /// existing one, omit it to keep the stored id — sending it (changed or not) needs a
-    /// step-up.
+    /// Letters, digits, spaces and hyphens, not only spaces; at most 64. Required for a new
+    /// profile; on an existing one, omit it to keep the stored id — sending it (changed or
+    /// not) needs a step-up.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9 -]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$"
+    )]
     pub national_id: Option<String>,
     pub address: Address,
 }
@@ -99,6 +131,7 @@ impl From<app::vault::profile::Profile> for ProfileView {
 #[serde(deny_unknown_fields)]
 pub struct RevealQuery {
     /// `national_id` to include it in clear (needs `acr=mfa` within 5 minutes).
+    #[param(pattern = "^national_id$")]
     pub reveal: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::problems::{
     BearerProblems, BodyProblems, CsrfProblem, NotFoundProblem, QueryProblems, RateLimitedProblem,
-    UnavailableProblem, ValidationProblems,
+    UnavailableProblem,
 };
 use crate::state::AppState;
 
@@ -26,8 +26,11 @@ use crate::state::AppState;
 /// same work, and creates nothing.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered (or already registered: indistinguishable)", body = RegisterResponse),
-        BodyProblems, ValidationProblems, RateLimitedProblem, UnavailableProblem,
+        BodyProblems, RateLimitedProblem, UnavailableProblem,
+        (status = 201, description = "Registered (or already registered: indistinguishable)", body = RegisterResponse,
+            links(("login" = (operation_id = "login", request_body = json!({"email": "$request.body#/email", "password": "$request.body#/password"}),
+                description = "Sign in with the credentials just registered")))),
+        (status = 422, description = "weak_password, or validation_failed (email invalid, display_name length or invalid_characters)", content_type = "application/problem+json", body = crate::error::Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -47,7 +50,8 @@ pub async fn register(
 /// after the same Argon2 work.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in (refresh cookie set), or a second factor is required", body = LoginAnswer),
+        (status = 200, description = "Signed in (refresh cookie set), or a second factor is required", body = LoginAnswer,
+            headers(("Set-Cookie" = String, description = "`__Host-strongroom_rt=...; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=N` when signed in"))),
         (status = 401, description = "invalid_credentials", content_type = "application/problem+json", body = crate::error::Problem),
         BodyProblems, RateLimitedProblem, UnavailableProblem,
     ))]
@@ -68,7 +72,8 @@ pub async fn login(
 /// Exchange the refresh cookie for a new access token and a rotated cookie.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
     responses(
-        (status = 200, description = "New tokens; the cookie is rotated", body = TokenResponse),
+        (status = 200, description = "New tokens; the cookie is rotated", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "The rotated refresh cookie"))),
         (status = 401, description = "invalid_refresh_token or refresh_token_reused", content_type = "application/problem+json", body = crate::error::Problem),
         CsrfProblem, RateLimitedProblem,
     ))]
@@ -131,7 +136,7 @@ pub async fn list_sessions(
 
 /// Revoke one of the caller's sessions; its access tokens stop working at once.
 #[utoipa::path(delete, path = "/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, format = "uuid", description = "Session id")),
     responses(
         (status = 204, description = "Revoked"),
         BearerProblems, NotFoundProblem,
@@ -147,7 +152,7 @@ pub async fn delete_session(
 
 /// The public keys that verify access tokens.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
-    responses((status = 200, description = "JWKS", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "JWKS", content_type = "application/json", body = Object), crate::problems::EdgeProblems))]
 pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.app.identity.keys.jwks())
 }

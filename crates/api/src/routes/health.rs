@@ -12,7 +12,7 @@ use crate::state::{AppState, OpsState};
 
 /// Liveness: the process is up and serving. Says nothing about dependencies.
 #[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, description = "The server is alive", body = Health)))]
+    responses((status = 200, description = "The server is alive", body = Health), crate::problems::EdgeProblems))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }

@@ -17,7 +17,6 @@ use crate::error::{ApiError, Problem};
 use crate::json::ApiJson;
 use crate::problems::{
     BearerProblems, BodyProblems, NotFoundProblem, QueryProblems, UnavailableProblem,
-    ValidationProblems,
 };
 use crate::state::AppState;
 
@@ -48,9 +47,15 @@ fn posted(outcome: Posted) -> Response {
 /// Open an account in a configured currency (one per currency per user).
 #[utoipa::path(post, path = "/v1/accounts", tag = "ledger", security(("bearer" = [])), request_body = NewAccount,
     responses(
-        (status = 201, description = "Opened", body = AccountView),
-        (status = 409, description = "account_exists", content_type = "application/problem+json", body = Problem),
-        BearerProblems, BodyProblems, ValidationProblems,
+        (status = 201, description = "Opened", body = AccountView, links(
+            ("get_account" = (operation_id = "get_account", parameters(("id" = "$response.body#/id")),
+                description = "The account just opened")),
+            ("account_entries" = (operation_id = "account_entries", parameters(("id" = "$response.body#/id")),
+                description = "Its entries")),
+        )),
+        (status = 409, description = "account_exists: the caller has an account in this currency", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "validation_failed: currency unsupported_currency", content_type = "application/problem+json", body = Problem),
+        BearerProblems, BodyProblems,
     ))]
 pub async fn create_account(
     State(state): State<AppState>,
@@ -81,7 +86,7 @@ pub async fn list_accounts(
 
 /// One of the caller's accounts.
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "ledger", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Account id")),
+    params(("id" = String, Path, format = "uuid", description = "Account id")),
     responses(
         (status = 200, description = "The account", body = AccountView),
         BearerProblems, NotFoundProblem,
@@ -96,7 +101,7 @@ pub async fn get_account(
 
 /// An account's entries, oldest first, with the balance after each.
 #[utoipa::path(get, path = "/v1/accounts/{id}/entries", tag = "ledger", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Account id"), PageQuery),
+    params(("id" = String, Path, format = "uuid", description = "Account id"), PageQuery),
     responses(
         (status = 200, description = "One page of entries", body = EntryList),
         BearerProblems, NotFoundProblem, QueryProblems,
@@ -116,11 +121,19 @@ pub async fn account_entries(
 
 /// Move money between two accounts; the source must be the caller's.
 #[utoipa::path(post, path = "/v1/transfers", tag = "ledger", security(("bearer" = [])), request_body = NewTransfer,
-    params(("Idempotency-Key" = String, Header, description = "1–255 visible ASCII characters")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]{1,255}$",
+        description = "1–255 visible ASCII characters, chosen by the client per transfer; kept 24 h. A retry with the same key and body answers the original; with another body, 422 idempotency_key_reused")),
     responses(
-        (status = 201, description = "Posted (or the original answer, replayed)", body = TransferView),
-        (status = 409, description = "request_in_progress", content_type = "application/problem+json", body = Problem),
-        BearerProblems, BodyProblems, NotFoundProblem, ValidationProblems, UnavailableProblem,
+        // The shared sets first: the entries below refine their 400.
+        BearerProblems, BodyProblems, UnavailableProblem,
+        (status = 201, description = "Posted (or the original answer, replayed)", body = TransferView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same key")),
+            links(("get_transfer" = (operation_id = "get_transfer", parameters(("id" = "$response.body#/id")),
+                description = "The transfer just posted")))),
+        (status = 400, description = "idempotency_key_required (missing or malformed Idempotency-Key), invalid_request (malformed JSON, wrong type, missing field) or unknown_field", content_type = "application/problem+json", body = Problem),
+        (status = 404, description = "not_found: the source is not the caller's, or the destination does not exist", content_type = "application/problem+json", body = Problem),
+        (status = 409, description = "request_in_progress: the first request with this key is still running", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "validation_failed (amount out_of_range, currency unsupported_currency, memo invalid), insufficient_funds, currency_mismatch, same_account, account_frozen or idempotency_key_reused", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn create_transfer(
     State(state): State<AppState>,
@@ -134,7 +147,7 @@ pub async fn create_transfer(
 
 /// A transfer the caller is a party to.
 #[utoipa::path(get, path = "/v1/transfers/{id}", tag = "ledger", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Transfer id")),
+    params(("id" = String, Path, format = "uuid", description = "Transfer id")),
     responses(
         (status = 200, description = "The transfer", body = TransferView),
         BearerProblems, NotFoundProblem,

@@ -8,7 +8,7 @@ use crate::context::UserCtx;
 use crate::dto::{Me, PageQuery, SecurityEventList, UpdateMe};
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::problems::{BearerProblems, BodyProblems, QueryProblems, ValidationProblems};
+use crate::problems::{BearerProblems, BodyProblems, QueryProblems};
 use crate::state::AppState;
 
 /// The signed-in user.
@@ -25,7 +25,8 @@ pub async fn get_me(
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = [])), request_body = UpdateMe,
     responses(
         (status = 200, description = "Updated", body = Me),
-        BearerProblems, BodyProblems, ValidationProblems,
+        (status = 422, description = "validation_failed: display_name length or invalid_characters", content_type = "application/problem+json", body = crate::error::Problem),
+        BearerProblems, BodyProblems,
     ))]
 pub async fn patch_me(
     State(state): State<AppState>,

@@ -2,22 +2,28 @@
 
 use std::sync::LazyLock;
 
+use axum::Json;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
+use serde_json::Value;
 use utoipa::OpenApi;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::dto::{
-    AccountList, AccountView, Address, AssertionRequest, CodeRequest, EnrolRequest, EntryList,
-    EntryView, FactorList, Health, LoginAnswer, LoginOptionsRequest, LoginRequest, Me,
-    MfaChallenge, MfaStatus, NewAccount, NewTransfer, PasskeyRegistered, PasskeyView, ProfileInput,
-    ProfileView, RecoveryCodes, RegisterPasskeyRequest, RegisterRequest, RegisterResponse,
-    SecurityEvent, SecurityEventList, SessionList, SessionView, TicketCodeRequest,
-    TicketRecoveryRequest, TokenResponse, TotpEnrolment, TransferView, UpdateMe,
+    AccountList, AccountView, Address, AssertionCredentialDoc, AssertionExtensionsDoc,
+    AssertionRequest, AssertionResponseDoc, AttestationResponseDoc, CodeRequest, CredPropsDoc,
+    EnrolRequest, EntryList, EntryView, FactorList, Health, LoginAnswer, LoginOptionsRequest,
+    LoginRequest, Me, MfaChallenge, MfaStatus, NewAccount, NewTransfer, PasskeyRegistered,
+    PasskeyView, ProfileInput, ProfileView, RecoveryCodes, RegisterPasskeyRequest, RegisterRequest,
+    RegisterResponse, RegistrationCredentialDoc, RegistrationExtensionsDoc, SecurityEvent,
+    SecurityEventList, SessionList, SessionView, TicketCodeRequest, TicketRecoveryRequest,
+    TokenResponse, TotpEnrolment, TransferView, UpdateMe,
 };
 use crate::error::{FieldErrorDoc, Problem};
 use crate::routes::{auth, factors, health, ledger, me, mfa, profile, webauthn};
+use crate::state::AppState;
 
 /// Declares the bearer (JWT access token) security scheme.
 struct BearerScheme;
@@ -61,27 +67,72 @@ impl utoipa::Modify for BearerScheme {
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
         PasskeyRegistered, LoginOptionsRequest, AssertionRequest, Address, ProfileInput,
         ProfileView, NewAccount, AccountView, AccountList, EntryView, EntryList, NewTransfer,
-        TransferView, EnrolRequest, FactorList, PasskeyView,
+        TransferView, EnrolRequest, FactorList, PasskeyView, RegistrationCredentialDoc,
+        AttestationResponseDoc, RegistrationExtensionsDoc, CredPropsDoc, AssertionCredentialDoc,
+        AssertionResponseDoc, AssertionExtensionsDoc,
     )),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
 
-static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+/// The generated document with the rules that are data rather than types: the ISO 3166 codes
+/// the profile accepts. Built once; the configured currencies are added per answer.
+static BASE_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let countries: Vec<Value> = app::vault::profile::COUNTRIES
+        .split_whitespace()
+        .map(|code| Value::String(code.to_owned()))
+        .collect();
+    set_enum(&mut document, "Address", "country", countries);
+    document
 });
+
+/// JSON pointer of a property of a component schema.
+fn property_pointer(schema: &str, property: &str) -> String {
+    format!("/components/schemas/{schema}/properties/{property}")
+}
+
+fn set_enum(document: &mut Value, schema: &str, property: &str, values: Vec<Value>) {
+    if let Some(Value::Object(property)) = document.pointer_mut(&property_pointer(schema, property))
+    {
+        property.insert("enum".to_owned(), Value::Array(values));
+    }
+}
+
+/// The OpenAPI document this server answers with: the generated description, the ISO 3166
+/// codes, `currencies` (`ledger.currencies`) as the enum of every currency a request names,
+/// and the dates of birth accepted today.
+pub fn document(currencies: &[String], date_of_birth_pattern: &str) -> Value {
+    let mut document = BASE_DOCUMENT.clone();
+    let currencies: Vec<Value> = currencies.iter().cloned().map(Value::String).collect();
+    for schema in ["NewAccount", "NewTransfer"] {
+        set_enum(&mut document, schema, "currency", currencies.clone());
+    }
+    if let Some(Value::Object(date_of_birth)) =
+        document.pointer_mut(&property_pointer("ProfileInput", "date_of_birth"))
+    {
+        date_of_birth.insert(
+            "pattern".to_owned(),
+            Value::String(date_of_birth_pattern.to_owned()),
+        );
+    }
+    document
+}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 description of this API",
-        content_type = "application/json", body = Object)))]
-pub async fn openapi_json() -> Response {
-    let mut response = OPENAPI_JSON.as_str().into_response();
+        content_type = "application/json", body = Object), crate::problems::EdgeProblems))]
+pub async fn openapi_json(State(state): State<AppState>) -> Response {
+    let app = &state.app;
+    let document = document(&app.ledger.currencies, &app.date_of_birth_pattern());
+    let mut response = Json(document).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     response
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,6 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::problems::{
     BearerProblems, BodyProblems, IntegrityProblem, NotFoundProblem, UnavailableProblem,
-    ValidationProblems,
 };
 use crate::state::AppState;
 
@@ -22,7 +21,8 @@ pub use app::vault::profile::record_context;
 #[utoipa::path(put, path = "/v1/me/profile", tag = "me", security(("bearer" = [])), request_body = ProfileInput,
     responses(
         (status = 200, description = "Stored; the national id is masked", body = ProfileView),
-        BearerProblems, BodyProblems, ValidationProblems, UnavailableProblem,
+        (status = 422, description = "validation_failed naming each field: length, invalid_characters, invalid_date, not_iso_3166, or national_id required for a new profile", content_type = "application/problem+json", body = crate::error::Problem),
+        BearerProblems, BodyProblems, UnavailableProblem,
     ))]
 pub async fn put_profile(
     State(state): State<AppState>,

@@ -17,9 +17,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, OptionalApiJson};
-use crate::problems::{
-    BearerProblems, BodyProblems, RateLimitedProblem, UnavailableProblem, ValidationProblems,
-};
+use crate::problems::{BearerProblems, BodyProblems, RateLimitedProblem, UnavailableProblem};
 use crate::state::AppState;
 
 /// `{ceremony_id, publicKey}`: the options with the ceremony's id beside them.
@@ -54,9 +52,11 @@ pub async fn register_options(
 /// Finish registering a passkey; other sessions are signed out.
 #[utoipa::path(post, path = "/v1/mfa/webauthn/register", tag = "mfa", security(("bearer" = [])), request_body = RegisterPasskeyRequest,
     responses(
+        BodyProblems,
         (status = 201, description = "Registered", body = PasskeyRegistered),
-        (status = 401, description = "invalid_assertion or invalid_token", content_type = "application/problem+json", body = Problem),
-        BodyProblems, ValidationProblems,
+        (status = 400, description = "invalid_request (malformed JSON or credential, wrong type, missing field) or unknown_field (also inside the credential, naming its path)", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_assertion (unknown or expired ceremony, attestation that does not verify, passkey already registered) or invalid_token", content_type = "application/problem+json", body = Problem),
+        (status = 422, description = "validation_failed (name length or invalid_characters) or too_many_passkeys", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -100,9 +100,10 @@ pub async fn login_options(
 /// Finish a passkey login.
 #[utoipa::path(post, path = "/v1/auth/webauthn/login", tag = "auth", request_body = AssertionRequest,
     responses(
-        (status = 200, description = "Signed in with acr=mfa; the refresh cookie is set", body = TokenResponse),
-        (status = 401, description = "invalid_assertion", content_type = "application/problem+json", body = Problem),
         BodyProblems, RateLimitedProblem,
+        (status = 200, description = "Signed in with acr=mfa; the refresh cookie is set", body = TokenResponse),
+        (status = 400, description = "invalid_request (malformed JSON or credential, wrong type, missing field) or unknown_field (also inside the credential, naming its path)", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_assertion (unknown or expired ceremony, or an assertion that does not verify)", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -132,8 +133,10 @@ pub async fn step_up_options(
 /// Finish a passkey step-up: fresh tokens with `acr=mfa` for the same session.
 #[utoipa::path(post, path = "/v1/auth/step-up/webauthn", tag = "auth", security(("bearer" = [])), request_body = AssertionRequest,
     responses(
-        (status = 200, description = "Fresh access token with acr=mfa", body = TokenResponse),
         BearerProblems, BodyProblems,
+        (status = 200, description = "Fresh access token with acr=mfa", body = TokenResponse),
+        (status = 400, description = "invalid_request (malformed JSON or credential, wrong type, missing field) or unknown_field (also inside the credential, naming its path)", content_type = "application/problem+json", body = Problem),
+        (status = 401, description = "invalid_token, or invalid_assertion (unknown or expired ceremony, or an assertion that does not verify)", content_type = "application/problem+json", body = Problem),
     ))]
 pub async fn step_up(
     State(state): State<AppState>,

@@ -18,8 +18,8 @@ use crate::{App, Error, FieldError, RequestContext, Result};
 const NATIONAL_ID_VISIBLE_CHARS: usize = 4;
 const EARLIEST_BIRTH_YEAR: i32 = 1900;
 
-/// ISO 3166-1 alpha-2 codes (officially assigned).
-const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO \
+/// ISO 3166-1 alpha-2 codes (officially assigned), space-separated; the OpenAPI lists them too.
+pub const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO \
     BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH \
     ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL \
     IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME \
@@ -104,6 +104,36 @@ fn valid_date_of_birth(value: &str, today: time::Date) -> bool {
     };
     time::Date::from_calendar_date(year, month, day)
         .is_ok_and(|date| year >= EARLIEST_BIRTH_YEAR && date <= today)
+}
+
+/// The `date_of_birth` texts `valid_date_of_birth` accepts on `today`, as a regular expression
+/// that ECMA-262 and Python read alike (for the OpenAPI document): a year from 1900 to last
+/// year, or this year up to today. Days past a month's end are left to `format: date`.
+pub fn date_of_birth_pattern(today: time::Date) -> String {
+    const ANY_MONTH: &str = "(?:0[1-9]|1[0-2])";
+    const ANY_DAY: &str = "(?:0[1-9]|[12][0-9]|3[01])";
+    let (year, month, day) = (today.year(), u8::from(today.month()), today.day());
+    let two_digits = |numbers: std::ops::Range<u8>| {
+        numbers
+            .map(|number| format!("{number:02}"))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let mut branches = Vec::new();
+    if year > EARLIEST_BIRTH_YEAR {
+        let years: Vec<String> = (EARLIEST_BIRTH_YEAR..year)
+            .map(|earlier| earlier.to_string())
+            .collect();
+        branches.push(format!("(?:{})-{ANY_MONTH}-{ANY_DAY}", years.join("|")));
+    }
+    if month > 1 {
+        branches.push(format!("{year:04}-(?:{})-{ANY_DAY}", two_digits(1..month)));
+    }
+    branches.push(format!(
+        "{year:04}-{month:02}-(?:{})",
+        two_digits(1..day.saturating_add(1))
+    ));
+    format!("^(?:{})$", branches.join("|"))
 }
 
 /// Every field checked, every failure named, before anything is encrypted.
@@ -220,6 +250,11 @@ type OpenedFields = (
 );
 
 impl App {
+    /// `date_of_birth_pattern` for today.
+    pub fn date_of_birth_pattern(&self) -> String {
+        date_of_birth_pattern(self.today())
+    }
+
     fn today(&self) -> time::Date {
         let nanos = i128::from(self.clock.now_ms()).saturating_mul(1_000_000);
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
@@ -410,6 +445,34 @@ mod tests {
             "",
         ] {
             assert!(!valid_date_of_birth(bad, today), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_published_date_of_birth_pattern_accepts_what_validation_accepts() {
+        // The OpenAPI document carries this pattern; a client that follows it must never be
+        // refused, nor told a valid date is invalid.
+        for today in [
+            time::macros::date!(2026 - 11 - 23),
+            time::macros::date!(2027 - 01 - 01),
+            time::macros::date!(2028 - 12 - 31),
+        ] {
+            let pattern = regex::Regex::new(&date_of_birth_pattern(today)).unwrap();
+            let mut date = time::macros::date!(1899 - 12 - 01);
+            while date < time::macros::date!(2029 - 02 - 01) {
+                let text = format!(
+                    "{:04}-{:02}-{:02}",
+                    date.year(),
+                    u8::from(date.month()),
+                    date.day()
+                );
+                assert_eq!(
+                    pattern.is_match(&text),
+                    valid_date_of_birth(&text, today),
+                    "{text} on {today}"
+                );
+                date = date.next_day().unwrap();
+            }
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Stage one of the configuration: the TOML file and the `STRONGROOM__SECTION__KEY`
 //! environment, exactly as written (`deny_unknown_fields` everywhere), with the defaults that
-//! `strongroom init` writes.
+//! `strongroom init` writes. `Serialize` lets a test hold `docs/configuration.md` to these
+//! fields and defaults.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawConfig {
     pub(super) server: RawServer,
@@ -21,7 +22,7 @@ pub(super) struct RawConfig {
     pub(super) services: BTreeMap<String, RawService>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     pub(super) public_addr: String,
@@ -47,7 +48,7 @@ impl Default for RawServer {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawTls {
     pub(super) cert: String,
@@ -67,7 +68,7 @@ impl Default for RawTls {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawDatabase {
     pub(super) url: String,
@@ -81,13 +82,13 @@ impl Default for RawDatabase {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawRedis {
     pub(super) url: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawKeys {
     pub(super) provider: String,
@@ -121,7 +122,7 @@ impl Default for RawKeys {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawAuth {
     pub(super) access_token_ttl_secs: u64,
@@ -139,7 +140,7 @@ impl Default for RawAuth {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawLedger {
     pub(super) currencies: Vec<String>,
@@ -155,7 +156,7 @@ impl Default for RawLedger {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawProtection {
     pub(super) geoip_db: String,
@@ -175,11 +176,11 @@ impl Default for RawProtection {
 
 /// Route-class limits arrive with the rate-limiting capability; until then the section must
 /// be empty (an unknown key in it is refused like any other).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawRateLimits {}
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawService {
     pub(super) subject: String,

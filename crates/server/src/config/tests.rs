@@ -78,3 +78,109 @@ fn service_subjects_are_a_principal_name_or_its_uri() {
         assert_eq!(service_principal(bad), None, "{bad:?}");
     }
 }
+
+/// `(key, default, environment)` of every row of the key tables in docs/configuration.md.
+fn documented_keys() -> Vec<(String, String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let unquote = |cell: &str| cell.trim_matches('`').to_owned();
+            (unquote(cells[1]), unquote(cells[2]), unquote(cells[4]))
+        })
+        .collect()
+}
+
+/// Every key `RawConfig` accepts, with its default, as `serde_json` values: the fields of each
+/// section, `services.NAME.*` for the fields of one service, and a section without fields as
+/// itself.
+fn config_keys() -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut keys = std::collections::BTreeMap::new();
+    let defaults = serde_json::to_value(RawConfig::default()).unwrap();
+    for (section, value) in defaults.as_object().unwrap() {
+        let fields = if section == "services" {
+            let service: raw::RawService =
+                serde_json::from_value(serde_json::json!({"subject": ""})).unwrap();
+            serde_json::to_value(service).unwrap()
+        } else {
+            value.clone()
+        };
+        let fields = fields.as_object().unwrap();
+        if fields.is_empty() {
+            keys.insert(section.clone(), value.clone());
+        }
+        for (field, default) in fields {
+            let section = if section == "services" {
+                "services.NAME"
+            } else {
+                section
+            };
+            keys.insert(format!("{section}.{field}"), default.clone());
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_configuration_reference_lists_every_key_with_its_default() {
+    // Operators configure from docs/configuration.md; a key added, renamed or given another
+    // default in the code must appear there, and nothing may be documented that is not read.
+    let documented = documented_keys();
+    let expected = config_keys();
+    let names: std::collections::BTreeSet<&str> =
+        documented.iter().map(|(key, _, _)| key.as_str()).collect();
+    let missing: Vec<&String> = expected
+        .keys()
+        .filter(|key| !names.contains(key.as_str()))
+        .collect();
+    let unknown: Vec<&&str> = names
+        .iter()
+        .filter(|key| !expected.contains_key(**key))
+        .collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "docs/configuration.md is missing {missing:?} and documents unknown keys {unknown:?}"
+    );
+    assert_eq!(names.len(), documented.len(), "a key is documented twice");
+    for (key, default, environment) in &documented {
+        if default == "required" {
+            // The key has no default: a section without it does not deserialize.
+            let field = key.rsplit('.').next().unwrap();
+            let without: Result<raw::RawService, _> = serde_json::from_value(serde_json::json!({}));
+            assert!(
+                key.starts_with("services.") && without.is_err(),
+                "{key} ({field}) is documented as required"
+            );
+        } else {
+            let documented: serde_json::Value =
+                serde_json::from_str(default).unwrap_or_else(|error| {
+                    panic!("{key}: default {default} is not TOML/JSON: {error}")
+                });
+            assert_eq!(documented, expected[key], "default of {key}");
+        }
+        if key.contains('.') {
+            let variable = format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase());
+            assert_eq!(environment, &variable, "environment override of {key}");
+        }
+    }
+}
+
+#[test]
+fn the_configuration_reference_shows_the_file_init_writes() {
+    // The example in docs/configuration.md is the file a new operator starts from.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let example = text
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let template: String = crate::init::CONFIG_TEMPLATE
+        .lines()
+        .skip_while(|line| line.starts_with('#') || line.is_empty())
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(example, template);
+}

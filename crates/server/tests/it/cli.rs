@@ -1,4 +1,4 @@
-//! The CLI contract of OPERATIONS.md: init, migrate, pki issue-client, configuration errors.
+//! The CLI contract of docs/cli.md: init, migrate, pki issue-client, configuration errors.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { ApiProblem } from './api/problem';
 import { PROBLEM_MESSAGES, fieldMessage, problemMessage } from './errors';
 
-/** The codes of `ApiError::code` in the server (crates/api/src/error.rs), plus the web app's
- *  own 503. A new server code without a sentence here fails this test. */
+/** The codes of the server's one problem table (`ApiError::describe` in
+ *  crates/api/src/error.rs: `(status, "code", "title")`). A new server code without a sentence
+ *  here fails this test. */
 function serverCodes(): string[] {
   const source = readFileSync(fileURLToPath(new URL('../../crates/api/src/error.rs', import.meta.url)), 'utf8');
-  const body = source.slice(source.indexOf('pub fn code(&self)'), source.indexOf('fn title(&self)'));
-  const codes = [...body.matchAll(/=> "([a-z_]+)"/g)].map((match) => match[1] ?? '');
+  const body = source.slice(source.indexOf('fn describe(&self)'), source.indexOf('pub fn status(&self)'));
+  const codes = [...body.matchAll(/S::[A-Z_]+,\s*"([a-z_]+)"/g)].map((match) => match[1] ?? '');
   expect(codes.length).toBeGreaterThan(20);
   return codes;
 }

@@ -152,8 +152,8 @@ impl OpenBaoTransit {
 }
 
 impl OpenBaoTransit {
-    /// Moves the Transit key's `min_decryption_version` past `version`: it and every older
-    /// version can no longer decrypt.
+    /// Moves the Transit key's `min_decryption_version` past `version` and trims the key ring
+    /// to it: that version and every older one are gone and can no longer decrypt.
     pub async fn retire(&self, version: u32) -> Result<(), crate::RetireError> {
         let (status, value) = self
             .call(&format!("keys/{}", self.key_name), None)
@@ -169,10 +169,27 @@ impl OpenBaoTransit {
         if next <= minimum {
             return Err(crate::RetireError::UnknownVersion);
         }
+        let latest = data_field(&value, "latest_version")
+            .as_u64()
+            .ok_or(crate::RetireError::Kms(KmsError::Unavailable))?;
+        // New data keys are wrapped with the latest version anyway; pinning it as the minimum
+        // for encryption is what lets Transit trim older versions.
         let (status, _) = self
             .call(
                 &format!("keys/{}/config", self.key_name),
-                Some(json!({"min_decryption_version": next})),
+                Some(json!({"min_decryption_version": next, "min_encryption_version": latest})),
+            )
+            .await
+            .map_err(crate::RetireError::Kms)?;
+        if !(200..300).contains(&status) {
+            return Err(crate::RetireError::Kms(KmsError::Unavailable));
+        }
+        // Then trim: the retired versions leave the key ring, so lowering the minimum again
+        // cannot bring them back.
+        let (status, _) = self
+            .call(
+                &format!("keys/{}/trim", self.key_name),
+                Some(json!({"min_available_version": next})),
             )
             .await
             .map_err(crate::RetireError::Kms)?;

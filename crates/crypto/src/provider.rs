@@ -81,7 +81,8 @@ impl KekProvider {
     /// Removes KEK version `version` so nothing wrapped by it can be opened again. The caller
     /// checks first that no data key still uses it. Local: the version's bytes in the key file
     /// are overwritten with zeros (later versions keep their numbers). OpenBao: the Transit
-    /// key's `min_decryption_version` moves past it (so every older version goes too). PKCS#11:
+    /// key's `min_decryption_version` moves past it and its key ring is trimmed (so every older
+    /// version goes too). PKCS#11:
     /// the key object is destroyed on the token.
     pub async fn retire(&self, version: u32) -> Result<(), RetireError> {
         let (_, current) = self.current().await.map_err(RetireError::Kms)?;

@@ -192,6 +192,21 @@ async fn second_factors_live_under_openbao_transit_through_rotation_and_retireme
         sqlite(&db, "SELECT CAST(dek_wrapped AS TEXT) FROM data_keys").starts_with("vault:v2:")
     );
     succeeded(&keys(&server, &env, &["retire-kek", "--version", "1"]));
+    // The retired version left Transit's key ring (trimmed), not only its decryption range.
+    let key: Value = reqwest::Client::new()
+        .get(format!("{}/v1/transit/keys/{TRANSIT_KEY}", bao.addr))
+        .header("X-Vault-Token", &bao.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["data"]["min_decryption_version"], 2, "{key}");
+    assert!(
+        key["data"]["keys"].get("1").is_none(),
+        "version 1 is still in the key ring: {key}"
+    );
     everything_opens(
         &api,
         "gus@example.com",

@@ -54,7 +54,10 @@ test('sign in, navigate and send money with the keyboard alone', async ({ page }
   await page.keyboard.press('Enter');
   await expect(page.getByRole('heading', { level: 1, name: 'Send money' })).toBeFocused();
 
-  // The transfer form in visual order; Enter submits; errors take the focus.
+  // The transfer form in visual order (once its accounts have loaded, so the first Tab has a
+  // field to land on); Enter submits; errors take the focus.
+  await expect(page.getByLabel('From').getByRole('option', { name: /EUR account/ })).toBeAttached();
+  await expect(page.getByRole('heading', { level: 1, name: 'Send money' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(page.getByLabel('From')).toBeFocused();
   await page.keyboard.press('Tab');

@@ -19,7 +19,7 @@ function serverCodes(): string[] {
 
 describe('problem messages', () => {
   it('cover every code the server can answer', () => {
-    const missing = [...serverCodes(), 'web_app_not_built', 'account_quarantined', 'mfa_enrollment_required'].filter(
+    const missing = [...serverCodes(), 'web_app_not_built', 'mfa_enrollment_required'].filter(
       (code) => !(code in PROBLEM_MESSAGES),
     );
     expect(missing).toEqual([]);

@@ -11,7 +11,7 @@ use http::request::Parts;
 
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::middleware::RequestId;
+use crate::middleware::{Located, RequestId};
 use crate::principal::PeerIdentity;
 use crate::state::AppState;
 
@@ -42,11 +42,16 @@ fn context(parts: &Parts, principal: Principal) -> Result<RequestContext, ApiErr
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
+    let location = parts
+        .extensions
+        .get::<Located>()
+        .and_then(|located| located.0.clone());
     Ok(RequestContext {
         ip: ip.0,
         user_agent,
         request_id,
         principal,
+        location,
     })
 }
 
@@ -62,17 +67,47 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-/// The context of a signed-in user's request.
+/// The context of a signed-in user's request. Account protection runs first: impossible
+/// travel kills the session (401), and a quarantined account is refused (403
+/// `account_quarantined`).
 #[derive(Debug)]
 pub struct UserCtx(pub RequestContext);
+
+async fn user_context(
+    parts: &Parts,
+    state: &AppState,
+    admit_quarantined: bool,
+) -> Result<RequestContext, ApiError> {
+    let token = bearer_token(&parts.headers).ok_or(ApiError::INVALID_TOKEN)?;
+    let caller = state.app.authenticate(token).await?;
+    let ctx = context(parts, Principal::User(Box::new(caller)))?;
+    state
+        .app
+        .screen_user_request(&ctx, admit_quarantined)
+        .await?;
+    Ok(ctx)
+}
 
 impl FromRequestParts<AppState> for UserCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::INVALID_TOKEN)?;
-        let caller = state.app.authenticate(token).await?;
-        context(parts, Principal::User(Box::new(caller))).map(UserCtx)
+        user_context(parts, state, false).await.map(UserCtx)
+    }
+}
+
+/// A signed-in user's request that a quarantined account may still make: the step-up
+/// endpoints (which lift the quarantine) and `GET /v1/me` (which shows it).
+#[derive(Debug)]
+pub struct QuarantineExemptCtx(pub RequestContext);
+
+impl FromRequestParts<AppState> for QuarantineExemptCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        user_context(parts, state, true)
+            .await
+            .map(QuarantineExemptCtx)
     }
 }
 

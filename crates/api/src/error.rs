@@ -238,6 +238,16 @@ impl ApiError {
                     "factor_required",
                     "Your role requires a second factor: add another before removing this one",
                 ),
+                Error::AccountQuarantined => (
+                    S::FORBIDDEN,
+                    "account_quarantined",
+                    "The account is on hold after suspicious activity; complete a second factor to lift it",
+                ),
+                Error::GeoBlocked => (
+                    S::FORBIDDEN,
+                    "geo_blocked",
+                    "Requests from your country are not accepted",
+                ),
             },
         }
     }

@@ -30,7 +30,8 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, profile, webauthn,
+    auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, outbox, profile,
+    webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -108,7 +109,8 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         )
         // The customer web app; API paths it does not know stay problem+json 404s.
         .route("/", any(webapp::serve))
-        .route("/{*path}", any(webapp::serve));
+        .route("/{*path}", any(webapp::serve))
+        .layer(from_fn_with_state(state.clone(), middleware::geo_screen));
     with_edge(
         routes,
         state,
@@ -130,6 +132,8 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/deposits", post(ledger::deposit))
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
+        .route("/internal/v1/outbox", get(outbox::list))
+        .route("/internal/v1/outbox/ack", post(outbox::ack))
         .route(
             "/internal/v1/accounts/{id}/freeze",
             post(ledger::freeze_account),

@@ -12,6 +12,9 @@ pub const REQUEST_ID_LEN_MAX: usize = 128;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Addresses read from one `X-Forwarded-For`/`Forwarded` chain; longer chains are malformed.
 pub const FORWARDED_HOPS_MAX: usize = 32;
+/// Notifications per outbox page: the default, and the most one page may ask for.
+pub const OUTBOX_PAGE_LEN_DEFAULT: i64 = 100;
+pub const OUTBOX_PAGE_LEN_MAX: i64 = store::OUTBOX_PAGE_LEN_MAX;
 /// How long browsers may cache a CORS preflight answer.
 pub const CORS_PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 

@@ -1,6 +1,7 @@
 //! The edge middleware every public and internal request passes, outermost first:
 //! security headers → request id → access log and metrics → problem rendering → CORS →
-//! body-size pre-check → client address → timeout → panic catcher → handler.
+//! body-size pre-check → client address → timeout → panic catcher → (public listener:
+//! GeoIP location and country blocking) → handler.
 
 use std::time::Instant;
 
@@ -311,4 +312,27 @@ mod tests {
         assert!(!is_well_formed_request_id("<script>"));
         assert!(!is_well_formed_request_id("a\u{e9}"));
     }
+}
+
+/// Where the client address is (GeoIP), for the use cases' fingerprints.
+#[derive(Debug, Clone)]
+pub struct Located(pub Option<app::protection::Location>);
+
+/// Public listener: locates the client and refuses a blocked country (403 `geo_blocked`)
+/// before any other work.
+pub async fn geo_screen(
+    State(state): State<crate::state::AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
+        return ApiError::INTERNAL.into_response();
+    };
+    let location = state.app.locate(ip);
+    if state.app.protection.is_blocked(location.as_ref()) {
+        metrics::counter!("strongroom_geo_blocked_total").increment(1);
+        return ApiError::App(app::Error::GeoBlocked).into_response();
+    }
+    request.extensions_mut().insert(Located(location));
+    next.run(request).await
 }

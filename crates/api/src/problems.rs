@@ -40,6 +40,12 @@ pub enum BearerProblems {
         headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\"`, or `Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age=N` for a step-up"))
     )]
     Unauthorized(Problem),
+    #[response(
+        status = 403,
+        description = "account_quarantined: account protection put the account on hold; only the step-up endpoints and GET /v1/me answer until a second factor is completed",
+        content_type = "application/problem+json"
+    )]
+    Quarantined(Problem),
 }
 
 /// Query parameters were read.

@@ -66,6 +66,10 @@ pub enum Error {
     TooManyPasskeys,
     #[error("a role requires a second factor")]
     FactorRequired,
+    #[error("the account is quarantined until a second factor is completed")]
+    AccountQuarantined,
+    #[error("requests from this country are refused")]
+    GeoBlocked,
 }
 
 impl Error {

@@ -1,6 +1,6 @@
 //! Background jobs, off the request path: forgetting idle throttle keys, purging expired
 //! identity records (MFA tickets, WebAuthn ceremonies, sessions past their end), old security
-//! events and expired idempotency keys, and checkpointing the SQLite WAL beside the ledger
+//! events and expired idempotency keys, re-reading a replaced GeoIP database, and checkpointing the SQLite WAL beside the ledger
 //! writer. Each runs forever on its own interval; a failure is logged and retried next time.
 
 use std::sync::Arc;
@@ -18,6 +18,8 @@ pub const SECURITY_EVENT_RETENTION_MS: i64 = 400 * 24 * 60 * 60 * 1_000;
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// Rows deleted per statement, so a purge never holds the write lock for long.
 pub const PURGE_CHUNK: i64 = 5_000;
+/// How often the GeoIP database file is checked for a replacement.
+pub const GEOIP_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the SQLite WAL is checkpointed beside the ledger writer.
 pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -40,6 +42,20 @@ impl App {
                 app.purge_once().await;
             }
         });
+        if self.protection.geo.is_enabled() {
+            let app = self.clone();
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(GEOIP_RELOAD_INTERVAL);
+                loop {
+                    interval.tick().await;
+                    let app = app.clone();
+                    // Reading a city database takes a while: off the async workers.
+                    let _ =
+                        tokio::task::spawn_blocking(move || app.protection.geo.reload_if_changed())
+                            .await;
+                }
+            });
+        }
         let app = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);

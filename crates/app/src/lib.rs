@@ -1,7 +1,8 @@
 //! The use cases of Strongroom, one module per capability: `identity` (accounts, sessions,
 //! tokens, second factors), `ledger` (accounts and money movements, handed to the single
-//! ledger writer), `vault` (personal data and the keys that seal it). `App` holds what they
-//! share — the store, the ledger writer, the clock, the keys and the settings — and exposes
+//! ledger writer), `vault` (personal data and the keys that seal it), `protection`
+//! (fingerprints, impossible travel, hijack detection, quarantine, the outbox). `App` holds
+//! what they share — the store, the ledger writer, the clock, the keys and the settings — and exposes
 //! commands and queries that take typed inputs and a `RequestContext` and return typed
 //! outcomes or an `Error`. This crate knows nothing of HTTP; the `api` crate is its edge.
 
@@ -12,6 +13,7 @@ pub mod ids;
 pub mod jobs;
 pub mod ledger;
 pub mod limits;
+pub mod protection;
 pub mod vault;
 
 use std::collections::BTreeSet;
@@ -72,6 +74,8 @@ pub struct RequestContext {
     pub user_agent: String,
     pub request_id: String,
     pub principal: Principal,
+    /// Where the client address is, when a GeoIP database knows it.
+    pub location: Option<protection::Location>,
 }
 
 impl RequestContext {
@@ -103,6 +107,7 @@ pub struct App {
     pub clock: Clock,
     pub identity: identity::Identity,
     pub vault: vault::Vault,
+    pub protection: protection::Protection,
     pub auth: AuthSettings,
     pub ledger: LedgerSettings,
 }

@@ -73,3 +73,11 @@ pub const OTP_USER_DELAY_MAX: Duration = Duration::from_secs(3);
 /// Networks remembered per user as having completed a second factor, and users remembered.
 pub const KNOWN_NETWORKS_PER_USER_MAX: usize = 8;
 pub const KNOWN_NETWORK_USERS_MAX: usize = 100_000;
+/// Users whose last location and quarantine flag one instance caches.
+pub const PROTECTION_CACHE_USERS_MAX: usize = 100_000;
+/// How long a cached location or quarantine flag is trusted before the store is asked again.
+pub const PROTECTION_RECHECK_MS: i64 = 15_000;
+/// A user's stored location is refreshed at most this often while they stay in one place.
+pub const SIGHTING_REFRESH_MS: i64 = 60_000;
+/// Characters of a city name kept from the GeoIP database.
+pub const GEO_CITY_CHARS_MAX: usize = 100;

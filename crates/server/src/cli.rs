@@ -54,6 +54,24 @@ pub enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
+    /// Operator actions on user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Lift the quarantine of the account with EMAIL (for accounts without a second factor,
+    /// after you have confirmed with the owner); writes a `quarantine_lifted` security event.
+    /// Exit 1 when no such account exists.
+    LiftQuarantine {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

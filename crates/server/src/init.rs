@@ -23,6 +23,7 @@ ops_addr = "127.0.0.1:9100"
 public_origin = "https://localhost:8443"
 cors_allowed_origins = []
 trusted_proxies = []
+forwarded_header = "x-forwarded-for"
 header_read_timeout_secs = 10
 
 [tls]

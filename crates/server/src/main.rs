@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, KeysCommand, LedgerCommand, PkiCommand};
+use crate::cli::{Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand};
 use crate::config::{Config, ConfigError};
 use crate::limits::SIGNING_KEYS_KEPT_MAX;
 
@@ -145,7 +145,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             pki_commands::revoke_client(&config, &name, ca_dir)
         }
+        Command::User {
+            command: UserCommand::LiftQuarantine { config, email },
+        } => {
+            let config = Config::load(&config)?;
+            lift_quarantine(&config, &email).await
+        }
     }
+}
+
+/// `user lift-quarantine`: an operator's decision, recorded as the account's security event.
+async fn lift_quarantine(config: &Config, email: &str) -> anyhow::Result<()> {
+    let store = store::Store::connect(&config.database).await?;
+    store.migrate().await?;
+    let outcome =
+        app::protection::lift_quarantine_by_operator(&store, &app::Clock::System, email).await;
+    store.close().await;
+    match outcome {
+        Ok(true) => println!("quarantine lifted for {email}"),
+        Ok(false) => println!("{email} is not quarantined; nothing changed"),
+        Err(app::Error::NotFound) => anyhow::bail!("no account with email {email}"),
+        Err(app::Error::Validation { .. }) => anyhow::bail!("not an email address: {email}"),
+        Err(error) => return Err(anyhow::anyhow!("cannot lift the quarantine: {error}")),
+    }
+    Ok(())
 }
 
 /// `ledger verify`: the journal is replayed from the genesis hash a page at a time by

@@ -41,7 +41,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         trusted_origins: Arc::new(trusted_origins(&config)?),
     };
     let edge = EdgeConfig {
-        trusted_proxies: TrustedProxies::new(config.server.trusted_proxies.clone()),
+        trusted_proxies: TrustedProxies::new(
+            config.server.trusted_proxies.clone(),
+            config.server.forwarded_header,
+        ),
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
     };
     if !config.server.ops_addr.ip().is_loopback() {
@@ -215,6 +218,7 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
         clock,
         identity,
         vault,
+        protection: build_protection(config)?,
         auth: app::AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
@@ -225,6 +229,23 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
             step_up_amount: config.ledger.step_up_amount,
         },
     })
+}
+
+/// `[protection]`: the GeoIP database must be readable at start (exit 2 otherwise).
+pub fn build_protection(config: &Config) -> anyhow::Result<app::protection::Protection> {
+    let protection = &config.protection;
+    let geo = match &protection.geoip_db {
+        Some(path) => app::protection::GeoIp::open(path).map_err(|reason| ConfigError {
+            key: "protection.geoip_db".into(),
+            reason: format!("cannot be read as a GeoIP2 City database: {reason}"),
+        })?,
+        None => app::protection::GeoIp::disabled(),
+    };
+    Ok(app::protection::Protection::new(
+        geo,
+        protection.impossible_travel_kmh,
+        protection.blocked_countries.iter().cloned().collect(),
+    ))
 }
 
 /// Origins allowed on cookie endpoints: our own and the CORS allowlist.

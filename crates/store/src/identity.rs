@@ -32,6 +32,8 @@ pub struct SessionRecord {
     pub rotated_at: Option<i64>,
     pub grace_blob: Option<Vec<u8>>,
     pub revoked_at: Option<i64>,
+    /// `"London, GB"` when the address was located.
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,10 +45,29 @@ pub struct SecurityEventRecord {
     pub ip: String,
     pub user_agent: String,
     pub session_id: Option<String>,
+    /// `"London, GB"` when the address was located.
+    pub location: Option<String>,
 }
 
-const INSERT_EVENT: &str = "INSERT INTO security_events \
-    (id, user_id, kind, created_at, ip, user_agent, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO security_events \
+    (id, user_id, kind, created_at, ip, user_agent, session_id, location) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// Binds a `SecurityEventRecord` to `INSERT_EVENT`.
+macro_rules! bind_event {
+    ($query:expr, $event:expr) => {
+        $query
+            .bind(&$event.id)
+            .bind(&$event.user_id)
+            .bind(&$event.kind)
+            .bind($event.created_at)
+            .bind(&$event.ip)
+            .bind(&$event.user_agent)
+            .bind(&$event.session_id)
+            .bind(&$event.location)
+    };
+}
+pub(crate) use bind_event;
 
 macro_rules! user_columns {
     () => {
@@ -56,7 +77,7 @@ macro_rules! user_columns {
 macro_rules! session_columns {
     () => {
         "id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, \
-         auth_time, acr, amr, generation, rotated_at, grace_blob, revoked_at"
+         auth_time, acr, amr, generation, rotated_at, grace_blob, revoked_at, location"
     };
 }
 
@@ -109,7 +130,7 @@ impl Store {
         let insert_session = concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         );
         let insert_token = "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)";
         on_pool!(self, pool => {
@@ -118,15 +139,12 @@ impl Store {
                 .bind(&session.id).bind(&session.user_id).bind(session.created_at).bind(session.last_seen_at)
                 .bind(session.expires_at).bind(&session.ip).bind(&session.user_agent).bind(session.auth_time)
                 .bind(&session.acr).bind(&session.amr).bind(session.generation).bind(session.rotated_at)
-                .bind(&session.grace_blob).bind(session.revoked_at)
+                .bind(&session.grace_blob).bind(session.revoked_at).bind(&session.location)
                 .execute(&mut *tx).await?;
             sqlx::query(insert_token)
                 .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
                 .execute(&mut *tx).await?;
-            sqlx::query(INSERT_EVENT)
-                .bind(&event.id).bind(&event.user_id).bind(&event.kind).bind(event.created_at)
-                .bind(&event.ip).bind(&event.user_agent).bind(&event.session_id)
-                .execute(&mut *tx).await?;
+            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -244,9 +262,7 @@ impl Store {
         &self,
         event: &SecurityEventRecord,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(INSERT_EVENT)
-            .bind(&event.id).bind(&event.user_id).bind(&event.kind).bind(event.created_at)
-            .bind(&event.ip).bind(&event.user_agent).bind(&event.session_id)
+        on_pool!(self, pool => bind_event!(sqlx::query(INSERT_EVENT), event)
             .execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -261,7 +277,7 @@ impl Store {
     ) -> Result<Vec<SecurityEventRecord>, StoreError> {
         // One more than a page, so the caller can tell whether another page follows.
         let limit = limit.clamp(1, SECURITY_EVENTS_PAGE_LEN_MAX.saturating_add(1));
-        let sql = "SELECT id, user_id, kind, created_at, ip, user_agent, session_id FROM security_events \
+        let sql = "SELECT id, user_id, kind, created_at, ip, user_agent, session_id, location FROM security_events \
                    WHERE user_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3";
         let rows: Vec<SecurityEventRecord> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(user_id).bind(before_id).bind(limit).fetch_all(pool).await?);

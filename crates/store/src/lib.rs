@@ -8,6 +8,7 @@ mod ledger;
 mod limits;
 mod mfa;
 mod profiles;
+mod protection;
 mod webauthn;
 mod writer;
 
@@ -25,6 +26,7 @@ pub use ledger::*;
 pub use limits::*;
 pub use mfa::*;
 pub use profiles::*;
+pub use protection::*;
 pub use webauthn::*;
 pub use writer::*;
 

@@ -38,3 +38,5 @@ pub const WRITER_BATCH_MAX: usize = 512;
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
 pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
+/// Notifications served per outbox page.
+pub const OUTBOX_PAGE_LEN_MAX: i64 = 500;

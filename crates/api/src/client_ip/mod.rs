@@ -2,7 +2,10 @@
 //! the rightmost forwarded address that is not itself a trusted proxy.
 //!
 //! Reading from the right means a client cannot spoof its address by prepending entries: every
-//! hop to the right of the first untrusted one was added by our own infrastructure.
+//! hop to the right of the first untrusted one was added by our own infrastructure. Only the
+//! one header the proxy sets (`server.forwarded_header`) is read; the other is ignored even
+//! from a trusted proxy, so a client cannot slip a `Forwarded: for=…` past a proxy that only
+//! appends to `X-Forwarded-For` (or the reverse).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -34,18 +37,34 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
-/// The networks whose forwarding headers we believe (`server.trusted_proxies`).
+/// The one forwarding header trusted proxies set (`server.forwarded_header`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, …`
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client;proto=https, for=proxy1`
+    Forwarded,
+}
+
+/// The networks whose forwarding header we believe (`server.trusted_proxies`) and which
+/// header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        TrustedProxies(networks)
+    pub fn new(networks: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        TrustedProxies { networks, header }
     }
 
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
-        self.0.iter().any(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .any(|network| network.contains(&address))
     }
 }
 
@@ -63,10 +82,10 @@ pub fn resolve(
     if !trusted.contains(peer) {
         return Ok(peer);
     }
-    let mut chain = forwarded_chain(headers)?;
-    if chain.is_empty() {
-        chain = x_forwarded_for_chain(headers)?;
-    }
+    let chain = match trusted.header {
+        ForwardedHeader::XForwardedFor => x_forwarded_for_chain(headers)?,
+        ForwardedHeader::Forwarded => forwarded_chain(headers)?,
+    };
     if chain.len() > FORWARDED_HOPS_MAX {
         return Err(MalformedForwarding("too many forwarding hops"));
     }

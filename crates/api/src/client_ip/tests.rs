@@ -3,19 +3,33 @@
 use super::*;
 use http::HeaderValue;
 
-fn trusted() -> TrustedProxies {
-    TrustedProxies::new(vec![
-        "10.0.0.0/8".parse().unwrap(),
-        "fd00::/8".parse().unwrap(),
-    ])
+fn trusted(header: ForwardedHeader) -> TrustedProxies {
+    TrustedProxies::new(
+        vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()],
+        header,
+    )
 }
 
 fn check(peer: &str, headers: &[(&'static str, &str)], expected: Result<&str, ()>) {
+    let header = if headers.iter().any(|(name, _)| *name == "forwarded") {
+        ForwardedHeader::Forwarded
+    } else {
+        ForwardedHeader::XForwardedFor
+    };
+    check_with(header, peer, headers, expected);
+}
+
+fn check_with(
+    header: ForwardedHeader,
+    peer: &str,
+    headers: &[(&'static str, &str)],
+    expected: Result<&str, ()>,
+) {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
         map.append(*name, HeaderValue::from_str(value).unwrap());
     }
-    let got = resolve(peer.parse().unwrap(), &map, &trusted());
+    let got = resolve(peer.parse().unwrap(), &map, &trusted(header));
     match expected {
         Ok(address) => assert_eq!(got, Ok(address.parse().unwrap()), "{peer} {headers:?}"),
         Err(()) => assert!(got.is_err(), "{peer} {headers:?} gave {got:?}"),
@@ -82,7 +96,7 @@ fn trusted_proxies_forward_the_rightmost_untrusted_address() {
 }
 
 #[test]
-fn forwarded_header_is_understood_and_preferred() {
+fn the_forwarded_header_is_understood_when_configured() {
     check(
         "10.0.0.1",
         &[("forwarded", "for=198.51.100.7;proto=https")],
@@ -93,18 +107,43 @@ fn forwarded_header_is_understood_and_preferred() {
         &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.1.1.1"#)],
         Ok("2001:db8::1"),
     );
-    check(
+}
+
+#[test]
+fn only_the_configured_header_is_read() {
+    // A proxy that appends to X-Forwarded-For passes a client's own `Forwarded` through.
+    let both = [
+        ("forwarded", "for=192.0.2.1:8080"),
+        ("x-forwarded-for", "198.51.100.7"),
+    ];
+    check_with(
+        ForwardedHeader::XForwardedFor,
         "10.0.0.1",
-        &[
-            ("forwarded", "for=192.0.2.1:8080"),
-            ("x-forwarded-for", "1.2.3.4"),
-        ],
+        &both,
+        Ok("198.51.100.7"),
+    );
+    check_with(
+        ForwardedHeader::Forwarded,
+        "10.0.0.1",
+        &both,
         Ok("192.0.2.1"),
     );
-    check(
+    // The other header is not even parsed: its garbage is no error.
+    check_with(
+        ForwardedHeader::XForwardedFor,
         "10.0.0.1",
-        &[("forwarded", "proto=https"), ("x-forwarded-for", "1.2.3.4")],
-        Ok("1.2.3.4"),
+        &[
+            ("forwarded", "garbage"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ],
+        Ok("198.51.100.7"),
+    );
+    // Without the configured header, the proxy itself is the client.
+    check_with(
+        ForwardedHeader::Forwarded,
+        "10.0.0.1",
+        &[("x-forwarded-for", "198.51.100.7")],
+        Ok("10.0.0.1"),
     );
 }
 

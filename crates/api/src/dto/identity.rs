@@ -97,7 +97,7 @@ impl SessionView {
             id: session.id,
             ip: session.ip,
             user_agent: session.user_agent,
-            location: None,
+            location: session.location,
         }
     }
 }
@@ -295,11 +295,14 @@ pub struct UpdateMe {
 pub struct SecurityEvent {
     pub id: String,
     /// `registered`, `login`, `login_failed`, `logout`, `session_revoked`,
-    /// `refresh_token_reused`, `mfa_*`, `step_up`, `profile_*` (see the README).
+    /// `refresh_token_reused`, `mfa_*`, `step_up`, `profile_*`, `impossible_travel`,
+    /// `session_hijack_suspected`, `account_quarantined`, `quarantine_lifted` (docs/api.md).
     pub kind: String,
     pub created_at: String,
     pub ip: String,
     pub user_agent: String,
+    /// City and country when GeoIP is configured and knew the address (`"London, GB"`).
+    pub location: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -316,6 +319,7 @@ impl From<store::SecurityEventRecord> for SecurityEvent {
             created_at: rfc3339(event.created_at),
             ip: event.ip,
             user_agent: event.user_agent,
+            location: event.location,
         }
     }
 }

@@ -4,11 +4,13 @@
 
 mod identity;
 mod ledger;
+mod outbox;
 mod passkeys;
 mod profile;
 
 pub use identity::*;
 pub use ledger::*;
+pub use outbox::*;
 pub use passkeys::*;
 pub use profile::*;
 

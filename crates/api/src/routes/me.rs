@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 
-use crate::context::UserCtx;
+use crate::context::{QuarantineExemptCtx, UserCtx};
 use crate::dto::{Me, PageQuery, SecurityEventList, UpdateMe};
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -16,7 +16,7 @@ use crate::state::AppState;
     responses((status = 200, description = "The account", body = Me), BearerProblems))]
 pub async fn get_me(
     State(state): State<AppState>,
-    UserCtx(ctx): UserCtx,
+    QuarantineExemptCtx(ctx): QuarantineExemptCtx,
 ) -> Result<Json<Me>, ApiError> {
     Ok(Json(state.app.me(&ctx).await?.into()))
 }

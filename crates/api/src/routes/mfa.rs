@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::context::{Ctx, UserCtx};
+use crate::context::{Ctx, QuarantineExemptCtx, UserCtx};
 use crate::cookies::token_response;
 use crate::dto::{
     CodeRequest, EnrolRequest, RecoveryCodes, TicketCodeRequest, TicketRecoveryRequest,
@@ -107,7 +107,7 @@ pub async fn login_recovery(
     ))]
 pub async fn step_up_totp(
     State(state): State<AppState>,
-    UserCtx(ctx): UserCtx,
+    QuarantineExemptCtx(ctx): QuarantineExemptCtx,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, ApiError> {
     Ok(token_response(

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod me;
 pub mod mfa;
 pub mod openapi;
+pub mod outbox;
 pub mod profile;
 pub mod webauthn;
 

@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::Value;
 
-use crate::context::{Ctx, UserCtx};
+use crate::context::{Ctx, QuarantineExemptCtx, UserCtx};
 use crate::cookies::token_response;
 use crate::dto::{
     AssertionRequest, EnrolRequest, LoginOptionsRequest, PasskeyRegistered, RegisterPasskeyRequest,
@@ -125,7 +125,7 @@ pub async fn login(
     ))]
 pub async fn step_up_options(
     State(state): State<AppState>,
-    UserCtx(ctx): UserCtx,
+    QuarantineExemptCtx(ctx): QuarantineExemptCtx,
 ) -> Result<Json<Value>, ApiError> {
     ceremony_response(state.app.passkey_step_up_options(&ctx).await?)
 }
@@ -140,7 +140,7 @@ pub async fn step_up_options(
     ))]
 pub async fn step_up(
     State(state): State<AppState>,
-    UserCtx(ctx): UserCtx,
+    QuarantineExemptCtx(ctx): QuarantineExemptCtx,
     ApiJson(body): ApiJson<AssertionRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = state

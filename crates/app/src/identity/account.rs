@@ -104,7 +104,8 @@ impl App {
         let Some(user) = user else {
             return Err(Error::InvalidCredentials);
         };
-        if !matches!(verification, Verification::Valid { .. }) || user.status != STATUS_ACTIVE {
+        if !matches!(verification, Verification::Valid { .. }) || !super::may_sign_in(&user.status)
+        {
             // Off the response path: a wrong password must take as long as an unknown email.
             self.record_event_detached(ctx, &user.id, "login_failed");
             return Err(Error::InvalidCredentials);

@@ -37,7 +37,7 @@ impl App {
         });
     }
 
-    fn event(
+    pub(crate) fn event(
         &self,
         ctx: &RequestContext,
         user_id: &str,
@@ -52,6 +52,10 @@ impl App {
             ip: ctx.ip.to_string(),
             user_agent: ctx.user_agent.clone(),
             session_id: session_id.map(str::to_owned),
+            location: ctx
+                .location
+                .as_ref()
+                .map(crate::protection::Location::label),
         }
     }
 }

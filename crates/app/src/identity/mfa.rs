@@ -315,7 +315,7 @@ impl App {
             .store
             .find_user(user_id)
             .await?
-            .filter(|user| user.status == super::STATUS_ACTIVE)
+            .filter(|user| super::may_sign_in(&user.status))
             .ok_or(Error::InvalidCode)?;
         self.identity.throttles.remember_network(user_id, ctx.ip);
         self.start_session(ctx, &user, Acr::Mfa, amr).await
@@ -369,6 +369,8 @@ impl App {
         }
         self.store
             .set_session_authentication(&session.id, "mfa", &amr.join(","), now)
+            .await?;
+        self.lift_quarantine_after_mfa(ctx, caller.user_id.as_str(), Some(&session.id))
             .await?;
         let session = self
             .store

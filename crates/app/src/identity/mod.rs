@@ -29,6 +29,12 @@ pub const TOKEN_AUDIENCE: &str = "strongroom";
 const DEFAULT_ROLE: &str = "customer";
 const STATUS_ACTIVE: &str = "active";
 
+/// Active and quarantined accounts may sign in (a quarantined one's tokens are held until a
+/// second factor is completed).
+fn may_sign_in(status: &str) -> bool {
+    status == STATUS_ACTIVE || status == crate::protection::STATUS_QUARANTINED
+}
+
 /// The identity services the use cases share.
 pub struct Identity {
     pub keys: SigningKeys,

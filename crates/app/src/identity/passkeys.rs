@@ -439,7 +439,7 @@ impl App {
             .store
             .find_user(&user_id)
             .await?
-            .filter(|user| user.status == super::STATUS_ACTIVE)
+            .filter(|user| super::may_sign_in(&user.status))
             .ok_or(Error::InvalidAssertion)?;
         self.identity.throttles.remember_network(&user_id, ctx.ip);
         self.start_session(ctx, &user, Acr::Mfa, &["hwk", "user"])

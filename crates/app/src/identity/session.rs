@@ -68,6 +68,15 @@ impl App {
             .ok_or(Error::InvalidRefreshToken)?;
         let now = self.clock.now_ms();
         let session = self.live_session(&session_id, now).await?;
+        // Another browser or system than the session's, or an impossible journey: the
+        // session dies and the account is quarantined.
+        if self.check_device(ctx, &session).await?
+            || self
+                .check_travel(ctx, &session.user_id, Some(&session.id))
+                .await?
+        {
+            return Err(Error::InvalidToken);
+        }
         if generation == session.generation {
             let user = self
                 .store

@@ -12,8 +12,8 @@
 //! its slot (at most `OTP_USER_DELAY_MAX`), and only when the queue is longer than that is it
 //! refused — so a guesser spread over many networks gets no more than the ceiling's rate,
 //! while a network that completed a factor before (the owner's) keeps its own budget and is
-//! never held back. IPv6 clients are keyed by their /64, which one subscriber usually holds
-//! whole.
+//! never held back. IPv6 clients are keyed by their /64 in every throttle (one subscriber
+//! usually holds a whole /64, so rotating addresses inside it buys nothing).
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -110,6 +110,7 @@ impl Throttles {
     /// In order: the (account, IP) pair first, so an attacker's refused attempts consume
     /// neither the IP-wide nor the account-wide allowance.
     pub fn login(&self, account: &str, ip: IpAddr) -> Result<(), Error> {
+        let ip = client_network(ip);
         self.check(
             &self.login_account_ip,
             &(account.to_owned(), ip),
@@ -124,11 +125,11 @@ impl Throttles {
     }
 
     pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
-        self.check(&self.register_ip, &ip, REGISTER_IP_BURST)
+        self.check(&self.register_ip, &client_network(ip), REGISTER_IP_BURST)
     }
 
     pub fn refresh(&self, ip: IpAddr) -> Result<(), Error> {
-        self.check(&self.refresh_ip, &ip, REFRESH_IP_BURST)
+        self.check(&self.refresh_ip, &client_network(ip), REFRESH_IP_BURST)
     }
 
     /// Admits one second-factor attempt of `user_id` from `ip`: refused (429) when this

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use identity::{AccessClaims, Acr};
 use secrecy::SecretString;
-use store::{SecurityEventRecord, SessionRecord, UserRecord};
+use store::{SessionRecord, UserRecord};
 
 use super::{Caller, TOKEN_AUDIENCE};
 pub use crate::limits::VERIFIED_TOKENS_MAX;
@@ -174,21 +174,26 @@ impl App {
             rotated_at: None,
             grace_blob: None,
             revoked_at: None,
+            location: ctx
+                .location
+                .as_ref()
+                .map(crate::protection::Location::label),
         };
         let (refresh_token, refresh_hash) = identity::refresh::new_refresh_token()
             .map_err(|error| crate::error::internal("no randomness for a refresh token", error))?;
-        let event = SecurityEventRecord {
-            id: new_id(),
-            user_id: user.id.clone(),
-            kind: "login".to_owned(),
-            created_at: now,
-            ip: ctx.ip.to_string(),
-            user_agent: ctx.user_agent.clone(),
-            session_id: Some(session.id.clone()),
-        };
+        let event = self.event(ctx, &user.id, "login", Some(&session.id));
+        // A password sign-in from an impossible place quarantines the account: the password
+        // still works, but its tokens are held until a second factor is completed.
+        if acr == Acr::Pwd {
+            self.check_travel(ctx, &user.id, None).await?;
+        }
         self.store
             .create_session(&session, &refresh_hash, &event)
             .await?;
+        if acr == Acr::Mfa {
+            self.lift_quarantine_after_mfa(ctx, &user.id, Some(&session.id))
+                .await?;
+        }
         self.identity
             .sessions
             .insert(&session.id, &user.id, session.expires_at);

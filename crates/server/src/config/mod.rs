@@ -15,6 +15,8 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 pub const ENV_PREFIX: &str = "STRONGROOM__";
+/// Bounds of `protection.impossible_travel_kmh` (an airliner flies at about 900 km/h).
+const IMPOSSIBLE_TRAVEL_KMH_RANGE: std::ops::RangeInclusive<u32> = 100..=100_000;
 /// Bounds of `server.header_read_timeout_secs`.
 const HEADER_READ_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
 
@@ -49,7 +51,18 @@ pub struct Config {
     pub keys: KeysConfig,
     pub auth: AuthConfig,
     pub ledger: LedgerConfig,
+    pub protection: ProtectionConfig,
     pub services: Vec<ServiceConfig>,
+}
+
+/// `[protection]`.
+#[derive(Debug, Clone)]
+pub struct ProtectionConfig {
+    /// A GeoIP2/GeoLite2 City database; `None`: no location, travel or country checks.
+    pub geoip_db: Option<PathBuf>,
+    pub impossible_travel_kmh: u32,
+    /// ISO 3166-1 alpha-2 codes refused on the public listener.
+    pub blocked_countries: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -60,6 +73,8 @@ pub struct ServerConfig {
     pub public_origin: String,
     pub cors_allowed_origins: Vec<HeaderValue>,
     pub trusted_proxies: Vec<IpNet>,
+    /// The one forwarding header a trusted proxy sets.
+    pub forwarded_header: api::client_ip::ForwardedHeader,
     pub header_read_timeout: Duration,
 }
 
@@ -235,6 +250,16 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             .iter()
             .map(|cidr| parse_network(cidr))
             .collect::<Result<_, _>>()?,
+        forwarded_header: match raw.server.forwarded_header.as_str() {
+            "x-forwarded-for" => api::client_ip::ForwardedHeader::XForwardedFor,
+            "forwarded" => api::client_ip::ForwardedHeader::Forwarded,
+            _ => {
+                return Err(config_error(
+                    "server.forwarded_header",
+                    "must be \"x-forwarded-for\" or \"forwarded\"",
+                ));
+            }
+        },
         header_read_timeout: {
             let secs = raw.server.header_read_timeout_secs;
             if !HEADER_READ_TIMEOUT_SECS_RANGE.contains(&secs) {
@@ -366,6 +391,12 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             scopes: service.scopes,
         });
     }
+    let protection = ProtectionConfig {
+        geoip_db: (!raw.protection.geoip_db.trim().is_empty())
+            .then(|| resolve(&raw.protection.geoip_db)),
+        impossible_travel_kmh: raw.protection.impossible_travel_kmh,
+        blocked_countries: raw.protection.blocked_countries.clone(),
+    };
     let auth = AuthConfig {
         access_token_ttl_secs: raw.auth.access_token_ttl_secs,
         refresh_family_ttl_secs: raw.auth.refresh_family_ttl_secs,
@@ -382,6 +413,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             currencies: raw.ledger.currencies.clone(),
             step_up_amount: raw.ledger.step_up_amount,
         },
+        protection,
         services,
     })
 }
@@ -437,10 +469,10 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
             "Redis support is not yet implemented; leave empty",
         ));
     }
-    if !raw.protection.geoip_db.is_empty() {
+    if !IMPOSSIBLE_TRAVEL_KMH_RANGE.contains(&raw.protection.impossible_travel_kmh) {
         return Err(config_error(
-            "protection.geoip_db",
-            "GeoIP checks are not yet implemented; leave empty",
+            "protection.impossible_travel_kmh",
+            "must be 100 to 100000",
         ));
     }
     Ok(())

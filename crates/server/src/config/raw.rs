@@ -31,6 +31,7 @@ pub(super) struct RawServer {
     pub(super) public_origin: String,
     pub(super) cors_allowed_origins: Vec<String>,
     pub(super) trusted_proxies: Vec<String>,
+    pub(super) forwarded_header: String,
     pub(super) header_read_timeout_secs: u64,
 }
 
@@ -43,6 +44,7 @@ impl Default for RawServer {
             public_origin: "https://localhost:8443".into(),
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             header_read_timeout_secs: 10,
         }
     }

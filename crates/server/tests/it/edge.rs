@@ -271,17 +271,37 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         .await
         .unwrap();
     assert_eq!(spoofed.status(), 200);
-    let forwarded = client
-        .get(&url)
+    // The proxy is configured for X-Forwarded-For: a client's own `Forwarded` passed
+    // through it changes nothing, and neither does its garbage.
+    for spoof in ["for=\"[2001:db8::7]:4711\";proto=https", "garbage"] {
+        let forwarded = client
+            .get(&url)
+            .header("forwarded", spoof)
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forwarded.status(), 200);
+    }
+    assert_eq!(
+        access_log_client_ips(&proxied.log()),
+        ["198.51.100.7", "203.0.113.9", "203.0.113.9"]
+    );
+    // A proxy that sets `Forwarded` instead: only that header is read.
+    let rfc7239 = sqlite_server(&[
+        ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+        ("STRONGROOM__SERVER__FORWARDED_HEADER", "forwarded"),
+    ]);
+    let forwarded = rfc7239
+        .client()
+        .get(format!("{}/healthz", rfc7239.public_url))
         .header("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")
+        .header("x-forwarded-for", "6.6.6.6")
         .send()
         .await
         .unwrap();
     assert_eq!(forwarded.status(), 200);
-    assert_eq!(
-        access_log_client_ips(&proxied.log()),
-        ["198.51.100.7", "2001:db8::7"]
-    );
+    assert_eq!(access_log_client_ips(&rfc7239.log()), ["2001:db8::7"]);
     let malformed = client
         .get(&url)
         .header("x-forwarded-for", "not-an-address")

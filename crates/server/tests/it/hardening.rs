@@ -405,22 +405,33 @@ async fn passkeys_are_listed_named_and_removed_with_step_up() {
 #[tokio::test]
 async fn a_refresh_replayed_from_another_client_inside_the_grace_is_reuse() {
     // Only the client that raced itself gets the grace answer; a thief replaying the old
-    // cookie from another browser kills the family at once.
-    let server = sqlite_server(&[]);
+    // cookie from another network — even with the same browser — kills the family at once.
+    let server = proxied_server(Database::Sqlite);
     let api = Api::new(&server);
     assert_eq!(
         api.register("tao@example.com", PASSWORD).await.status(),
         201
     );
-    let refresh = |cookie: String, agent: &'static str| {
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    let refresh = |cookie: String, ip: &'static str| {
         api.client
             .post(format!("{}/v1/auth/refresh", api.base))
             .header("cookie", format!("__Host-strongroom_rt={cookie}"))
-            .header("user-agent", agent)
+            .header("user-agent", FIREFOX)
+            .header("x-forwarded-for", ip)
             .send()
     };
-    let (_, cookie) = api.login("tao@example.com").await;
-    let first = refresh(cookie.clone(), "Firefox/140").await.unwrap();
+    let login = api
+        .client
+        .post(format!("{}/v1/auth/login", api.base))
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", "192.0.2.10")
+        .json(&json!({"email": "tao@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = refresh_cookie(&login).unwrap();
+    let first = refresh(cookie.clone(), "192.0.2.10").await.unwrap();
     assert_eq!(first.status(), 200);
     let rotated = refresh_cookie(&first).unwrap();
     let token = first.json::<Value>().await.unwrap()["access_token"]
@@ -428,18 +439,18 @@ async fn a_refresh_replayed_from_another_client_inside_the_grace_is_reuse() {
         .unwrap()
         .to_owned();
     // The same client racing itself: the same pair.
-    let same = refresh(cookie.clone(), "Firefox/140").await.unwrap();
+    let same = refresh(cookie.clone(), "192.0.2.10").await.unwrap();
     assert_eq!(same.status(), 200);
     assert_eq!(refresh_cookie(&same).unwrap(), rotated);
-    // Another User-Agent within the grace: reuse; the session dies.
-    let thief = refresh(cookie, "curl/8.0").await.unwrap();
+    // Another network within the grace: reuse; the session dies.
+    let thief = refresh(cookie, "203.0.113.66").await.unwrap();
     assert_eq!(code(thief).await, (401, "refresh_token_reused".into()));
     assert_eq!(
         code(api.get("/v1/me", &token).await).await,
         (401, "invalid_token".into())
     );
     assert_eq!(
-        code(refresh(rotated, "Firefox/140").await.unwrap()).await,
+        code(refresh(rotated, "192.0.2.10").await.unwrap()).await,
         (401, "invalid_refresh_token".into())
     );
 }

@@ -19,6 +19,7 @@ mod mfa;
 mod mtls;
 mod passkeys;
 mod profile;
+mod protection;
 mod stores;
 mod tls;
 

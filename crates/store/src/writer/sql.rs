@@ -20,8 +20,11 @@ const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, 
     k.response_body FROM json_each($1) AS j JOIN idempotency_keys AS k \
     ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
 /// `[id, ...]` → account rows.
-const SQLITE_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
-    FROM accounts WHERE id IN (SELECT value FROM json_each($1))";
+/// A customer account whose owner is quarantined cannot send: its status reads `quarantined`.
+const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
+    CASE WHEN u.status = 'quarantined' THEN 'quarantined' ELSE a.status END \
+    FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
+    WHERE a.id IN (SELECT value FROM json_each($1))";
 /// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
 /// ($3), balances ($4), chain head ($5, $6). Row shapes as in `Writer::decide`. A balance is
 /// set only if it still holds the value the writer computed from (compare-and-set): a cache
@@ -46,8 +49,10 @@ const SQLITE_WRITES: &str = "\
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
     JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
-const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT id, user_id, kind, currency, balance, status \
-    FROM accounts WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
+    CASE WHEN u.status = 'quarantined' THEN 'quarantined' ELSE a.status END \
+    FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
+    WHERE a.id IN (SELECT jsonb_array_elements_text($1::jsonb))";
 /// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
 const POSTGRES_WRITES: &str = "\
     WITH t AS (INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \

@@ -6,7 +6,7 @@ use store::*;
 
 use crate::stores;
 
-fn user(id: &str, email: &str) -> UserRecord {
+pub(crate) fn user(id: &str, email: &str) -> UserRecord {
     UserRecord {
         id: id.into(),
         email: email.into(),
@@ -18,7 +18,7 @@ fn user(id: &str, email: &str) -> UserRecord {
     }
 }
 
-fn session(id: &str, user_id: &str, created_at: i64, expires_at: i64) -> SessionRecord {
+pub(crate) fn session(id: &str, user_id: &str, created_at: i64, expires_at: i64) -> SessionRecord {
     SessionRecord {
         id: id.into(),
         user_id: user_id.into(),
@@ -34,10 +34,11 @@ fn session(id: &str, user_id: &str, created_at: i64, expires_at: i64) -> Session
         rotated_at: None,
         grace_blob: None,
         revoked_at: None,
+        location: None,
     }
 }
 
-fn event(id: &str, user_id: &str, created_at: i64) -> SecurityEventRecord {
+pub(crate) fn event(id: &str, user_id: &str, created_at: i64) -> SecurityEventRecord {
     SecurityEventRecord {
         id: id.into(),
         user_id: user_id.into(),
@@ -46,6 +47,7 @@ fn event(id: &str, user_id: &str, created_at: i64) -> SecurityEventRecord {
         ip: "192.0.2.1".into(),
         user_agent: "ua".into(),
         session_id: None,
+        location: Some("London, GB".into()),
     }
 }
 
@@ -488,7 +490,13 @@ async fn data_keys_profiles_and_rewrapping() {
     }
 }
 
-fn transfer(key: &str, from: &str, to: &str, amount: i64, kind: PostingKind) -> PostingRequest {
+pub(crate) fn transfer(
+    key: &str,
+    from: &str,
+    to: &str,
+    amount: i64,
+    kind: PostingKind,
+) -> PostingRequest {
     PostingRequest {
         kind,
         transfer_id: format!("t-{key}"),

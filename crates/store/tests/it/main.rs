@@ -11,6 +11,7 @@
 )]
 
 mod conformance;
+mod protection;
 mod schema;
 
 use secrecy::SecretString;

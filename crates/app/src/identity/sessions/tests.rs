@@ -57,6 +57,7 @@ async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply
         rotated_at: None,
         grace_blob: None,
         revoked_at: None,
+        location: None,
     };
     let event = store::SecurityEventRecord {
         id: "e1".into(),
@@ -66,6 +67,7 @@ async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply
         ip: "192.0.2.1".into(),
         user_agent: String::new(),
         session_id: Some("s1".into()),
+        location: None,
     };
     store
         .create_session(&session, b"hash", &event)

@@ -1,0 +1,58 @@
+//! What kind of client a User-Agent names: browser family and operating system (woothee).
+//! Versions are ignored on purpose: a browser that updates itself is the same device.
+
+/// Browser family and operating system, e.g. `Chrome` on `Linux`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub browser: String,
+    pub os: String,
+}
+
+const UNKNOWN: &str = "UNKNOWN";
+
+impl Device {
+    pub fn parse(user_agent: &str) -> Device {
+        let parsed = woothee::parser::Parser::new().parse(user_agent);
+        let (browser, os) = parsed.map_or((UNKNOWN, UNKNOWN), |result| (result.name, result.os));
+        Device {
+            browser: browser.to_owned(),
+            os: os.to_owned(),
+        }
+    }
+
+    /// `"Chrome on Linux"`.
+    pub fn label(&self) -> String {
+        format!("{} on {}", self.browser, self.os)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const CHROME_LINUX_NEWER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+    const FIREFOX_WINDOWS: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:134.0) Gecko/20100101 Firefox/134.0";
+    const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+    #[test]
+    fn browsers_and_systems_are_told_apart_and_versions_ignored() {
+        let chrome = Device::parse(CHROME_LINUX);
+        assert_eq!(chrome.browser, "Chrome");
+        assert_eq!(chrome.os, "Linux");
+        assert_eq!(chrome, Device::parse(CHROME_LINUX_NEWER));
+        assert_ne!(chrome, Device::parse(FIREFOX_WINDOWS));
+        assert_eq!(Device::parse(SAFARI_IPHONE).os, "iPhone");
+        assert_eq!(
+            Device::parse(FIREFOX_WINDOWS).label(),
+            "Firefox on Windows 10"
+        );
+    }
+
+    #[test]
+    fn unparseable_agents_are_one_unknown_device() {
+        assert_eq!(Device::parse(""), Device::parse("curl-ish"));
+        assert_eq!(Device::parse("").browser, UNKNOWN);
+    }
+}

@@ -1,0 +1,509 @@
+//! Account protection through real HTTPS with MaxMind's test City database: impossible travel
+//! kills the session and quarantines the account, a refresh from another browser does the
+//! same, a second factor lifts the quarantine (an operator, for a password-only account),
+//! blocked countries, the forwarding rule and IPv6 /64 budgets, and the notifications outbox
+//! drained by a service. Addresses: London 81.2.69.142, Changchun 175.16.199.7 (see
+//! crates/test_support/data/geoip/README.md).
+
+use reqwest::{RequestBuilder, Response};
+use serde_json::{Value, json};
+use test_support::{Database, PgCluster, TestServer};
+
+use crate::binary;
+use crate::identity::{Api, PASSWORD, code, refresh_cookie};
+use crate::mfa::{code_at, enrol_totp, now};
+
+const LONDON: &str = "81.2.69.142";
+const CHANGCHUN: &str = "175.16.199.7";
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+
+fn geoip_db() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../test_support/data/geoip/GeoIP2-City-Test.mmdb")
+        .display()
+        .to_string()
+}
+
+fn protected_server(database: Database, extra: &[(&str, &str)]) -> TestServer {
+    let db = geoip_db();
+    let mut env = vec![
+        ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+        ("STRONGROOM__PROTECTION__GEOIP_DB", db.as_str()),
+        (
+            "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+            "[\"ledger:deposit\",\"ledger:withdraw\",\"ledger:read\",\"notifications:read\"]",
+        ),
+    ];
+    env.extend_from_slice(extra);
+    TestServer::start(binary(), database, &env)
+}
+
+/// A browser somewhere: every request carries its User-Agent and (through the trusted
+/// proxy) its address.
+struct Browser<'s> {
+    server: &'s TestServer,
+    client: reqwest::Client,
+    agent: &'static str,
+    ip: &'static str,
+}
+
+impl<'s> Browser<'s> {
+    fn new(server: &'s TestServer, agent: &'static str, ip: &'static str) -> Self {
+        Browser {
+            server,
+            client: server.client(),
+            agent,
+            ip,
+        }
+    }
+
+    fn at(&self, ip: &'static str) -> Self {
+        Browser {
+            ip,
+            ..Browser::new(self.server, self.agent, ip)
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.server.public_url))
+            .header("user-agent", self.agent)
+            .header("x-forwarded-for", self.ip)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(reqwest::Method::GET, path)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn register(&self, email: &str) {
+        let body = json!({"email": email, "password": PASSWORD, "display_name": "Protected"});
+        assert_eq!(self.post("/v1/auth/register", body).await.status(), 201);
+    }
+
+    /// Password login: the raw answer.
+    async fn login(&self, email: &str) -> Response {
+        self.post(
+            "/v1/auth/login",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// Password login of an account without a second factor: (access token, refresh cookie).
+    async fn sign_in(&self, email: &str) -> (String, String) {
+        let response = self.login(email).await;
+        assert_eq!(response.status(), 200);
+        let cookie = refresh_cookie(&response).unwrap();
+        let body: Value = response.json().await.unwrap();
+        (body["access_token"].as_str().unwrap().to_owned(), cookie)
+    }
+
+    async fn refresh(&self, cookie: &str) -> Response {
+        self.request(reqwest::Method::POST, "/v1/auth/refresh")
+            .header("cookie", format!("__Host-strongroom_rt={cookie}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn events(&self, token: &str) -> Vec<Value> {
+        let page: Value = self
+            .get("/v1/me/security-events", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"].as_array().unwrap().clone()
+    }
+}
+
+/// The caller's events, after checking that each of `expected` is among them.
+async fn events_with(browser: &Browser<'_>, token: &str, expected: &[&str]) -> Vec<Value> {
+    let events = browser.events(token).await;
+    let kinds = kinds(&events);
+    for kind in expected {
+        assert!(
+            kinds.contains(&(*kind).to_owned()),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+    events
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn find<'e>(events: &'e [Value], kind: &str) -> &'e Value {
+    events
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} event in {events:?}"))
+}
+
+async fn outbox(server: &TestServer, query: &str) -> Value {
+    let response = server
+        .service_client("payments")
+        .get(format!("{}/internal/v1/outbox{query}", server.internal_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn impossible_travel_quarantines_until_an_operator_lifts_it(
+    server: TestServer,
+    database_url: Option<String>,
+) {
+    let operator = |email: &str| {
+        let mut command = std::process::Command::new(binary());
+        command.args([
+            "user",
+            "lift-quarantine",
+            "--config",
+            server.config_path().to_str().unwrap(),
+            "--email",
+            email,
+        ]);
+        if let Some(url) = &database_url {
+            command.env("STRONGROOM__DATABASE__URL", url);
+        }
+        command.output().unwrap()
+    };
+    let london = Browser::new(&server, FIREFOX, LONDON);
+    london.register("marco@example.com").await;
+    let (token, cookie) = london.sign_in("marco@example.com").await;
+    assert_eq!(london.get("/v1/accounts", &token).await.status(), 200);
+    let sessions: Value = london
+        .get("/v1/auth/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["items"][0]["location"], "London, GB");
+
+    // The same token from Changchun seconds later: refused, the session is dead, the refresh
+    // family with it.
+    let changchun = london.at(CHANGCHUN);
+    assert_eq!(
+        code(changchun.get("/v1/accounts", &token).await).await,
+        (401, "invalid_token".into())
+    );
+    assert_eq!(
+        code(london.get("/v1/accounts", &token).await).await,
+        (401, "invalid_token".into())
+    );
+    assert_eq!(london.refresh(&cookie).await.status(), 401);
+
+    // The password still signs in, but the account is on hold everywhere except /v1/me.
+    let (held, _) = london.sign_in("marco@example.com").await;
+    assert_eq!(
+        code(london.get("/v1/accounts", &held).await).await,
+        (403, "account_quarantined".into())
+    );
+    let transfer = london
+        .request(reqwest::Method::POST, "/v1/transfers")
+        .bearer_auth(&held)
+        .header("idempotency-key", "held-1")
+        .json(
+            &json!({"from_account_id": "x", "to_account_id": "y", "amount": 1, "currency": "EUR"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(transfer).await, (403, "account_quarantined".into()));
+    let me: Value = london.get("/v1/me", &held).await.json().await.unwrap();
+    assert_eq!(me["status"], "quarantined");
+    // No second factor: stepping up cannot lift it.
+    let step_up = london
+        .request(reqwest::Method::POST, "/v1/auth/step-up/totp")
+        .bearer_auth(&held)
+        .json(&json!({"code": "123456"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(step_up.status(), 401);
+
+    // What happened is on record, with where it came from, and in the outbox.
+    let lift = operator("marco@example.com");
+    assert!(
+        lift.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lift.stderr)
+    );
+    assert_eq!(
+        london.get("/v1/accounts", &held).await.status(),
+        200,
+        "lifted at once"
+    );
+    let events = events_with(
+        &london,
+        &held,
+        &[
+            "impossible_travel",
+            "account_quarantined",
+            "quarantine_lifted",
+        ],
+    )
+    .await;
+    assert_eq!(
+        find(&events, "impossible_travel")["location"],
+        "Changchun, CN"
+    );
+    let page = outbox(&server, "").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "account_quarantined");
+    assert_eq!(items[0]["user_id"], me["user_id"]);
+    assert_eq!(items[0]["data"]["reason"], "impossible_travel");
+    assert_eq!(items[0]["data"]["location"], "Changchun, CN");
+    let unknown = operator("nobody@example.com");
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn impossible_travel_on_sqlite() {
+    impossible_travel_quarantines_until_an_operator_lifts_it(
+        protected_server(Database::Sqlite, &[]),
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn impossible_travel_on_postgres() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("strongroom");
+    impossible_travel_quarantines_until_an_operator_lifts_it(
+        protected_server(Database::Postgres(url.clone()), &[]),
+        Some(url),
+    )
+    .await;
+}
+
+/// Password, then the second factor at `path` with `code`: the access token and cookie.
+async fn mfa_sign_in(
+    browser: &Browser<'_>,
+    email: &str,
+    path: &str,
+    code: &str,
+) -> (String, String) {
+    let challenge: Value = browser.login(email).await.json().await.unwrap();
+    let ticket = challenge["mfa_ticket"].as_str().unwrap().to_owned();
+    let field = if path.ends_with("recovery") {
+        "recovery_code"
+    } else {
+        "code"
+    };
+    let answer = browser
+        .post(path, json!({"mfa_ticket": ticket, field: code}))
+        .await;
+    assert_eq!(answer.status(), 200);
+    let cookie = refresh_cookie(&answer).unwrap();
+    let body: Value = answer.json().await.unwrap();
+    (body["access_token"].as_str().unwrap().to_owned(), cookie)
+}
+
+#[tokio::test]
+async fn a_hijacked_refresh_quarantines_and_a_second_factor_lifts_it() {
+    let server = protected_server(Database::Sqlite, &[]);
+    let owner = Browser::new(&server, FIREFOX, LONDON);
+    owner.register("nina@example.com").await;
+    let (token, _) = owner.sign_in("nina@example.com").await;
+    let (secret, recovery) = enrol_totp(&Api::new(&server), &token).await;
+    let (_, cookie) = mfa_sign_in(
+        &owner,
+        "nina@example.com",
+        "/v1/auth/mfa/recovery",
+        &recovery[0],
+    )
+    .await;
+
+    // The stolen cookie replayed from another browser family and OS, same address.
+    let thief = Browser::new(&server, CHROME_WINDOWS, LONDON);
+    assert_eq!(
+        code(thief.refresh(&cookie).await).await,
+        (401, "invalid_token".into())
+    );
+    assert_eq!(
+        owner.refresh(&cookie).await.status(),
+        401,
+        "the session is dead"
+    );
+    // The owner's password alone gets held tokens; the second factor lifts the hold.
+    let totp = code_at(&secret, now() + 30);
+    let (lifted, _) = mfa_sign_in(&owner, "nina@example.com", "/v1/auth/mfa/totp", &totp).await;
+    assert_eq!(
+        code(owner.get("/v1/accounts", &lifted).await).await,
+        (200, String::new())
+    );
+    let events = events_with(
+        &owner,
+        &lifted,
+        &[
+            "session_hijack_suspected",
+            "account_quarantined",
+            "quarantine_lifted",
+        ],
+    )
+    .await;
+    assert_eq!(
+        find(&events, "session_hijack_suspected")["user_agent"],
+        CHROME_WINDOWS
+    );
+
+    // Impossible travel on an account with a second factor: the TOTP sign-in lifts it too.
+    let changchun = owner.at(CHANGCHUN);
+    assert_eq!(changchun.get("/v1/me", &lifted).await.status(), 401);
+    let (again, _) = mfa_sign_in(
+        &changchun,
+        "nina@example.com",
+        "/v1/auth/mfa/recovery",
+        &recovery[1],
+    )
+    .await;
+    let me: Value = changchun.get("/v1/me", &again).await.json().await.unwrap();
+    assert_eq!(me["status"], "active");
+
+    // The outbox: drained in order, acknowledged, never served again.
+    let first = outbox(&server, "?limit=1").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = outbox(&server, &format!("?after={cursor}")).await;
+    let second_items = second["items"].as_array().unwrap();
+    assert_eq!(second_items.len(), 1);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let last = second_items[0]["id"].as_str().unwrap().to_owned();
+    let ack = server
+        .service_client("payments")
+        .post(format!("{}/internal/v1/outbox/ack", server.internal_url))
+        .json(&json!({"up_to": last}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 204);
+    assert_eq!(
+        outbox(&server, "").await["items"].as_array().unwrap().len(),
+        0
+    );
+    let bad = server
+        .service_client("payments")
+        .get(format!(
+            "{}/internal/v1/outbox?after=not-a-cursor",
+            server.internal_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(bad).await, (400, "invalid_request".into()));
+}
+
+#[tokio::test]
+async fn the_outbox_needs_its_scope() {
+    let server = TestServer::start(binary(), Database::Sqlite, &[]);
+    let response = server
+        .service_client("payments")
+        .get(format!("{}/internal/v1/outbox", server.internal_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(response).await, (403, "forbidden".into()));
+}
+
+#[tokio::test]
+async fn blocked_countries_are_refused_before_anything_else() {
+    let server = protected_server(
+        Database::Sqlite,
+        &[("STRONGROOM__PROTECTION__BLOCKED_COUNTRIES", "[\"CN\"]")],
+    );
+    let blocked = Browser::new(&server, FIREFOX, CHANGCHUN);
+    let response = blocked
+        .post("/v1/auth/register", json!({"email": "x"}))
+        .await;
+    assert_eq!(code(response).await, (403, "geo_blocked".into()));
+    assert_eq!(
+        code(blocked.get("/", "none").await).await,
+        (403, "geo_blocked".into())
+    );
+    let allowed = Browser::new(&server, FIREFOX, LONDON);
+    allowed.register("olga@example.com").await;
+    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("strongroom_geo_blocked_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("strongroom_geoip_degraded 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn an_ipv6_64_is_one_client_and_spoofed_forwarded_headers_change_nothing() {
+    let server = protected_server(Database::Sqlite, &[]);
+    let owner = Browser::new(&server, FIREFOX, LONDON);
+    owner.register("pia@example.com").await;
+    // Rotating addresses inside one /64 spends one budget.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let ip: &'static str = Box::leak(format!("2001:db8:1:2::{:x}", i + 1).into_boxed_str());
+        let attacker = Browser::new(&server, FIREFOX, ip);
+        let answer = attacker
+            .post(
+                "/v1/auth/login",
+                json!({"email": "pia@example.com", "password": "wrong password here"}),
+            )
+            .await;
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // A client's own `Forwarded: for=Changchun` through a proxy configured for
+    // X-Forwarded-For changes nothing: no impossible travel.
+    let (token, _) = owner.sign_in("pia@example.com").await;
+    let spoofed = owner
+        .request(reqwest::Method::GET, "/v1/accounts")
+        .bearer_auth(&token)
+        .header("forwarded", format!("for={CHANGCHUN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 200);
+    assert_eq!(owner.get("/v1/accounts", &token).await.status(), 200);
+}
+
+#[test]
+fn an_unreadable_geoip_database_is_a_configuration_error() {
+    let server = TestServer::start(binary(), Database::Sqlite, &[]);
+    let config = server.config_path();
+    let output = std::process::Command::new(binary())
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("STRONGROOM__PROTECTION__GEOIP_DB", "/nonexistent/city.mmdb")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("protection.geoip_db"));
+}

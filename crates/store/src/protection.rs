@@ -1,0 +1,173 @@
+//! Account-protection persistence: each user's last located request, quarantine (set and
+//! lifted together with the events that explain it), and the notifications outbox. A
+//! notification is always written in the same transaction as the security event it announces.
+
+use crate::identity::{INSERT_EVENT, SecurityEventRecord, bind_event};
+pub use crate::limits::OUTBOX_PAGE_LEN_MAX;
+use crate::{Backend, Pool, Store, StoreError, on_pool};
+
+/// A notification for the operator's delivery service.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct NotificationRecord {
+    /// Assigned by the store, increasing in commit order; 0 before it is written.
+    pub id: i64,
+    pub user_id: String,
+    pub kind: String,
+    pub created_at: i64,
+    /// A JSON object of ids and labels; never personal data beyond them.
+    pub data: String,
+}
+
+/// Where a user's last located request came from, and when.
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+pub struct SightingRecord {
+    pub seen_at: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// What quarantining an account writes, in one transaction.
+#[derive(Debug)]
+pub struct Quarantine<'a> {
+    pub user_id: &'a str,
+    /// The session that tripped the detection: revoked (its refresh family with it).
+    pub session_id: Option<&'a str>,
+    pub revoke_reason: &'a str,
+    /// The detection (`impossible_travel`, `session_hijack_suspected`): always recorded.
+    pub detection: &'a SecurityEventRecord,
+    /// `account_quarantined` and its notification: recorded when the account changes state.
+    pub quarantined: &'a SecurityEventRecord,
+    pub notification: &'a NotificationRecord,
+}
+
+const INSERT_NOTIFICATION: &str =
+    "INSERT INTO notifications (user_id, kind, created_at, data) VALUES ($1, $2, $3, $4)";
+/// Bumping the ledger generation makes every ledger writer re-read account owners, so a
+/// quarantined customer's accounts stop sending at the writer too.
+const BUMP_LEDGER_GENERATION: &str =
+    "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1";
+
+impl Store {
+    /// On PostgreSQL, notification writers take turns (the outbox is drained by id, so ids
+    /// must become visible in order); SQLite has one writer anyway.
+    fn outbox_lock(&self) -> Option<&'static str> {
+        (self.backend() == Backend::Postgres)
+            .then_some("LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE")
+    }
+
+    pub async fn find_sighting(&self, user_id: &str) -> Result<Option<SightingRecord>, StoreError> {
+        let sql = "SELECT seen_at, latitude, longitude FROM user_sightings WHERE user_id = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await?))
+    }
+
+    pub async fn record_sighting(
+        &self,
+        user_id: &str,
+        sighting: &SightingRecord,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO user_sightings (user_id, seen_at, latitude, longitude) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+                   seen_at = excluded.seen_at, latitude = excluded.latitude, \
+                   longitude = excluded.longitude";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(sighting.seen_at).bind(sighting.latitude).bind(sighting.longitude)
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Revokes the session, records the detection, and — when the account was active —
+    /// quarantines it with its event and notification. `true` when the account changed state.
+    pub async fn quarantine(&self, q: &Quarantine<'_>, now: i64) -> Result<bool, StoreError> {
+        let revoke = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, grace_blob = NULL \
+                      WHERE id = $3 AND revoked_at IS NULL";
+        let update = "UPDATE users SET status = 'quarantined' WHERE id = $1 AND status = 'active'";
+        let lock = self.outbox_lock();
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            if let Some(session_id) = q.session_id {
+                sqlx::query(revoke).bind(now).bind(q.revoke_reason).bind(session_id)
+                    .execute(&mut *tx).await?;
+            }
+            bind_event!(sqlx::query(INSERT_EVENT), q.detection).execute(&mut *tx).await?;
+            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
+            let changed = sqlx::query(update).bind(q.user_id).execute(&mut *tx).await?.rows_affected() == 1;
+            if changed {
+                bind_event!(sqlx::query(INSERT_EVENT), q.quarantined).execute(&mut *tx).await?;
+                let n = q.notification;
+                sqlx::query(INSERT_NOTIFICATION)
+                    .bind(&n.user_id).bind(&n.kind).bind(n.created_at).bind(&n.data)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            changed
+        });
+        Ok(changed)
+    }
+
+    /// Lifts a quarantine and records `event`; `false` (and nothing written) when the
+    /// account was not quarantined.
+    pub async fn lift_quarantine(&self, event: &SecurityEventRecord) -> Result<bool, StoreError> {
+        let update = "UPDATE users SET status = 'active' WHERE id = $1 AND status = 'quarantined'";
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
+            let changed = sqlx::query(update).bind(&event.user_id).execute(&mut *tx).await?.rows_affected() == 1;
+            if changed {
+                bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            changed
+        });
+        Ok(changed)
+    }
+
+    /// Records a security event and its notification together.
+    pub async fn record_event_with_notification(
+        &self,
+        event: &SecurityEventRecord,
+        notification: &NotificationRecord,
+    ) -> Result<(), StoreError> {
+        let lock = self.outbox_lock();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+            sqlx::query(INSERT_NOTIFICATION)
+                .bind(&notification.user_id).bind(&notification.kind)
+                .bind(notification.created_at).bind(&notification.data)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Up to `limit` unacknowledged notifications with ids above `after`, oldest first.
+    pub async fn outbox_page(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let limit = limit.clamp(1, OUTBOX_PAGE_LEN_MAX.saturating_add(1));
+        let sql = "SELECT id, user_id, kind, created_at, data FROM notifications \
+                   WHERE id > $1 ORDER BY id LIMIT $2";
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sql).bind(after).bind(limit).fetch_all(pool).await?),
+        )
+    }
+
+    /// Acknowledges every notification up to and including `up_to`: they are never served
+    /// again. Returns how many went.
+    pub async fn ack_outbox(&self, up_to: i64) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM notifications WHERE id <= $1";
+        Ok(
+            on_pool!(self, pool => sqlx::query(sql).bind(up_to).execute(pool).await?.rows_affected()),
+        )
+    }
+}

@@ -11,7 +11,7 @@ use http::request::Parts;
 
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::middleware::{Located, RequestId};
+use crate::middleware::{DeviceId, Located, RequestId};
 use crate::principal::PeerIdentity;
 use crate::state::AppState;
 
@@ -46,12 +46,17 @@ fn context(parts: &Parts, principal: Principal) -> Result<RequestContext, ApiErr
         .extensions
         .get::<Located>()
         .and_then(|located| located.0.clone());
+    let device = parts
+        .extensions
+        .get::<DeviceId>()
+        .and_then(|device| device.0.clone());
     Ok(RequestContext {
         ip: ip.0,
         user_agent,
         request_id,
         principal,
         location,
+        device,
     })
 }
 

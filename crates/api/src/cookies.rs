@@ -39,22 +39,25 @@ pub fn token_response(tokens: IssuedTokens) -> Response {
     if let Some(refresh) = tokens.refresh
         && let Some(cookie) = refresh_cookie(refresh.token.expose_secret(), refresh.max_age_secs)
     {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    if let Some(device) = tokens.device_cookie
+        && let Ok(cookie) = HeaderValue::from_str(&format!(
+            "{}={device}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+            app::protection::device_cookie::DEVICE_COOKIE,
+            app::protection::device_cookie::DEVICE_COOKIE_MAX_AGE_SECS
+        ))
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
 
 /// The refresh token from the `__Host-` cookie, if present and plausible.
 pub fn presented_refresh_token(headers: &HeaderMap) -> Option<SecretString> {
-    let prefix = format!("{REFRESH_COOKIE}=");
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(prefix.as_str()).map(str::to_owned))
+    crate::middleware::cookie_value(headers, REFRESH_COOKIE)
         .filter(|token| is_plausible_refresh_token(token))
-        .map(SecretString::from)
+        .map(|token| SecretString::from(token.to_owned()))
 }
 
 /// Cookie-authenticated endpoints refuse a foreign `Origin` (CSRF defence beside SameSite).

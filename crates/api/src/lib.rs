@@ -110,7 +110,7 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         // The customer web app; API paths it does not know stay problem+json 404s.
         .route("/", any(webapp::serve))
         .route("/{*path}", any(webapp::serve))
-        .layer(from_fn_with_state(state.clone(), middleware::geo_screen));
+        .layer(from_fn_with_state(state.clone(), middleware::fingerprint));
     with_edge(
         routes,
         state,

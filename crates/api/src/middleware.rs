@@ -318,9 +318,27 @@ mod tests {
 #[derive(Debug, Clone)]
 pub struct Located(pub Option<app::protection::Location>);
 
+/// The id of a genuine `__Host-strongroom_device` cookie.
+#[derive(Debug, Clone)]
+pub struct DeviceId(pub Option<String>);
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie_value<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
 /// Public listener: locates the client and refuses a blocked country (403 `geo_blocked`)
-/// before any other work.
-pub async fn geo_screen(
+/// before any other work; recognises the browser's device cookie (one that fails its MAC is
+/// ignored and counted, never an error).
+pub async fn fingerprint(
     State(state): State<crate::state::AppState>,
     mut request: Request,
     next: Next,
@@ -333,6 +351,15 @@ pub async fn geo_screen(
         metrics::counter!("strongroom_geo_blocked_total").increment(1);
         return ApiError::App(app::Error::GeoBlocked).into_response();
     }
+    let cookie = cookie_value(
+        request.headers(),
+        app::protection::device_cookie::DEVICE_COOKIE,
+    );
+    let device = cookie.and_then(|value| state.app.protection.device_cookies.verify(value));
+    if cookie.is_some() && device.is_none() {
+        metrics::counter!("strongroom_device_cookie_invalid_total").increment(1);
+    }
     request.extensions_mut().insert(Located(location));
+    request.extensions_mut().insert(DeviceId(device));
     next.run(request).await
 }

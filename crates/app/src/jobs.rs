@@ -86,6 +86,11 @@ impl App {
             store.purge_security_events(events_before, PURGE_CHUNK)
         })
         .await;
+        let devices_before = now.saturating_sub(crate::limits::DEVICE_MEMORY_MS);
+        drain("devices not seen for 400 days", || {
+            store.purge_devices(devices_before, PURGE_CHUNK)
+        })
+        .await;
     }
 }
 

@@ -76,6 +76,8 @@ pub struct RequestContext {
     pub principal: Principal,
     /// Where the client address is, when a GeoIP database knows it.
     pub location: Option<protection::Location>,
+    /// The id of the browser's genuine `__Host-strongroom_device` cookie.
+    pub device: Option<String>,
 }
 
 impl RequestContext {

@@ -63,6 +63,8 @@ const _: () = assert!(PAGE_LEN_DEFAULT <= PAGE_LEN_MAX);
 
 /// Hashes waiting per running slot before new ones are refused.
 pub const ARGON2_QUEUE_PER_SLOT_MAX: usize = 4;
+/// Argon2 places only sign-ins from a device known to the account may take.
+pub const ARGON2_PRIORITY_SLOTS_MAX: usize = 2;
 /// Sessions kept in memory; beyond this, expired entries are dropped first and lookups fall
 /// back to the store.
 pub const SESSION_TABLE_LEN_MAX: usize = 1_000_000;
@@ -81,3 +83,12 @@ pub const PROTECTION_RECHECK_MS: i64 = 15_000;
 pub const SIGHTING_REFRESH_MS: i64 = 60_000;
 /// Characters of a city name kept from the GeoIP database.
 pub const GEO_CITY_CHARS_MAX: usize = 100;
+/// Longest `__Host-strongroom_device` value looked at.
+pub const DEVICE_COOKIE_CHARS_MAX: usize = 128;
+/// Devices (and browser, system, country kinds) are remembered this long after their last
+/// sign-in.
+pub const DEVICE_MEMORY_MS: i64 = 400 * 24 * 60 * 60 * 1_000;
+/// A sign-in from a browser, system and country not seen for this long is a new device.
+pub const NEW_DEVICE_AFTER_MS: i64 = 90 * 24 * 60 * 60 * 1_000;
+/// How long a sign-in over the account-wide login ceiling waits for its turn before 429.
+pub const LOGIN_ACCOUNT_DELAY_MAX: Duration = Duration::from_secs(3);

@@ -191,6 +191,11 @@ impl MacKey {
     pub fn mac(&self, message: &[u8]) -> Vec<u8> {
         hmac::sign(&self.key, message).as_ref().to_vec()
     }
+
+    /// True when `tag` is this key's MAC of `message` (constant-time).
+    pub fn verify(&self, message: &[u8], tag: &[u8]) -> bool {
+        hmac::verify(&self.key, message, tag).is_ok()
+    }
 }
 
 #[cfg(test)]

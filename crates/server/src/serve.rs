@@ -241,8 +241,15 @@ pub fn build_protection(config: &Config) -> anyhow::Result<app::protection::Prot
         })?,
         None => app::protection::GeoIp::disabled(),
     };
+    let device_key = crypto::LocalKek::from_file(&config.keys.blind_index_key_file)
+        .map_err(|error| ConfigError {
+            key: "keys.blind_index_key_file".into(),
+            reason: error.to_string(),
+        })?
+        .mac_key("strongroom/device-cookie/v1");
     Ok(app::protection::Protection::new(
         geo,
+        app::protection::DeviceCookies::new(device_key),
         protection.impossible_travel_kmh,
         protection.blocked_countries.iter().cloned().collect(),
     ))

@@ -26,6 +26,17 @@ pub struct SightingRecord {
     pub longitude: f64,
 }
 
+/// A successful sign-in's device: its cookie id (if it has one) and its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceSignIn<'a> {
+    pub user_id: &'a str,
+    pub device_id: Option<&'a str>,
+    pub browser: &'a str,
+    pub os: &'a str,
+    /// ISO 3166-1 alpha-2, or empty when the address was not located.
+    pub country: &'a str,
+}
+
 /// What quarantining an account writes, in one transaction.
 #[derive(Debug)]
 pub struct Quarantine<'a> {
@@ -146,6 +157,67 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// True when the browser with `device_id` signed in to the account of `email` before.
+    pub async fn is_known_device(&self, email: &str, device_id: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM known_devices AS d JOIN users AS u ON u.id = d.user_id \
+                   WHERE u.email = $1 AND d.device_id = $2";
+        let count: i64 = on_pool!(self, pool => sqlx::query_scalar(sql).bind(email).bind(device_id).fetch_one(pool).await?);
+        Ok(count > 0)
+    }
+
+    /// Records a sign-in of `user_id` from a device: its id (when it has a cookie) and its
+    /// kind. True when the kind is new — not seen since `new_after` — for a user who has
+    /// signed in with another kind before (their very first sign-in announces nothing).
+    pub async fn record_sign_in_device(
+        &self,
+        sign_in: &DeviceSignIn<'_>,
+        now: i64,
+        new_after: i64,
+    ) -> Result<bool, StoreError> {
+        let upsert_device = "INSERT INTO known_devices (user_id, device_id, last_seen_at) \
+            VALUES ($1, $2, $3) ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
+        let last_seen = "SELECT last_seen_at FROM device_kinds \
+            WHERE user_id = $1 AND browser = $2 AND os = $3 AND country = $4";
+        let others = "SELECT COUNT(*) FROM device_kinds WHERE user_id = $1";
+        let upsert_kind = "INSERT INTO device_kinds (user_id, browser, os, country, last_seen_at) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, browser, os, country) \
+            DO UPDATE SET last_seen_at = excluded.last_seen_at";
+        let s = sign_in;
+        let new = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(device_id) = s.device_id {
+                sqlx::query(upsert_device).bind(s.user_id).bind(device_id).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            let seen: Option<i64> = sqlx::query_scalar(last_seen)
+                .bind(s.user_id).bind(s.browser).bind(s.os).bind(s.country)
+                .fetch_optional(&mut *tx).await?;
+            let known_kinds: i64 = sqlx::query_scalar(others).bind(s.user_id).fetch_one(&mut *tx).await?;
+            sqlx::query(upsert_kind)
+                .bind(s.user_id).bind(s.browser).bind(s.os).bind(s.country).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            known_kinds > 0 && seen.is_none_or(|at| at < new_after)
+        });
+        Ok(new)
+    }
+
+    /// Forgets devices and device kinds last seen before `before`; returns how many went.
+    pub async fn purge_devices(&self, before: i64, chunk: i64) -> Result<u64, StoreError> {
+        let statements = [
+            "DELETE FROM known_devices WHERE (user_id, device_id) IN \
+             (SELECT user_id, device_id FROM known_devices WHERE last_seen_at < $1 LIMIT $2)",
+            "DELETE FROM device_kinds WHERE (user_id, browser, os, country) IN \
+             (SELECT user_id, browser, os, country FROM device_kinds WHERE last_seen_at < $1 LIMIT $2)",
+        ];
+        let mut deleted = 0_u64;
+        for sql in statements {
+            let rows = on_pool!(self, pool => sqlx::query(sql).bind(before).bind(chunk).execute(pool).await?.rows_affected());
+            deleted = deleted.saturating_add(rows);
+        }
+        Ok(deleted)
     }
 
     /// Up to `limit` unacknowledged notifications with ids above `after`, oldest first.

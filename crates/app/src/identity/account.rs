@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use store::UserRecord;
 
 use super::mfa::MfaChallenge;
+use super::throttle::LoginClient;
 use super::tokens::IssuedTokens;
 use super::{DEFAULT_ROLE, STATUS_ACTIVE, validate_display_name};
 use crate::limits::ACCOUNT_KEY_CHARS_MAX;
@@ -87,14 +88,31 @@ impl App {
             },
             |email| email.as_str().to_owned(),
         );
-        identity.throttles.login(&account_key, ctx.ip)?;
+        // A browser that signed in to this account before keeps its own budget and its own
+        // places in the Argon2 pool: a password-spraying flood cannot keep the owner out.
+        let known = match (&ctx.device, &parsed) {
+            (Some(device), Some(email)) => {
+                self.store.is_known_device(email.as_str(), device).await?
+            }
+            _ => false,
+        };
+        let client = LoginClient {
+            ip: ctx.ip,
+            device: ctx.device.as_deref(),
+            known,
+        };
+        identity.throttles.login(&account_key, client).await?;
         if identity::password::check_length(password.expose_secret()) == Err(PasswordError::TooLong)
         {
             return Err(Error::InvalidCredentials);
         }
         // A place in the Argon2 pool before the user lookup: a flood is turned away before it
         // costs a database read. The answer (503) is the same whether the email exists.
-        let admission = identity.hashing.admit().await?;
+        let admission = if known {
+            identity.hashing.admit_priority().await?
+        } else {
+            identity.hashing.admit().await?
+        };
         let user = match &parsed {
             Some(email) => self.store.find_user_by_email(email.as_str()).await?,
             None => None,
@@ -134,7 +152,12 @@ impl App {
             .await?
             .ok_or(Error::InvalidToken)?;
         let identity = &self.identity;
-        identity.throttles.login(&user.email, ctx.ip)?;
+        let client = LoginClient {
+            ip: ctx.ip,
+            device: ctx.device.as_deref(),
+            known: false,
+        };
+        identity.throttles.login(&user.email, client).await?;
         if identity::password::check_length(password.expose_secret()) == Err(PasswordError::TooLong)
         {
             return Err(Error::InvalidCredentials);

@@ -2,10 +2,14 @@
 //! at a lowered OS priority, at most `ARGON2_QUEUE_PER_SLOT_MAX` hashes per thread wait, and
 //! beyond that callers get 503 with `Retry-After` at once. A login flood therefore cannot queue
 //! without bound, and cannot take the CPU from the async workers that move money: when both
-//! want a core, the scheduler gives the workers about nine tenths of it.
+//! want a core, the scheduler gives the workers about nine tenths of it. Sign-ins from a
+//! device that signed in to the account before (`admit_priority`) have
+//! `ARGON2_PRIORITY_SLOTS_MAX` places of their own and are hashed before anyone else, so a
+//! password-spraying flood cannot keep the owner out.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 
 use identity::PasswordHasher;
 use identity::password::{PasswordError, Verification};
@@ -13,7 +17,7 @@ use secrecy::SecretString;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-pub use crate::limits::ARGON2_QUEUE_PER_SLOT_MAX;
+pub use crate::limits::{ARGON2_PRIORITY_SLOTS_MAX, ARGON2_QUEUE_PER_SLOT_MAX};
 
 /// `Retry-After` when the pool is full.
 pub const ARGON2_BUSY_RETRY_AFTER_SECS: u32 = 1;
@@ -27,21 +31,43 @@ pub const ARGON2_THREAD_NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Waiting jobs: the priority lane is always served first.
+#[derive(Default)]
+struct Queues {
+    priority: VecDeque<Job>,
+    normal: VecDeque<Job>,
+    closed: bool,
+}
+
+type SharedQueues = Arc<(Mutex<Queues>, Condvar)>;
+
 pub struct HashingPool {
     hasher: Arc<PasswordHasher>,
-    jobs: mpsc::Sender<Job>,
+    queues: SharedQueues,
     admitted: Arc<AtomicUsize>,
     admitted_max: usize,
+}
+
+impl Drop for HashingPool {
+    fn drop(&mut self) {
+        if let Ok(mut queues) = self.queues.0.lock() {
+            queues.closed = true;
+        }
+        self.queues.1.notify_all();
+    }
 }
 
 /// A place in the pool, taken before any other work of the request so that a flood is turned
 /// away at the cost of an atomic increment. Released when the hash finishes or its caller
 /// goes away.
-pub struct Admission(Arc<AtomicUsize>);
+pub struct Admission {
+    admitted: Arc<AtomicUsize>,
+    priority: bool,
+}
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -49,18 +75,17 @@ impl HashingPool {
     /// Starts `threads` hashing threads (at least one).
     pub fn new(threads: usize) -> Result<HashingPool, PasswordError> {
         let threads = threads.max(1);
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let queues = SharedQueues::default();
         for index in 0..threads {
-            let queue = queue.clone();
+            let queues = queues.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
-                .spawn(move || hashing_thread(&queue))
+                .spawn(move || hashing_thread(&queues))
                 .map_err(|_| PasswordError::Hashing)?;
         }
         Ok(HashingPool {
             hasher: Arc::new(PasswordHasher::new()?),
-            jobs,
+            queues,
             admitted: Arc::new(AtomicUsize::new(0)),
             admitted_max: threads.saturating_mul(ARGON2_QUEUE_PER_SLOT_MAX.saturating_add(1)),
         })
@@ -69,9 +94,23 @@ impl HashingPool {
     /// A place in the pool, or — after `ARGON2_BUSY_DELAY` — 503 with `Retry-After` when it
     /// is full.
     pub async fn admit(&self) -> Result<Admission, Error> {
+        self.admit_with(false, self.admitted_max).await
+    }
+
+    /// A place for a sign-in from a device known to the account: `ARGON2_PRIORITY_SLOTS_MAX`
+    /// more places than anyone else has, hashed first.
+    pub async fn admit_priority(&self) -> Result<Admission, Error> {
+        let max = self.admitted_max.saturating_add(ARGON2_PRIORITY_SLOTS_MAX);
+        self.admit_with(true, max).await
+    }
+
+    async fn admit_with(&self, priority: bool, max: usize) -> Result<Admission, Error> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission(self.admitted.clone());
-        if before >= self.admitted_max {
+        let admission = Admission {
+            admitted: self.admitted.clone(),
+            priority,
+        };
+        if before >= max {
             drop(admission);
             metrics::counter!("strongroom_argon2_rejected_total").increment(1);
             tokio::time::sleep(ARGON2_BUSY_DELAY).await;
@@ -89,12 +128,20 @@ impl HashingPool {
     ) -> Result<T, Error> {
         let hasher = self.hasher.clone();
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _admission = admission;
-                let _ = reply.send(work(&hasher));
-            }))
-            .map_err(|_| Error::Internal)?;
+        let priority = admission.priority;
+        let job: Job = Box::new(move || {
+            let _admission = admission;
+            let _ = reply.send(work(&hasher));
+        });
+        {
+            let mut queues = self.queues.0.lock().map_err(|_| Error::Internal)?;
+            if priority {
+                queues.priority.push_back(job);
+            } else {
+                queues.normal.push_back(job);
+            }
+        }
+        self.queues.1.notify_one();
         answer.await.map_err(|_| Error::Internal)
     }
 
@@ -131,20 +178,36 @@ impl HashingPool {
     }
 }
 
-/// Lowers this thread's priority, then runs hashing jobs until the pool is dropped.
-fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
+/// Lowers this thread's priority, then runs hashing jobs — the priority lane first — until
+/// the pool is dropped.
+fn hashing_thread(queues: &SharedQueues) {
     // On Linux, setpriority(PRIO_PROCESS, 0) changes the calling thread only.
     if let Err(error) = rustix::process::setpriority_process(None, ARGON2_THREAD_NICE) {
         tracing::warn!(%error, "cannot lower the priority of a hashing thread");
     }
+    let (lock, ready) = &**queues;
     loop {
-        let job = match queue.lock() {
-            Ok(queue) => queue.recv(),
-            Err(_) => return,
+        let job = {
+            let Ok(mut waiting) = lock.lock() else {
+                return;
+            };
+            loop {
+                if let Some(job) = waiting
+                    .priority
+                    .pop_front()
+                    .or_else(|| waiting.normal.pop_front())
+                {
+                    break job;
+                }
+                if waiting.closed {
+                    return;
+                }
+                waiting = match ready.wait(waiting) {
+                    Ok(waiting) => waiting,
+                    Err(_) => return,
+                };
+            }
         };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
-        }
+        job();
     }
 }

@@ -25,7 +25,20 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::error::Error;
-pub use crate::limits::{KNOWN_NETWORK_USERS_MAX, KNOWN_NETWORKS_PER_USER_MAX, OTP_USER_DELAY_MAX};
+pub use crate::limits::{
+    KNOWN_NETWORK_USERS_MAX, KNOWN_NETWORKS_PER_USER_MAX, LOGIN_ACCOUNT_DELAY_MAX,
+    OTP_USER_DELAY_MAX,
+};
+
+/// Who is signing in, as the login throttles see it.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginClient<'a> {
+    pub ip: IpAddr,
+    /// The id of a genuine device cookie.
+    pub device: Option<&'a str>,
+    /// The device signed in to this account before.
+    pub known: bool,
+}
 
 /// Attempts per (account, IP): a burst, then one every `LOGIN_ACCOUNT_IP_PERIOD`.
 pub const LOGIN_ACCOUNT_IP_BURST: u32 = 10;
@@ -63,7 +76,7 @@ fn keyed<K: Hash + Eq + Clone>(burst: u32, period: Duration) -> Keyed<K> {
 }
 
 pub struct Throttles {
-    login_account_ip: Keyed<(String, IpAddr)>,
+    login_account_ip: Keyed<(String, String)>,
     login_ip: Keyed<IpAddr>,
     login_account: Keyed<String>,
     register_ip: Keyed<IpAddr>,
@@ -107,21 +120,34 @@ impl Throttles {
         })
     }
 
-    /// In order: the (account, IP) pair first, so an attacker's refused attempts consume
-    /// neither the IP-wide nor the account-wide allowance.
-    pub fn login(&self, account: &str, ip: IpAddr) -> Result<(), Error> {
-        let ip = client_network(ip);
+    /// In order: the (account, client) pair first — the client being the signed device
+    /// cookie when there is one, else the network — so an attacker's refused attempts consume
+    /// neither the network-wide nor the account-wide allowance. A device that signed in to
+    /// this account before (`known`) stops there: it keeps its own budget whatever others
+    /// spend. Anyone else is also held to the network's and the account's ceilings; over the
+    /// account's, an attempt waits for its turn (up to `LOGIN_ACCOUNT_DELAY_MAX`) rather than
+    /// being refused outright, so the owner on a new device is slowed, never locked out.
+    pub async fn login(&self, account: &str, client: LoginClient<'_>) -> Result<(), Error> {
+        let network = client_network(client.ip);
+        let client_key = client
+            .device
+            .map_or_else(|| network.to_string(), |device| format!("device:{device}"));
         self.check(
             &self.login_account_ip,
-            &(account.to_owned(), ip),
+            &(account.to_owned(), client_key),
             LOGIN_ACCOUNT_IP_BURST,
         )?;
-        self.check(&self.login_ip, &ip, LOGIN_IP_BURST)?;
-        self.check(
+        if client.known {
+            return Ok(());
+        }
+        self.check(&self.login_ip, &network, LOGIN_IP_BURST)?;
+        self.wait_for_slot(
             &self.login_account,
             &account.to_owned(),
             LOGIN_ACCOUNT_BURST,
+            LOGIN_ACCOUNT_DELAY_MAX,
         )
+        .await
     }
 
     pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
@@ -146,10 +172,27 @@ impl Throttles {
         if self.is_known(user_id, network) {
             return Ok(());
         }
-        let user = user_id.to_owned();
-        let deadline = std::time::Instant::now().checked_add(OTP_USER_DELAY_MAX);
+        self.wait_for_slot(
+            &self.otp_user,
+            &user_id.to_owned(),
+            OTP_USER_BURST,
+            OTP_USER_DELAY_MAX,
+        )
+        .await
+    }
+
+    /// Admits one attempt on `key`, waiting for its slot when over the ceiling; refused (429)
+    /// when the slot is further away than `delay_max`.
+    async fn wait_for_slot<K: Hash + Eq + Clone + std::fmt::Debug>(
+        &self,
+        limiter: &Keyed<K>,
+        key: &K,
+        burst: u32,
+        delay_max: Duration,
+    ) -> Result<(), Error> {
+        let deadline = std::time::Instant::now().checked_add(delay_max);
         loop {
-            let Err(not_until) = self.otp_user.check_key(&user) else {
+            let Err(not_until) = limiter.check_key(key) else {
                 return Ok(());
             };
             let wait = not_until.wait_time_from(self.clock.now());
@@ -157,12 +200,12 @@ impl Throttles {
             if deadline.is_none() || wakes.is_none() || wakes > deadline {
                 tracing::warn!(
                     target: "strongroom::security",
-                    user_id,
-                    "second-factor attempts over the user-wide ceiling; refused"
+                    ?key,
+                    "attempts over an account-wide ceiling; refused"
                 );
                 return Err(Error::RateLimited {
                     retry_after_secs: wait.as_secs().saturating_add(1),
-                    limit: OTP_USER_BURST,
+                    limit: burst,
                 });
             }
             tokio::time::sleep(wait).await;

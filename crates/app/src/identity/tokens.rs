@@ -60,6 +60,8 @@ pub struct IssuedTokens {
     /// Seconds until the access token expires.
     pub expires_in: u64,
     pub refresh: Option<RefreshCookie>,
+    /// A new `__Host-strongroom_device` cookie value, for a browser that had none.
+    pub device_cookie: Option<String>,
 }
 
 /// A refresh token to set as the cookie, with its `Max-Age`.
@@ -198,14 +200,19 @@ impl App {
             .sessions
             .insert(&session.id, &user.id, session.expires_at);
         tracing::info!(target: "strongroom::security", kind = "login", user_id = user.id, "security event");
+        let device_cookie = self
+            .remember_sign_in_device(ctx, &user.id, &session.id)
+            .await?;
         let (access_token, exp) = self.mint_access_token(&user.roles, &session, now)?;
-        Ok(self.issued(
+        let mut issued = self.issued(
             access_token,
             exp,
             Some(refresh_token),
             session.expires_at,
             now,
-        ))
+        );
+        issued.device_cookie = device_cookie;
+        Ok(issued)
     }
 
     pub(crate) fn issued(
@@ -224,6 +231,7 @@ impl App {
                 token,
                 max_age_secs: family_expires_at_ms.saturating_sub(now_ms).max(0) / 1000,
             }),
+            device_cookie: None,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! quarantine set by another instance applies here within that time.
 
 pub mod device;
+pub mod device_cookie;
+mod devices;
 pub mod geo;
 pub mod outbox;
 pub mod travel;
@@ -23,6 +25,7 @@ use std::sync::Mutex;
 use store::{NotificationRecord, Quarantine, SecurityEventRecord, SightingRecord};
 
 pub use self::device::Device;
+pub use self::device_cookie::DeviceCookies;
 pub use self::geo::{GeoIp, Location};
 use self::travel::Sighting;
 use crate::limits::{PROTECTION_CACHE_USERS_MAX, PROTECTION_RECHECK_MS, SIGHTING_REFRESH_MS};
@@ -32,9 +35,10 @@ use crate::{App, Error, RequestContext, Result, new_id};
 pub const STATUS_QUARANTINED: &str = "quarantined";
 
 /// `[protection]` and the caches the checks share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Protection {
     pub geo: GeoIp,
+    pub device_cookies: DeviceCookies,
     pub impossible_travel_kmh: u32,
     pub blocked_countries: BTreeSet<String>,
     /// Per user: the last located request, and when the store last confirmed it.
@@ -71,14 +75,17 @@ fn bounded_insert<V>(map: &Mutex<HashMap<String, V>>, key: &str, value: V) {
 impl Protection {
     pub fn new(
         geo: GeoIp,
+        device_cookies: DeviceCookies,
         impossible_travel_kmh: u32,
         blocked_countries: BTreeSet<String>,
     ) -> Self {
         Protection {
             geo,
+            device_cookies,
             impossible_travel_kmh,
             blocked_countries,
-            ..Protection::default()
+            sightings: Mutex::default(),
+            quarantined: Mutex::default(),
         }
     }
 

@@ -18,7 +18,8 @@ fn addresses_are_located_and_blocked_by_country() {
         "Changchun, CN"
     );
     assert_eq!(geo.locate("127.0.0.1".parse().unwrap()), None);
-    let protection = Protection::new(geo, 1000, BTreeSet::from(["CN".to_owned()]));
+    let cookies = DeviceCookies::new(crypto::Dek::from_bytes(&[1; 32]).unwrap().mac_key("d"));
+    let protection = Protection::new(geo, cookies, 1000, BTreeSet::from(["CN".to_owned()]));
     let changchun = protection.geo.locate("175.16.199.7".parse().unwrap());
     assert!(protection.is_blocked(changchun.as_ref()));
     assert!(!protection.is_blocked(Some(&london)));

@@ -382,15 +382,33 @@ async fn a_hijacked_refresh_quarantines_and_a_second_factor_lifts_it() {
     let me: Value = changchun.get("/v1/me", &again).await.json().await.unwrap();
     assert_eq!(me["status"], "active");
 
-    // The outbox: drained in order, acknowledged, never served again.
-    let first = outbox(&server, "?limit=1").await;
-    assert_eq!(first["items"].as_array().unwrap().len(), 1);
-    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-    let second = outbox(&server, &format!("?after={cursor}")).await;
-    let second_items = second["items"].as_array().unwrap();
-    assert_eq!(second_items.len(), 1);
-    assert_eq!(second["next_cursor"], Value::Null);
-    let last = second_items[0]["id"].as_str().unwrap().to_owned();
+    // The outbox: drained a page at a time, in order — two quarantines and the sign-in from
+    // a new country — then acknowledged and never served again.
+    let mut drained = Vec::new();
+    let mut query = "?limit=1".to_owned();
+    loop {
+        let page = outbox(&server, &query).await;
+        drained.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("?limit=1&after={cursor}"),
+            None => break,
+        }
+    }
+    let drained_kinds: Vec<&str> = drained
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        drained_kinds,
+        ["account_quarantined", "account_quarantined", "new_device"]
+    );
+    let ids: Vec<i64> = drained
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    assert_eq!(drained[2]["data"]["location"], "Changchun, CN");
+    let last = ids[2].to_string();
     let ack = server
         .service_client("payments")
         .post(format!("{}/internal/v1/outbox/ack", server.internal_url))
@@ -506,4 +524,195 @@ fn an_unreadable_geoip_database_is_a_configuration_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("protection.geoip_db"));
+}
+
+/// The `__Host-strongroom_device` cookie a sign-in answer sets, if any.
+fn device_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("__Host-strongroom_device="))
+        .map(|rest| {
+            assert!(
+                rest.contains("HttpOnly")
+                    && rest.contains("Secure")
+                    && rest.contains("SameSite=Strict")
+            );
+            rest.split(';').next().unwrap_or_default().to_owned()
+        })
+}
+
+#[tokio::test]
+async fn a_password_spray_never_locks_the_owner_out() {
+    // 10 attacker addresses in one /64 and 10 in different /64s spray 300 wrong passwords at
+    // one account; the owner, on a browser that signed in before, gets in on the first try.
+    let server = protected_server(Database::Sqlite, &[]);
+    let owner = Browser::new(&server, FIREFOX, LONDON);
+    owner.register("rosa@example.com").await;
+    let first = owner.login("rosa@example.com").await;
+    assert_eq!(first.status(), 200);
+    let device = device_cookie(&first).expect("a device cookie on the first sign-in");
+    assert!(
+        !device.contains("rosa"),
+        "no personal data in the device cookie"
+    );
+
+    // A forged or foreign device cookie is ignored, never an error.
+    let forged = owner
+        .request(reqwest::Method::POST, "/v1/auth/login")
+        .header(
+            "cookie",
+            "__Host-strongroom_device=v1.AAAAAAAAAAAAAAAAAAAAAA.AAAA",
+        )
+        .json(&json!({"email": "rosa@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 200);
+    assert!(
+        device_cookie(&forged).is_some(),
+        "a forged cookie is replaced"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("strongroom_device_cookie_invalid_total 1"),
+        "{metrics}"
+    );
+
+    let attackers: Vec<String> = (1..=10)
+        .map(|i| format!("2001:db8:aa:bb::{i:x}"))
+        .chain((1..=10).map(|i| format!("2001:db8:{i:x}::1")))
+        .collect();
+    let answers = spray(&server, &attackers, 300).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| [401, 429, 503].contains(status)),
+        "{answers:?}"
+    );
+    let refused = |ceiling: &str| {
+        answers
+            .iter()
+            .filter(|(s, limit)| *s == 429 && limit == ceiling)
+            .count()
+    };
+    assert!(
+        refused("10") >= 150,
+        "per (account, client) budgets refused {}",
+        refused("10")
+    );
+    assert!(
+        refused("100") >= 1,
+        "the account-wide ceiling was reached: {answers:?}"
+    );
+
+    // The owner, on the browser that signed in before, while another burst is under way.
+    let more = tokio::spawn(spray_owned(
+        server.client(),
+        server.public_url.clone(),
+        attackers,
+        40,
+    ));
+    let started = std::time::Instant::now();
+    let owner_login = owner
+        .request(reqwest::Method::POST, "/v1/auth/login")
+        .header("cookie", format!("__Host-strongroom_device={device}"))
+        .json(&json!({"email": "rosa@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        owner_login.status(),
+        200,
+        "the owner got in on the first try"
+    );
+    assert!(
+        device_cookie(&owner_login).is_none(),
+        "a known browser keeps its cookie"
+    );
+    // Not held back by the account-wide wait (up to 3 s) the attackers meet.
+    assert!(
+        took < std::time::Duration::from_millis(2500),
+        "the owner waited {took:?}"
+    );
+    more.await.unwrap();
+}
+
+/// `total` wrong-password attempts at rosa's account spread over `addresses`, eight at a
+/// time: each answer's status and `RateLimit-Limit`.
+async fn spray(server: &TestServer, addresses: &[String], total: usize) -> Vec<(u16, String)> {
+    spray_owned(
+        server.client(),
+        server.public_url.clone(),
+        addresses.to_vec(),
+        total,
+    )
+    .await
+}
+
+async fn spray_owned(
+    client: reqwest::Client,
+    base: String,
+    addresses: Vec<String>,
+    total: usize,
+) -> Vec<(u16, String)> {
+    let url = format!("{base}/v1/auth/login");
+    let mut answers = Vec::with_capacity(total);
+    for round in (0..total).collect::<Vec<_>>().chunks(8) {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in round {
+            let request = client
+                .post(&url)
+                .header("user-agent", CHROME_WINDOWS)
+                .header("x-forwarded-for", &addresses[i % addresses.len()])
+                .json(&json!({"email": "rosa@example.com", "password": "not the password at all"}))
+                .send();
+            requests.spawn(request);
+        }
+        while let Some(answer) = requests.join_next().await {
+            let response = answer.unwrap().unwrap();
+            let limit = response
+                .headers()
+                .get("ratelimit-limit")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            answers.push((response.status().as_u16(), limit));
+        }
+    }
+    answers
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_kind_of_device_is_announced() {
+    let server = protected_server(Database::Sqlite, &[]);
+    let home = Browser::new(&server, FIREFOX, LONDON);
+    home.register("sven@example.com").await;
+    let (token, _) = home.sign_in("sven@example.com").await;
+    // The same kind again, and the very first sign-in: nothing to announce.
+    home.sign_in("sven@example.com").await;
+    let other_browser = Browser::new(&server, CHROME_WINDOWS, LONDON);
+    other_browser.sign_in("sven@example.com").await;
+    other_browser.sign_in("sven@example.com").await;
+    let events = events_with(&home, &token, &["new_device"]).await;
+    let new_devices: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "new_device")
+        .collect();
+    assert_eq!(new_devices.len(), 1, "{events:?}");
+    assert_eq!(new_devices[0]["location"], "London, GB");
+    let page = outbox(&server, "").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "new_device");
+    assert_eq!(items[0]["data"]["device"], "Chrome on Windows 10");
+    assert_eq!(items[0]["data"]["location"], "London, GB");
 }

@@ -1,0 +1,67 @@
+//! Devices a user signs in from: the browser's device cookie is issued on its first
+//! successful sign-in and remembered for the account (the login throttles and the Argon2 pool
+//! then give it its own budget), and a sign-in from a (browser family + OS, country) kind the
+//! user has not used in `NEW_DEVICE_AFTER_MS` writes a `new_device` event and notification.
+
+use store::{DeviceSignIn, NotificationRecord};
+
+use super::{Device, Location};
+use crate::limits::NEW_DEVICE_AFTER_MS;
+use crate::{App, RequestContext, Result};
+
+impl App {
+    /// After a successful sign-in: remembers the device; returns a new cookie value for a
+    /// browser that had no (genuine) device cookie.
+    pub(crate) async fn remember_sign_in_device(
+        &self,
+        ctx: &RequestContext,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<String>> {
+        let (device_id, cookie) = match &ctx.device {
+            Some(id) => (Some(id.clone()), None),
+            None => match self.protection.device_cookies.issue() {
+                Some((id, value)) => (Some(id), Some(value)),
+                None => (None, None),
+            },
+        };
+        let kind = Device::parse(&ctx.user_agent);
+        let country = ctx
+            .location
+            .as_ref()
+            .map_or("", |location| location.country.as_str());
+        let now = self.clock.now_ms();
+        let sign_in = DeviceSignIn {
+            user_id,
+            device_id: device_id.as_deref(),
+            browser: &kind.browser,
+            os: &kind.os,
+            country,
+        };
+        let new_kind = self
+            .store
+            .record_sign_in_device(&sign_in, now, now.saturating_sub(NEW_DEVICE_AFTER_MS))
+            .await?;
+        if new_kind {
+            let event = self.event(ctx, user_id, "new_device", Some(session_id));
+            let data = serde_json::json!({
+                "device": kind.label(),
+                "location": ctx.location.as_ref().map(Location::label),
+                "session_id": session_id,
+            });
+            let notification = NotificationRecord {
+                id: 0,
+                user_id: user_id.to_owned(),
+                kind: "new_device".to_owned(),
+                created_at: now,
+                data: data.to_string(),
+            };
+            self.store
+                .record_event_with_notification(&event, &notification)
+                .await?;
+            metrics::counter!("strongroom_new_devices_total").increment(1);
+            tracing::info!(target: "strongroom::security", kind = "new_device", user_id, "security event");
+        }
+        Ok(cookie)
+    }
+}

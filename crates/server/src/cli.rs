@@ -64,13 +64,18 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Lift the quarantine of the account with EMAIL (for accounts without a second factor,
-    /// after you have confirmed with the owner); writes a `quarantine_lifted` security event.
-    /// Exit 1 when no such account exists.
+    /// after you have confirmed with the owner): every session of the account is revoked and a
+    /// `quarantine_lifted` security event names you. Exit 1 when no such account exists, or it
+    /// has a second factor and --force is not given.
     LiftQuarantine {
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
         email: String,
+        /// Also for an account with a second factor (whose owner could lift it by completing
+        /// it).
+        #[arg(long)]
+        force: bool,
     },
 }
 

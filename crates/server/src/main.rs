@@ -146,24 +146,44 @@ async fn run(command: Command) -> anyhow::Result<()> {
             pki_commands::revoke_client(&config, &name, ca_dir)
         }
         Command::User {
-            command: UserCommand::LiftQuarantine { config, email },
+            command:
+                UserCommand::LiftQuarantine {
+                    config,
+                    email,
+                    force,
+                },
         } => {
             let config = Config::load(&config)?;
-            lift_quarantine(&config, &email).await
+            lift_quarantine(&config, &email, force).await
         }
     }
 }
 
 /// `user lift-quarantine`: an operator's decision, recorded as the account's security event.
-async fn lift_quarantine(config: &Config, email: &str) -> anyhow::Result<()> {
+async fn lift_quarantine(config: &Config, email: &str, force: bool) -> anyhow::Result<()> {
+    use app::protection::OperatorLift;
     let store = store::Store::connect(&config.database).await?;
     store.migrate().await?;
-    let outcome =
-        app::protection::lift_quarantine_by_operator(&store, &app::Clock::System, email).await;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let outcome = app::protection::lift_quarantine_by_operator(
+        &store,
+        &app::Clock::System,
+        email,
+        &operator,
+        force,
+    )
+    .await;
     store.close().await;
     match outcome {
-        Ok(true) => println!("quarantine lifted for {email}"),
-        Ok(false) => println!("{email} is not quarantined; nothing changed"),
+        Ok(OperatorLift::Lifted { sessions_revoked }) => println!(
+            "quarantine lifted for {email}; {sessions_revoked} session(s) revoked, the owner signs in afresh"
+        ),
+        Ok(OperatorLift::NotQuarantined) => {
+            println!("{email} is not quarantined; nothing changed");
+        }
+        Ok(OperatorLift::HasSecondFactor) => anyhow::bail!(
+            "{email} has a second factor: its owner lifts the quarantine by completing it (use --force to lift it anyway)"
+        ),
         Err(app::Error::NotFound) => anyhow::bail!("no account with email {email}"),
         Err(app::Error::Validation { .. }) => anyhow::bail!("not an email address: {email}"),
         Err(error) => return Err(anyhow::anyhow!("cannot lift the quarantine: {error}")),

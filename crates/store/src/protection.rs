@@ -24,6 +24,8 @@ pub struct SightingRecord {
     pub seen_at: i64,
     pub latitude: f64,
     pub longitude: f64,
+    /// The GeoIP accuracy radius of the location, in kilometres.
+    pub accuracy_km: i64,
 }
 
 /// A successful sign-in's device: its cookie id (if it has one) and its kind.
@@ -67,7 +69,7 @@ impl Store {
     }
 
     pub async fn find_sighting(&self, user_id: &str) -> Result<Option<SightingRecord>, StoreError> {
-        let sql = "SELECT seen_at, latitude, longitude FROM user_sightings WHERE user_id = $1";
+        let sql = "SELECT seen_at, latitude, longitude, accuracy_km FROM user_sightings WHERE user_id = $1";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await?))
     }
 
@@ -76,12 +78,13 @@ impl Store {
         user_id: &str,
         sighting: &SightingRecord,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO user_sightings (user_id, seen_at, latitude, longitude) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+        let sql = "INSERT INTO user_sightings (user_id, seen_at, latitude, longitude, accuracy_km) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET \
                    seen_at = excluded.seen_at, latitude = excluded.latitude, \
-                   longitude = excluded.longitude";
+                   longitude = excluded.longitude, accuracy_km = excluded.accuracy_km";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(user_id).bind(sighting.seen_at).bind(sighting.latitude).bind(sighting.longitude)
+            .bind(sighting.accuracy_km)
             .execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -95,18 +98,18 @@ impl Store {
         let lock = self.outbox_lock();
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            if let Some(lock) = lock {
-                sqlx::query(lock).execute(&mut *tx).await?;
-            }
             if let Some(session_id) = q.session_id {
                 sqlx::query(revoke).bind(now).bind(q.revoke_reason).bind(session_id)
                     .execute(&mut *tx).await?;
             }
             bind_event!(sqlx::query(INSERT_EVENT), q.detection).execute(&mut *tx).await?;
-            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
             let changed = sqlx::query(update).bind(q.user_id).execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
+                sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
                 bind_event!(sqlx::query(INSERT_EVENT), q.quarantined).execute(&mut *tx).await?;
+                if let Some(lock) = lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
                 let n = q.notification;
                 sqlx::query(INSERT_NOTIFICATION)
                     .bind(&n.user_id).bind(&n.kind).bind(n.created_at).bind(&n.data)
@@ -118,23 +121,36 @@ impl Store {
         Ok(changed)
     }
 
-    /// Lifts a quarantine and records `event`; `false` (and nothing written) when the
-    /// account was not quarantined.
-    pub async fn lift_quarantine(&self, event: &SecurityEventRecord) -> Result<bool, StoreError> {
+    /// Lifts a quarantine, records `event`, and revokes every session of the user but `keep`
+    /// (a session held while quarantined — perhaps the thief's — must not come back to
+    /// life). The revoked ids, or `None` (and nothing written) when the account was not
+    /// quarantined.
+    pub async fn lift_quarantine(
+        &self,
+        event: &SecurityEventRecord,
+        keep: Option<&str>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let update = "UPDATE users SET status = 'active' WHERE id = $1 AND status = 'quarantined'";
-        let changed = on_pool!(self, pool => {
+        let revoke = "UPDATE sessions SET revoked_at = $1, revoked_reason = 'quarantine_lifted', \
+                      grace_blob = NULL WHERE user_id = $2 AND revoked_at IS NULL \
+                      AND ($3 IS NULL OR id <> $3) RETURNING id";
+        let revoked = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
             let changed = sqlx::query(update).bind(&event.user_id).execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
+                sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
+                let revoked: Vec<String> = sqlx::query_scalar(revoke)
+                    .bind(event.created_at).bind(&event.user_id).bind(keep)
+                    .fetch_all(&mut *tx).await?;
                 bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
                 tx.commit().await?;
+                Some(revoked)
             } else {
                 tx.rollback().await?;
+                None
             }
-            changed
         });
-        Ok(changed)
+        Ok(revoked)
     }
 
     /// Records a security event and its notification together.
@@ -146,10 +162,10 @@ impl Store {
         let lock = self.outbox_lock();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
             if let Some(lock) = lock {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
-            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
             sqlx::query(INSERT_NOTIFICATION)
                 .bind(&notification.user_id).bind(&notification.kind)
                 .bind(notification.created_at).bind(&notification.data)
@@ -235,11 +251,23 @@ impl Store {
     }
 
     /// Acknowledges every notification up to and including `up_to`: they are never served
-    /// again. Returns how many went.
-    pub async fn ack_outbox(&self, up_to: i64) -> Result<u64, StoreError> {
-        let sql = "DELETE FROM notifications WHERE id <= $1";
-        Ok(
-            on_pool!(self, pool => sqlx::query(sql).bind(up_to).execute(pool).await?.rows_affected()),
-        )
+    /// again. Returns how many went, or `None` (nothing deleted) when `up_to` is beyond the
+    /// newest notification — an id nobody can have been served.
+    pub async fn ack_outbox(&self, up_to: i64) -> Result<Option<u64>, StoreError> {
+        let newest = "SELECT MAX(id) FROM notifications";
+        let delete = "DELETE FROM notifications WHERE id <= $1";
+        let deleted = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let newest: Option<i64> = sqlx::query_scalar(newest).fetch_one(&mut *tx).await?;
+            if newest.is_some_and(|newest| up_to > newest) {
+                tx.rollback().await?;
+                None
+            } else {
+                let deleted = sqlx::query(delete).bind(up_to).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                Some(deleted)
+            }
+        });
+        Ok(deleted)
     }
 }

@@ -68,13 +68,26 @@ impl App {
         for session_id in &revoked {
             self.identity.sessions.revoke(session_id);
         }
-        self.record_event(
-            ctx,
-            caller.user_id.as_str(),
-            kind,
-            Some(caller.session_id.as_str()),
-        )
-        .await
+        // The owner hears of every factor change (a thief adding their own factor included).
+        let user_id = caller.user_id.as_str();
+        let event = self.event(ctx, user_id, kind, Some(caller.session_id.as_str()));
+        let notification = store::NotificationRecord {
+            id: 0,
+            user_id: user_id.to_owned(),
+            kind: "mfa_changed".to_owned(),
+            created_at: event.created_at,
+            data: serde_json::json!({
+                "change": kind,
+                "location": event.location,
+                "device": crate::protection::Device::parse(&ctx.user_agent).label(),
+            })
+            .to_string(),
+        };
+        self.store
+            .record_event_with_notification(&event, &notification)
+            .await?;
+        tracing::info!(target: "strongroom::security", kind, user_id, "security event");
+        Ok(())
     }
 
     /// True when one of the user's roles requires a second factor.

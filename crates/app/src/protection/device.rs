@@ -1,12 +1,23 @@
 //! What kind of client a User-Agent names: browser family and operating system (woothee).
 //! Versions are ignored on purpose: a browser that updates itself is the same device.
 
-/// Browser family and operating system, e.g. `Chrome` on `Linux`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Browser family and operating-system family, e.g. `Chrome` on `Windows` (the label keeps
+/// the system's version, `Windows 10`; comparisons do not, so an upgrade is the same device).
+#[derive(Debug, Clone)]
 pub struct Device {
     pub browser: String,
+    /// The system's family: the first word of its name (`Windows`, `Mac`, `Android`).
     pub os: String,
+    os_name: String,
 }
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        self.browser == other.browser && self.os == other.os
+    }
+}
+
+impl Eq for Device {}
 
 const UNKNOWN: &str = "UNKNOWN";
 
@@ -16,13 +27,14 @@ impl Device {
         let (browser, os) = parsed.map_or((UNKNOWN, UNKNOWN), |result| (result.name, result.os));
         Device {
             browser: browser.to_owned(),
-            os: os.to_owned(),
+            os: os.split_whitespace().next().unwrap_or(UNKNOWN).to_owned(),
+            os_name: os.to_owned(),
         }
     }
 
-    /// `"Chrome on Linux"`.
+    /// `"Chrome on Windows 10"`.
     pub fn label(&self) -> String {
-        format!("{} on {}", self.browser, self.os)
+        format!("{} on {}", self.browser, self.os_name)
     }
 }
 
@@ -47,6 +59,13 @@ mod tests {
         assert_eq!(
             Device::parse(FIREFOX_WINDOWS).label(),
             "Firefox on Windows 10"
+        );
+        assert_eq!(Device::parse(FIREFOX_WINDOWS).os, "Windows");
+        let firefox_windows_7 =
+            "Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:134.0) Gecko/20100101 Firefox/134.0";
+        assert_eq!(
+            Device::parse(FIREFOX_WINDOWS),
+            Device::parse(firefox_windows_7)
         );
     }
 

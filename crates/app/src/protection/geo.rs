@@ -18,6 +18,8 @@ pub struct Location {
     pub city: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// How far from the coordinates the address may be, in kilometres.
+    pub accuracy_km: Option<u16>,
 }
 
 impl Location {
@@ -29,9 +31,15 @@ impl Location {
         }
     }
 
-    /// Latitude and longitude, when the database has both.
-    pub fn coordinates(&self) -> Option<(f64, f64)> {
-        Some((self.latitude?, self.longitude?))
+    /// Latitude, longitude and accuracy radius, for a city-level location (a country-level
+    /// one — the country's centre — is no evidence of where someone is).
+    pub fn coordinates(&self) -> Option<(f64, f64, u16)> {
+        self.city.as_ref()?;
+        Some((
+            self.latitude?,
+            self.longitude?,
+            self.accuracy_km.unwrap_or(0),
+        ))
     }
 }
 
@@ -133,6 +141,7 @@ impl GeoIp {
             }),
             latitude: city.location.latitude.filter(|lat| lat.is_finite()),
             longitude: city.location.longitude.filter(|lon| lon.is_finite()),
+            accuracy_km: city.location.accuracy_radius,
         })
     }
 }

@@ -28,6 +28,22 @@ pub use self::device::Device;
 pub use self::device_cookie::DeviceCookies;
 pub use self::geo::{GeoIp, Location};
 use self::travel::Sighting;
+
+/// A stored location as the travel rule sees it.
+fn point(record: &SightingRecord) -> Sighting {
+    // Radii are small integers; exact in f64.
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "kilometres of an accuracy radius"
+    )]
+    let accuracy_km = record.accuracy_km as f64;
+    Sighting {
+        at_ms: record.seen_at,
+        latitude: record.latitude,
+        longitude: record.longitude,
+        accuracy_km,
+    }
+}
 use crate::limits::{PROTECTION_CACHE_USERS_MAX, PROTECTION_RECHECK_MS, SIGHTING_REFRESH_MS};
 use crate::{App, Error, RequestContext, Result, new_id};
 
@@ -125,47 +141,43 @@ impl App {
         user_id: &str,
         session_id: Option<&str>,
     ) -> Result<bool> {
-        let Some((latitude, longitude)) = ctx.location.as_ref().and_then(Location::coordinates)
+        let Some((latitude, longitude, accuracy)) =
+            ctx.location.as_ref().and_then(Location::coordinates)
         else {
             return Ok(false);
         };
         let now = self.clock.now_ms();
-        let here = Sighting {
-            at_ms: now,
+        let here = SightingRecord {
+            seen_at: now,
             latitude,
             longitude,
+            accuracy_km: i64::from(accuracy),
         };
         let last = self.last_sighting(user_id, now).await?;
         if let Some(last) = last {
-            let there = Sighting {
-                at_ms: last.seen_at,
-                latitude: last.latitude,
-                longitude: last.longitude,
-            };
-            if travel::is_impossible(&there, &here, self.protection.impossible_travel_kmh) {
+            let (there, here_point) = (point(&last), point(&here));
+            if travel::is_impossible(&there, &here_point, self.protection.impossible_travel_kmh) {
                 self.quarantine(ctx, user_id, session_id, Detection::ImpossibleTravel)
                     .await?;
                 return Ok(true);
             }
-            let moved = travel::distance_km(&there, &here) >= travel::TRAVEL_DISTANCE_MIN_KM;
+            let moved = travel::distance_km(&there, &here_point) >= travel::TRAVEL_DISTANCE_MIN_KM;
             if !moved && now.saturating_sub(last.seen_at) < SIGHTING_REFRESH_MS {
                 return Ok(false);
             }
         }
-        self.remember_sighting(user_id, latitude, longitude).await?;
+        self.remember_sighting(user_id, here).await?;
         Ok(false)
     }
 
-    /// Stores (and caches) `user_id`'s location now.
-    async fn remember_sighting(&self, user_id: &str, latitude: f64, longitude: f64) -> Result<()> {
-        let now = self.clock.now_ms();
-        let sighting = SightingRecord {
-            seen_at: now,
-            latitude,
-            longitude,
-        };
+    /// Stores (and caches) `user_id`'s location.
+    async fn remember_sighting(&self, user_id: &str, sighting: SightingRecord) -> Result<()> {
         self.store.record_sighting(user_id, &sighting).await?;
-        bounded_insert(&self.protection.sightings, user_id, (Some(sighting), now));
+        bounded_insert(
+            &self.protection.sightings,
+            user_id,
+            (Some(sighting), sighting.seen_at),
+        );
         Ok(())
     }
 
@@ -266,36 +278,43 @@ impl App {
         Ok(quarantined)
     }
 
-    /// After a completed second factor (login or step-up): lifts a quarantine, and the
-    /// place it was completed from becomes the user's last location (they proved they are
-    /// there, so their next requests from it are no impossible journey).
+    /// After a completed second factor (login or step-up): lifts a quarantine — revoking
+    /// every other session of the user, so one held while quarantined (perhaps the thief's)
+    /// cannot come back — and the place it was completed from becomes the user's last
+    /// location (they proved they are there).
     pub async fn lift_quarantine_after_mfa(
         &self,
         ctx: &RequestContext,
         user_id: &str,
         session_id: Option<&str>,
     ) -> Result<()> {
-        if let Some((latitude, longitude)) = ctx.location.as_ref().and_then(Location::coordinates) {
-            self.remember_sighting(user_id, latitude, longitude).await?;
+        let now = self.clock.now_ms();
+        if let Some((latitude, longitude, accuracy)) =
+            ctx.location.as_ref().and_then(Location::coordinates)
+        {
+            let sighting = SightingRecord {
+                seen_at: now,
+                latitude,
+                longitude,
+                accuracy_km: i64::from(accuracy),
+            };
+            self.remember_sighting(user_id, sighting).await?;
         }
-        let event = self.event(ctx, user_id, "quarantine_lifted", session_id);
-        self.lift_quarantine(event).await
-    }
-
-    async fn lift_quarantine(&self, event: SecurityEventRecord) -> Result<()> {
         let quarantined = self
             .store
-            .find_user(&event.user_id)
+            .find_user(user_id)
             .await?
             .is_some_and(|user| user.status == STATUS_QUARANTINED);
-        if quarantined && self.store.lift_quarantine(&event).await? {
-            tracing::info!(target: "strongroom::security", kind = "quarantine_lifted", user_id = event.user_id, "security event");
+        if quarantined {
+            let event = self.event(ctx, user_id, "quarantine_lifted", session_id);
+            if let Some(revoked) = self.store.lift_quarantine(&event, session_id).await? {
+                for revoked in &revoked {
+                    self.identity.sessions.revoke(revoked);
+                }
+                tracing::info!(target: "strongroom::security", kind = "quarantine_lifted", user_id, revoked = revoked.len(), "security event");
+            }
         }
-        bounded_insert(
-            &self.protection.quarantined,
-            &event.user_id,
-            (false, self.clock.now_ms()),
-        );
+        bounded_insert(&self.protection.quarantined, user_id, (false, now));
         Ok(())
     }
 
@@ -322,34 +341,68 @@ impl App {
     }
 }
 
+/// What an operator's lift did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorLift {
+    /// Lifted; this many sessions were revoked (the owner signs in afresh).
+    Lifted {
+        sessions_revoked: usize,
+    },
+    NotQuarantined,
+    /// The account has a second factor: its owner lifts the quarantine by completing it.
+    HasSecondFactor,
+}
+
 /// An operator lifts the quarantine of the account with `email` (`strongroom user
-/// lift-quarantine`, which needs no running server); the event names the operator as its
-/// source. Running instances see it within `PROTECTION_RECHECK_MS`. `NotFound` when no such
-/// account; `false` when it was not quarantined.
+/// lift-quarantine`, which needs no running server): every session of the account is revoked,
+/// and the event names the operator (`operator`, e.g. the OS user) as its source. An account
+/// with a second factor is refused unless `force`: its owner can lift it. Running instances
+/// see the lift at once and the revocations within `SESSION_RECHECK_MS`. `NotFound` when no
+/// such account.
 pub async fn lift_quarantine_by_operator(
     store: &store::Store,
     clock: &crate::Clock,
     email: &str,
-) -> Result<bool> {
+    operator: &str,
+    force: bool,
+) -> Result<OperatorLift> {
     let email = identity::Email::parse(email).map_err(|_| Error::field("email", "invalid"))?;
     let user = store
         .find_user_by_email(email.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     if user.status != STATUS_QUARANTINED {
-        return Ok(false);
+        return Ok(OperatorLift::NotQuarantined);
     }
+    let has_factor = store
+        .find_totp(&user.id)
+        .await?
+        .is_some_and(|totp| totp.confirmed_at.is_some())
+        || !store.passkeys(&user.id).await?.is_empty();
+    if has_factor && !force {
+        return Ok(OperatorLift::HasSecondFactor);
+    }
+    let operator: String = operator
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(crate::limits::ID_CHARS_MAX)
+        .collect();
     let event = SecurityEventRecord {
         id: new_id(),
         user_id: user.id.clone(),
         kind: "quarantine_lifted".to_owned(),
         created_at: clock.now_ms(),
         ip: String::new(),
-        user_agent: "strongroom user lift-quarantine (operator)".to_owned(),
+        user_agent: format!("strongroom user lift-quarantine (operator {operator})"),
         session_id: None,
         location: None,
     };
-    Ok(store.lift_quarantine(&event).await?)
+    Ok(match store.lift_quarantine(&event, None).await? {
+        Some(revoked) => OperatorLift::Lifted {
+            sessions_revoked: revoked.len(),
+        },
+        None => OperatorLift::NotQuarantined,
+    })
 }
 
 #[cfg(test)]

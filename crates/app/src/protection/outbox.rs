@@ -47,7 +47,11 @@ impl App {
     pub async fn ack_outbox(&self, ctx: &RequestContext, up_to: &str) -> Result<()> {
         let service = ctx.service(OUTBOX_SCOPE)?;
         let up_to = parse_id(up_to).ok_or_else(|| Error::field("up_to", "invalid"))?;
-        let acknowledged = self.store.ack_outbox(up_to).await?;
+        let acknowledged = self
+            .store
+            .ack_outbox(up_to)
+            .await?
+            .ok_or_else(|| Error::field("up_to", "unknown"))?;
         tracing::info!(
             service = service.name,
             up_to,

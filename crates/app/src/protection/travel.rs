@@ -1,6 +1,7 @@
-//! Impossible travel: the speed implied by two located requests of one user. Moves shorter
-//! than `TRAVEL_DISTANCE_MIN_KM` are ignored (GeoIP places one city's addresses tens of
-//! kilometres apart), and so are requests without coordinates.
+//! Impossible travel: the speed implied by two located requests of one user. GeoIP is only so
+//! precise, so the distance counted is the shortest one the two accuracy circles allow (the
+//! centres' distance minus both radii); moves shorter than `TRAVEL_DISTANCE_MIN_KM` after that
+//! are ignored, and so are requests without a city-level location.
 
 /// Shorter moves are never impossible travel.
 pub const TRAVEL_DISTANCE_MIN_KM: f64 = 100.0;
@@ -14,6 +15,8 @@ pub struct Sighting {
     pub at_ms: i64,
     pub latitude: f64,
     pub longitude: f64,
+    /// GeoIP accuracy radius in kilometres.
+    pub accuracy_km: f64,
 }
 
 /// Great-circle distance in kilometres (haversine).
@@ -28,7 +31,7 @@ pub fn distance_km(a: &Sighting, b: &Sighting) -> f64 {
 /// True when going from `from` to `to` needs more than `max_kmh`. A request that arrives
 /// "before" the last one (clocks of two instances) counts as no time at all.
 pub fn is_impossible(from: &Sighting, to: &Sighting, max_kmh: u32) -> bool {
-    let km = distance_km(from, to);
+    let km = distance_km(from, to) - from.accuracy_km.max(0.0) - to.accuracy_km.max(0.0);
     if !km.is_finite() || km < TRAVEL_DISTANCE_MIN_KM {
         return false;
     }
@@ -52,6 +55,7 @@ mod tests {
             at_ms: minutes * 60_000,
             latitude: place.0,
             longitude: place.1,
+            accuracy_km: 10.0,
         }
     }
 
@@ -69,6 +73,17 @@ mod tests {
         assert!(!is_impossible(&london, &at(CHANGCHUN, 10 * 60), 1000));
         // Clocks of two instances may disagree: "earlier" is treated as simultaneous.
         assert!(is_impossible(&at(LONDON, 5), &at(CHANGCHUN, 0), 1000));
+    }
+
+    #[test]
+    fn imprecise_locations_count_only_the_distance_they_must_mean() {
+        let precise = at(LONDON, 0);
+        // 300 km apart, but each within 200 km of anywhere in that gap: no evidence.
+        let mut vague = at((54.2, -0.5), 1);
+        vague.accuracy_km = 200.0;
+        assert!(!is_impossible(&precise, &vague, 1000));
+        vague.accuracy_km = 20.0;
+        assert!(is_impossible(&precise, &vague, 1000));
     }
 
     #[test]

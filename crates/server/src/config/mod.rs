@@ -469,6 +469,12 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
             "Redis support is not yet implemented; leave empty",
         ));
     }
+    if !raw.protection.blocked_countries.is_empty() && raw.protection.geoip_db.trim().is_empty() {
+        return Err(config_error(
+            "protection.blocked_countries",
+            "needs protection.geoip_db (without it no country is known)",
+        ));
+    }
     if !IMPOSSIBLE_TRAVEL_KMH_RANGE.contains(&raw.protection.impossible_travel_kmh) {
         return Err(config_error(
             "protection.impossible_travel_kmh",

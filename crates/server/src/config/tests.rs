@@ -184,3 +184,21 @@ fn the_configuration_reference_shows_the_file_init_writes() {
         .collect();
     assert_eq!(example, template);
 }
+
+#[test]
+fn protection_settings_are_checked() {
+    let mut raw = RawConfig::default();
+    raw.protection.blocked_countries = vec!["CN".into()];
+    assert_eq!(
+        validate_unused_sections(&raw).unwrap_err().key,
+        "protection.blocked_countries",
+        "blocking countries without a GeoIP database would block nothing"
+    );
+    raw.protection.geoip_db = "city.mmdb".into();
+    assert!(validate_unused_sections(&raw).is_ok());
+    raw.protection.impossible_travel_kmh = 50;
+    assert_eq!(
+        validate_unused_sections(&raw).unwrap_err().key,
+        "protection.impossible_travel_kmh"
+    );
+}

@@ -248,14 +248,20 @@ async fn impossible_travel_quarantines_until_an_operator_lifts_it(
         "{}",
         String::from_utf8_lossy(&lift.stderr)
     );
-    assert_eq!(
-        london.get("/v1/accounts", &held).await.status(),
-        200,
-        "lifted at once"
-    );
+    assert!(String::from_utf8_lossy(&lift.stdout).contains("1 session(s) revoked"));
+    // The held session (perhaps the thief's) does not come back: the owner signs in afresh.
+    let (fresh, _) = london.sign_in("marco@example.com").await;
+    assert_eq!(london.get("/v1/accounts", &fresh).await.status(), 200);
+    let sessions: Value = london
+        .get("/v1/auth/sessions", &fresh)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 1, "{sessions}");
     let events = events_with(
         &london,
-        &held,
+        &fresh,
         &[
             "impossible_travel",
             "account_quarantined",
@@ -322,8 +328,26 @@ async fn mfa_sign_in(
 }
 
 #[tokio::test]
-async fn a_hijacked_refresh_quarantines_and_a_second_factor_lifts_it() {
-    let server = protected_server(Database::Sqlite, &[]);
+async fn a_hijacked_refresh_on_sqlite() {
+    hijacked_refresh_quarantines_and_a_second_factor_lifts_it(protected_server(
+        Database::Sqlite,
+        &[],
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_hijacked_refresh_on_postgres() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("strongroom");
+    hijacked_refresh_quarantines_and_a_second_factor_lifts_it(protected_server(
+        Database::Postgres(url),
+        &[],
+    ))
+    .await;
+}
+
+async fn hijacked_refresh_quarantines_and_a_second_factor_lifts_it(server: TestServer) {
     let owner = Browser::new(&server, FIREFOX, LONDON);
     owner.register("nina@example.com").await;
     let (token, _) = owner.sign_in("nina@example.com").await;
@@ -382,8 +406,8 @@ async fn a_hijacked_refresh_quarantines_and_a_second_factor_lifts_it() {
     let me: Value = changchun.get("/v1/me", &again).await.json().await.unwrap();
     assert_eq!(me["status"], "active");
 
-    // The outbox: drained a page at a time, in order — two quarantines and the sign-in from
-    // a new country — then acknowledged and never served again.
+    // The outbox: drained a page at a time, in order — the factor added, two quarantines and
+    // the sign-in from a new country — then acknowledged and never served again.
     let mut drained = Vec::new();
     let mut query = "?limit=1".to_owned();
     loop {
@@ -400,15 +424,21 @@ async fn a_hijacked_refresh_quarantines_and_a_second_factor_lifts_it() {
         .collect();
     assert_eq!(
         drained_kinds,
-        ["account_quarantined", "account_quarantined", "new_device"]
+        [
+            "mfa_changed",
+            "account_quarantined",
+            "account_quarantined",
+            "new_device"
+        ]
     );
+    assert_eq!(drained[0]["data"]["change"], "mfa_totp_enabled");
     let ids: Vec<i64> = drained
         .iter()
         .map(|n| n["id"].as_str().unwrap().parse().unwrap())
         .collect();
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
-    assert_eq!(drained[2]["data"]["location"], "Changchun, CN");
-    let last = ids[2].to_string();
+    assert_eq!(drained[3]["data"]["location"], "Changchun, CN");
+    let last = ids[3].to_string();
     let ack = server
         .service_client("payments")
         .post(format!("{}/internal/v1/outbox/ack", server.internal_url))

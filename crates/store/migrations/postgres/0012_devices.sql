@@ -17,3 +17,6 @@ CREATE TABLE device_kinds (
     last_seen_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, browser, os, country)
 );
+
+-- The GeoIP accuracy radius of the last location: impossible travel subtracts both radii.
+ALTER TABLE user_sightings ADD COLUMN accuracy_km BIGINT NOT NULL DEFAULT 0;

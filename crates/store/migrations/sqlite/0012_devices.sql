@@ -17,3 +17,6 @@ CREATE TABLE device_kinds (
     last_seen_at INTEGER NOT NULL,
     PRIMARY KEY (user_id, browser, os, country)
 ) STRICT;
+
+-- The GeoIP accuracy radius of the last location: impossible travel subtracts both radii.
+ALTER TABLE user_sightings ADD COLUMN accuracy_km INTEGER NOT NULL DEFAULT 0;

@@ -73,9 +73,9 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
             notification: &note,
         };
         assert!(store.quarantine(&q, 3).await.unwrap(), "{backend}");
-        let session = store.find_session("s1").await.unwrap().unwrap();
+        let killed = store.find_session("s1").await.unwrap().unwrap();
         assert_eq!(
-            session.revoked_at,
+            killed.revoked_at,
             Some(3),
             "{backend}: the session died with it"
         );
@@ -133,9 +133,43 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
         // Lifting it: once, with its event; then the writer lets money leave again.
         let mut lifted = event("e5", "u1", 5);
         lifted.kind = "quarantine_lifted".into();
-        assert!(store.lift_quarantine(&lifted).await.unwrap(), "{backend}");
+        store
+            .create_session(
+                &session("s2", "u1", 4, 100_000),
+                b"rt2",
+                &event("e-s2", "u1", 4),
+            )
+            .await
+            .unwrap();
+        store
+            .create_session(
+                &session("s3", "u1", 4, 100_000),
+                b"rt3",
+                &event("e-s3", "u1", 4),
+            )
+            .await
+            .unwrap();
+        let revoked = store.lift_quarantine(&lifted, Some("s3")).await.unwrap();
+        assert_eq!(
+            revoked,
+            Some(vec!["s2".to_owned()]),
+            "{backend}: all but the lifting session"
+        );
+        assert!(
+            store
+                .find_session("s3")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
         lifted.id = "e6".into();
-        assert!(!store.lift_quarantine(&lifted).await.unwrap(), "{backend}");
+        assert_eq!(
+            store.lift_quarantine(&lifted, None).await.unwrap(),
+            None,
+            "{backend}"
+        );
         assert_eq!(
             store.find_user("u1").await.unwrap().unwrap().status,
             "active"
@@ -171,12 +205,14 @@ async fn sightings_and_the_outbox() {
             seen_at: 1,
             latitude: 51.5142,
             longitude: -0.0931,
+            accuracy_km: 10,
         };
         store.record_sighting("u1", &london).await.unwrap();
         let changchun = SightingRecord {
             seen_at: 2,
             latitude: 43.88,
             longitude: 125.3228,
+            accuracy_km: 100,
         };
         store.record_sighting("u1", &changchun).await.unwrap();
         assert_eq!(
@@ -202,7 +238,16 @@ async fn sightings_and_the_outbox() {
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{backend}: in order");
         let second = store.outbox_page(ids[0], 1).await.unwrap();
         assert_eq!(second[0].id, ids[1], "{backend}: paged after a cursor");
-        assert_eq!(store.ack_outbox(ids[1]).await.unwrap(), 2, "{backend}");
+        assert_eq!(
+            store.ack_outbox(ids[2] + 1).await.unwrap(),
+            None,
+            "{backend}: not served yet"
+        );
+        assert_eq!(
+            store.ack_outbox(ids[1]).await.unwrap(),
+            Some(2),
+            "{backend}"
+        );
         let rest = store.outbox_page(0, 10).await.unwrap();
         assert_eq!(
             rest.len(),

@@ -4,7 +4,7 @@
 
 import { expectSignedIn, goTo, signIn } from './support/flows';
 import { expect, expectAccessible, screenshot, test, uniqueEmail } from './support/fixtures';
-import { getRaw, registerUser } from './support/server';
+import { getRaw, registerUser, replayRefreshCookieElsewhere } from './support/server';
 
 const WEB_APP_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -71,27 +71,19 @@ test('an account on hold shows what happened and how to lift it', async ({ page 
   await expect(page.getByRole('heading', { level: 1, name: 'Page not found' })).toBeVisible();
   await expectAccessible(page, 'not found');
 
-  // Account protection has not landed in the server yet: its 403 is replayed here as the
-  // server will send it.
-  await page.route('**/v1/accounts?*', (route) =>
-    route.fulfill({
-      status: 403,
-      contentType: 'application/problem+json',
-      body: JSON.stringify({
-        type: 'https://strongroom.dev/problems/account_quarantined',
-        title: 'The account is quarantined',
-        status: 403,
-        code: 'account_quarantined',
-        request_id: 'e2e',
-      }),
-    }),
-  );
-  await goTo(page, 'Accounts');
+  // A thief replays this browser's refresh cookie from another browser and system: the
+  // server kills the session and puts the account on hold. The password still signs in, and
+  // the app shows the hold (this account has no second factor, so only support can lift it).
+  const refresh = (await page.context().cookies()).find((cookie) => cookie.name === '__Host-strongroom_rt');
+  expect(refresh).toBeDefined();
+  expect(await replayRefreshCookieElsewhere(refresh!.value)).toBe(401);
+  await page.goto('/accounts');
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible();
+  await signIn(page, email);
   await expect(page.getByRole('heading', { level: 1, name: 'Your account is on hold' })).toBeVisible();
   await expect(page.getByText('only our support team can lift the hold')).toBeVisible();
   await expectAccessible(page, 'quarantine');
   await screenshot(page, 'quarantine', testInfo);
-  await page.unroute('**/v1/accounts?*');
 });
 
 test('a locked key service says only that the data is temporarily locked', async ({ page }) => {

@@ -350,6 +350,7 @@ fn fuzz_server(public: &str, internal: &str, dir: &Path) -> Result<()> {
             // Signed in, so authenticated operations are fuzzed beyond their 401; the two
             // operations that would end the session midway are left out.
             .args(["--header", &format!("Authorization: Bearer {}", fixtures.token)])
+            .args(["--header", &format!("Cookie: {}", fixtures.refresh_cookie)])
             .args(["--exclude-operation-id", "logout", "--exclude-operation-id", "delete_session"])
             .args(["--phases", "examples,coverage,fuzzing,stateful"])
             .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"])
@@ -360,13 +361,16 @@ fn fuzz_server(public: &str, internal: &str, dir: &Path) -> Result<()> {
     )
 }
 
-/// What exists on the fuzzing server before the run: the fuzzing user's access token, its
-/// funded EUR account, another user's EUR account and a transfer between them.
+/// What exists on the fuzzing server before the run: the fuzzing user's access token (TOTP
+/// enrolled and freshly stepped up to `acr=mfa`), its funded EUR account, another user's EUR
+/// account, a transfer between them, and a second session's refresh cookie.
 struct Fixtures {
     token: String,
     own_account: String,
     payee_account: String,
     transfer: String,
+    /// `__Host-strongroom_rt=…` of a second session of the fuzzing user.
+    refresh_cookie: String,
 }
 
 /// Creates the fixtures through the API itself (python3 is on every machine that runs
@@ -374,18 +378,25 @@ struct Fixtures {
 /// the `payments` certificate `init` wrote.
 fn fuzzing_fixtures(public: &str, internal: &str, dir: &Path) -> Result<Fixtures> {
     const SCRIPT: &str = r#"
-import json, ssl, sys, urllib.request
+import base64, hashlib, hmac, json, ssl, struct, sys, time, urllib.request
 public, internal, pki, amount = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 customer = ssl.create_default_context(cafile=pki + "/ca.pem")
 service = ssl.create_default_context(cafile=pki + "/ca.pem")
 service.load_cert_chain(pki + "/clients/payments.pem", pki + "/clients/payments.key")
-def call(url, body, token=None, key=None, context=customer):
+def exchange(url, body, token=None, key=None, context=customer):
     headers = {"content-type": "application/json"}
     if token: headers["authorization"] = "Bearer " + token
     if key: headers["idempotency-key"] = key
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request, context=context) as response:
-        return json.load(response)
+        return json.load(response), response.headers.get_all("set-cookie") or []
+def call(url, body, token=None, key=None, context=customer):
+    return exchange(url, body, token, key, context)[0]
+def totp(secret, at):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 15
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
 def user(name):
     credentials = {"email": name + "@example.com", "password": "correct horse battery staple"}
     call(public + "/v1/auth/register", dict(credentials, display_name=name))
@@ -393,11 +404,21 @@ def user(name):
     return token, call(public + "/v1/accounts", {"currency": "EUR"}, token)["id"]
 token, own = user("fuzzer")
 payee = user("payee")[1]
+# A second factor and a fresh step-up, so the operations that need them are fuzzed beyond 401;
+# a second session's refresh cookie for the refresh operation (its first use rotates it, later
+# ones are reuse and end only that session).
+secret = call(public + "/v1/mfa/totp/enroll", {}, token)["secret"]
+now = time.time()
+recovery = call(public + "/v1/mfa/totp/confirm", {"code": totp(secret, now)}, token)["recovery_codes"]
+token = call(public + "/v1/auth/step-up/totp", {"code": totp(secret, now + 30)}, token)["access_token"]
+ticket = call(public + "/v1/auth/login", {"email": "fuzzer@example.com", "password": "correct horse battery staple"})["mfa_ticket"]
+cookies = exchange(public + "/v1/auth/mfa/recovery", {"mfa_ticket": ticket, "recovery_code": recovery[0]})[1]
+refresh = [c.split(";")[0] for c in cookies if c.startswith("__Host-strongroom_rt=")][0]
 for n in range(100):
     deposit = {"account_id": own, "amount": amount, "currency": "EUR", "external_ref": "fuzz-%d" % n}
     call(internal + "/internal/v1/deposits", deposit, key="fuzz-deposit-%d" % n, context=service)
 transfer = {"from_account_id": own, "to_account_id": payee, "amount": 1, "currency": "EUR"}
-print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-transfer")["id"])
+print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-transfer")["id"], refresh)
 "#;
     let output = Command::new("python3")
         .args(["-c", SCRIPT, public, internal])
@@ -413,11 +434,12 @@ print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-t
     }
     let text = String::from_utf8_lossy(&output.stdout);
     match text.split_whitespace().collect::<Vec<_>>().as_slice() {
-        [token, own_account, payee_account, transfer] => Ok(Fixtures {
+        [token, own_account, payee_account, transfer, refresh_cookie] => Ok(Fixtures {
             token: (*token).to_owned(),
             own_account: (*own_account).to_owned(),
             payee_account: (*payee_account).to_owned(),
             transfer: (*transfer).to_owned(),
+            refresh_cookie: (*refresh_cookie).to_owned(),
         }),
         _ => Err(format!("unexpected fixtures: {text}")),
     }

@@ -116,3 +116,20 @@ export async function deposit(accountId: string, amountMinor: number, currency: 
   );
   if (answer.status !== 201) throw new Error(`deposit: ${answer.status} ${JSON.stringify(answer.body)}`);
 }
+
+/** Presents a browser's refresh cookie from another browser and system, as a thief replaying
+ *  a stolen cookie would: account protection kills the session and puts the account on hold.
+ *  Returns the server's status. */
+export async function replayRefreshCookieElsewhere(cookie: string): Promise<number> {
+  const answer = await send(
+    `${process.env.STRONGROOM_URL}/v1/auth/refresh`,
+    'POST',
+    undefined,
+    {
+      cookie: `__Host-strongroom_rt=${cookie}`,
+      'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:134.0) Gecko/20100101 Firefox/134.0',
+    },
+    false,
+  );
+  return answer.status;
+}

@@ -102,3 +102,18 @@ test('a locked key service says only that the data is temporarily locked', async
   await expect(page.getByRole('alert')).toHaveText('Your personal data is temporarily locked. Try again shortly.');
   await expectAccessible(page, 'profile while the key service is down');
 });
+
+test('the API reference at /docs renders the server\'s OpenAPI under the web app\'s CSP', async ({ page }, testInfo) => {
+  const response = await page.goto('/docs');
+  expect(response?.status()).toBe(200);
+  expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+  await expect(page.getByRole('heading', { level: 1, name: /Strongroom/ })).toBeVisible();
+  // Operations of the real document, grouped by tag, with their problem responses.
+  const transfer = page.locator('.opblock-summary-path', { hasText: /^\/v1\/transfers$/ });
+  await expect(transfer).toBeVisible();
+  await transfer.click();
+  await expect(page.getByText('insufficient_funds').first()).toBeVisible();
+  // It documents only: no request can be sent from the page.
+  await expect(page.getByRole('button', { name: 'Try it out' })).toHaveCount(0);
+  await screenshot(page, 'api-reference', testInfo);
+});

@@ -2,8 +2,9 @@
 //! with single-page-app routing that never hides an API 404.
 //!
 //! `GET /` and any path outside the API prefixes answer `index.html` (the app routes in the
-//! browser); a path that names a file answers that file or 404; API paths keep their own
-//! problem+json 404. Responses carry the `WebAppResponse` marker, so `security_headers` gives
+//! browser); `/docs` answers the API reference page (`docs.html`: Swagger UI over
+//! `/openapi.json`); a path that names a file answers that file or 404; API paths keep their
+//! own problem+json 404. Responses carry the `WebAppResponse` marker, so `security_headers` gives
 //! them the web app's CSP and keeps their caching headers.
 
 use axum::body::Body;
@@ -23,6 +24,9 @@ const API_PREFIXES: [&str; 5] = [
 ];
 
 pub const WEB_APP_NOT_BUILT_CODE: &str = "web_app_not_built";
+/// The API reference page, and the file that holds it.
+const DOCS_PATH: &str = "/docs";
+const DOCS_FILE: &str = "/docs.html";
 
 /// The fallback of the public router: the app's files, its entry document for client-side
 /// routes, or the API's own 404.
@@ -36,6 +40,11 @@ pub async fn serve(method: Method, uri: Uri) -> Response {
     }
     if !webapp::is_built() {
         return not_built();
+    }
+    if path == DOCS_PATH
+        && let Some(docs) = webapp::asset(DOCS_FILE)
+    {
+        return file(docs);
     }
     if let Some(asset) = webapp::asset(path) {
         return file(asset);

@@ -53,6 +53,7 @@ pub struct Quarantine<'a> {
     pub notification: &'a NotificationRecord,
 }
 
+const FORGET_DEVICES: &str = "DELETE FROM known_devices WHERE user_id = $1";
 const INSERT_NOTIFICATION: &str =
     "INSERT INTO notifications (user_id, kind, created_at, data) VALUES ($1, $2, $3, $4)";
 /// Bumping the ledger generation makes every ledger writer re-read account owners, so a
@@ -106,6 +107,9 @@ impl Store {
             let changed = sqlx::query(update).bind(q.user_id).execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
                 sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
+                // No browser keeps the owner's privileges through a quarantine: the one that
+                // completes the second factor is remembered again.
+                sqlx::query(FORGET_DEVICES).bind(q.user_id).execute(&mut *tx).await?;
                 bind_event!(sqlx::query(INSERT_EVENT), q.quarantined).execute(&mut *tx).await?;
                 if let Some(lock) = lock {
                     sqlx::query(lock).execute(&mut *tx).await?;
@@ -184,13 +188,15 @@ impl Store {
     }
 
     /// Records a sign-in of `user_id` from a device: its id (when it has a cookie) and its
-    /// kind. True when the kind is new — not seen since `new_after` — for a user who has
-    /// signed in with another kind before (their very first sign-in announces nothing).
+    /// kind. When the kind is new — not seen since `new_after` — for a user who has signed in
+    /// with another kind before (their very first sign-in announces nothing), `announce`'s
+    /// event and notification are written in the same transaction; `true` then.
     pub async fn record_sign_in_device(
         &self,
         sign_in: &DeviceSignIn<'_>,
         now: i64,
         new_after: i64,
+        announce: (&SecurityEventRecord, &NotificationRecord),
     ) -> Result<bool, StoreError> {
         let upsert_device = "INSERT INTO known_devices (user_id, device_id, last_seen_at) \
             VALUES ($1, $2, $3) ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at";
@@ -201,6 +207,7 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, browser, os, country) \
             DO UPDATE SET last_seen_at = excluded.last_seen_at";
         let s = sign_in;
+        let lock = self.outbox_lock();
         let new = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some(device_id) = s.device_id {
@@ -214,8 +221,19 @@ impl Store {
             sqlx::query(upsert_kind)
                 .bind(s.user_id).bind(s.browser).bind(s.os).bind(s.country).bind(now)
                 .execute(&mut *tx).await?;
+            let new = known_kinds > 0 && seen.is_none_or(|at| at < new_after);
+            if new {
+                let (event, n) = announce;
+                bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+                if let Some(lock) = lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                sqlx::query(INSERT_NOTIFICATION)
+                    .bind(&n.user_id).bind(&n.kind).bind(n.created_at).bind(&n.data)
+                    .execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-            known_kinds > 0 && seen.is_none_or(|at| at < new_after)
+            new
         });
         Ok(new)
     }
@@ -254,20 +272,20 @@ impl Store {
     /// again. Returns how many went, or `None` (nothing deleted) when `up_to` is beyond the
     /// newest notification — an id nobody can have been served.
     pub async fn ack_outbox(&self, up_to: i64) -> Result<Option<u64>, StoreError> {
+        // One statement (no read-then-write transaction to upgrade on SQLite).
+        let delete = "DELETE FROM notifications WHERE id <= $1 \
+                      AND $1 <= (SELECT COALESCE(MAX(id), $1) FROM notifications)";
         let newest = "SELECT MAX(id) FROM notifications";
-        let delete = "DELETE FROM notifications WHERE id <= $1";
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let newest: Option<i64> = sqlx::query_scalar(newest).fetch_one(&mut *tx).await?;
-            if newest.is_some_and(|newest| up_to > newest) {
-                tx.rollback().await?;
-                None
-            } else {
-                let deleted = sqlx::query(delete).bind(up_to).execute(&mut *tx).await?.rows_affected();
-                tx.commit().await?;
-                Some(deleted)
-            }
-        });
-        Ok(deleted)
+        let deleted = on_pool!(self, pool => sqlx::query(delete).bind(up_to).execute(pool).await?.rows_affected());
+        if deleted > 0 {
+            return Ok(Some(deleted));
+        }
+        let newest: Option<i64> =
+            on_pool!(self, pool => sqlx::query_scalar(newest).fetch_one(pool).await?);
+        Ok(if newest.is_some_and(|newest| up_to > newest) {
+            None
+        } else {
+            Some(0)
+        })
     }
 }

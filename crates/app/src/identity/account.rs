@@ -91,7 +91,7 @@ impl App {
         // A browser that signed in to this account before keeps its own budget and its own
         // places in the Argon2 pool: a password-spraying flood cannot keep the owner out.
         let known = match (&ctx.device, &parsed) {
-            (Some(device), Some(email)) => {
+            (Some(device), Some(email)) if identity.throttles.device_lookup(ctx.ip) => {
                 self.store.is_known_device(email.as_str(), device).await?
             }
             _ => false,

@@ -3,9 +3,10 @@
 //! beyond that callers get 503 with `Retry-After` at once. A login flood therefore cannot queue
 //! without bound, and cannot take the CPU from the async workers that move money: when both
 //! want a core, the scheduler gives the workers about nine tenths of it. Sign-ins from a
-//! device that signed in to the account before (`admit_priority`) have
-//! `ARGON2_PRIORITY_SLOTS_MAX` places of their own and are hashed before anyone else, so a
-//! password-spraying flood cannot keep the owner out.
+//! device that signed in to the account before (`admit_priority`) have a lane of their own —
+//! `ARGON2_PRIORITY_SLOTS_MAX` places, counted apart from the others, served in turn with the
+//! normal lane — so a password-spraying flood cannot keep the owner out, and the lane (which
+//! anyone can enter for their own accounts) cannot starve everyone else.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,12 +32,30 @@ pub const ARGON2_THREAD_NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Waiting jobs: the priority lane is always served first.
+/// Waiting jobs. When both lanes wait, they are served in turn.
 #[derive(Default)]
 struct Queues {
     priority: VecDeque<Job>,
     normal: VecDeque<Job>,
+    /// The last job came from the priority lane.
+    served_priority: bool,
     closed: bool,
+}
+
+impl Queues {
+    fn next(&mut self) -> Option<Job> {
+        let take_priority =
+            !self.priority.is_empty() && (self.normal.is_empty() || !self.served_priority);
+        let job = if take_priority {
+            self.priority.pop_front()
+        } else {
+            self.normal.pop_front()
+        };
+        if job.is_some() {
+            self.served_priority = take_priority;
+        }
+        job
+    }
 }
 
 type SharedQueues = Arc<(Mutex<Queues>, Condvar)>;
@@ -46,6 +65,8 @@ pub struct HashingPool {
     queues: SharedQueues,
     admitted: Arc<AtomicUsize>,
     admitted_max: usize,
+    /// Places taken in the priority lane (at most `ARGON2_PRIORITY_SLOTS_MAX`).
+    admitted_priority: Arc<AtomicUsize>,
 }
 
 impl Drop for HashingPool {
@@ -88,26 +109,33 @@ impl HashingPool {
             queues,
             admitted: Arc::new(AtomicUsize::new(0)),
             admitted_max: threads.saturating_mul(ARGON2_QUEUE_PER_SLOT_MAX.saturating_add(1)),
+            admitted_priority: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     /// A place in the pool, or — after `ARGON2_BUSY_DELAY` — 503 with `Retry-After` when it
     /// is full.
     pub async fn admit(&self) -> Result<Admission, Error> {
-        self.admit_with(false, self.admitted_max).await
+        self.admit_with(false, &self.admitted, self.admitted_max)
+            .await
     }
 
     /// A place for a sign-in from a device known to the account: `ARGON2_PRIORITY_SLOTS_MAX`
     /// more places than anyone else has, hashed first.
     pub async fn admit_priority(&self) -> Result<Admission, Error> {
-        let max = self.admitted_max.saturating_add(ARGON2_PRIORITY_SLOTS_MAX);
-        self.admit_with(true, max).await
+        self.admit_with(true, &self.admitted_priority, ARGON2_PRIORITY_SLOTS_MAX)
+            .await
     }
 
-    async fn admit_with(&self, priority: bool, max: usize) -> Result<Admission, Error> {
-        let before = self.admitted.fetch_add(1, Ordering::AcqRel);
+    async fn admit_with(
+        &self,
+        priority: bool,
+        counter: &Arc<AtomicUsize>,
+        max: usize,
+    ) -> Result<Admission, Error> {
+        let before = counter.fetch_add(1, Ordering::AcqRel);
         let admission = Admission {
-            admitted: self.admitted.clone(),
+            admitted: counter.clone(),
             priority,
         };
         if before >= max {
@@ -192,11 +220,7 @@ fn hashing_thread(queues: &SharedQueues) {
                 return;
             };
             loop {
-                if let Some(job) = waiting
-                    .priority
-                    .pop_front()
-                    .or_else(|| waiting.normal.pop_front())
-                {
+                if let Some(job) = waiting.next() {
                     break job;
                 }
                 if waiting.closed {
@@ -209,5 +233,51 @@ fn hashing_thread(queues: &SharedQueues) {
             }
         };
         job();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_priority_lane_has_places_of_its_own_and_no_more() {
+        let pool = HashingPool::new(1).unwrap();
+        let mut held = Vec::new();
+        for _ in 0..pool.admitted_max {
+            held.push(pool.admit().await.unwrap());
+        }
+        assert!(pool.admit().await.is_err(), "the normal lane is full");
+        for _ in 0..ARGON2_PRIORITY_SLOTS_MAX {
+            held.push(pool.admit_priority().await.unwrap());
+        }
+        assert!(
+            pool.admit_priority().await.is_err(),
+            "and so is the priority lane"
+        );
+        held.clear();
+        assert!(pool.admit().await.is_ok(), "places come back when released");
+    }
+
+    #[test]
+    fn both_lanes_are_served_in_turn() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut queues = Queues::default();
+        for lane in ["p1", "p2", "p3"] {
+            let order = order.clone();
+            queues
+                .priority
+                .push_back(Box::new(move || order.lock().unwrap().push(lane)));
+        }
+        for lane in ["n1", "n2"] {
+            let order = order.clone();
+            queues
+                .normal
+                .push_back(Box::new(move || order.lock().unwrap().push(lane)));
+        }
+        while let Some(job) = queues.next() {
+            job();
+        }
+        assert_eq!(*order.lock().unwrap(), ["p1", "n1", "p2", "n2", "p3"]);
     }
 }

@@ -63,6 +63,11 @@ pub const IPV6_CLIENT_PREFIX_LEN: u8 = 64;
 /// Refresh and other cookie calls per IP.
 pub const REFRESH_IP_BURST: u32 = 120;
 pub const REFRESH_IP_PERIOD: Duration = Duration::from_millis(500);
+/// Known-device lookups (a database read before the login throttles) per client network;
+/// beyond it the device counts as unknown, so a flood of sign-ins with a genuine cookie and
+/// varying emails cannot turn into a flood of reads.
+pub const DEVICE_LOOKUP_IP_BURST: u32 = 20;
+pub const DEVICE_LOOKUP_IP_PERIOD: Duration = Duration::from_secs(3);
 
 const _: () = assert!(LOGIN_ACCOUNT_BURST > LOGIN_ACCOUNT_IP_BURST * 4);
 const _: () = assert!(OTP_USER_BURST > OTP_USER_CLIENT_BURST);
@@ -81,6 +86,7 @@ pub struct Throttles {
     login_account: Keyed<String>,
     register_ip: Keyed<IpAddr>,
     refresh_ip: Keyed<IpAddr>,
+    device_lookup_ip: Keyed<IpAddr>,
     otp_user_client: Keyed<(String, IpAddr)>,
     otp_user: Keyed<String>,
     /// Client networks that completed a second factor, per user.
@@ -96,6 +102,7 @@ impl Default for Throttles {
             login_account: keyed(LOGIN_ACCOUNT_BURST, LOGIN_ACCOUNT_PERIOD),
             register_ip: keyed(REGISTER_IP_BURST, REGISTER_IP_PERIOD),
             refresh_ip: keyed(REFRESH_IP_BURST, REFRESH_IP_PERIOD),
+            device_lookup_ip: keyed(DEVICE_LOOKUP_IP_BURST, DEVICE_LOOKUP_IP_PERIOD),
             otp_user_client: keyed(OTP_USER_CLIENT_BURST, OTP_USER_CLIENT_PERIOD),
             otp_user: keyed(OTP_USER_BURST, OTP_USER_PERIOD),
             known_networks: std::sync::Mutex::default(),
@@ -129,9 +136,12 @@ impl Throttles {
     /// being refused outright, so the owner on a new device is slowed, never locked out.
     pub async fn login(&self, account: &str, client: LoginClient<'_>) -> Result<(), Error> {
         let network = client_network(client.ip);
-        let client_key = client
-            .device
-            .map_or_else(|| network.to_string(), |device| format!("device:{device}"));
+        // Only a device known to the account is its own client: a fresh cookie must not buy a
+        // fresh budget.
+        let client_key = match client.device {
+            Some(device) if client.known => format!("device:{device}"),
+            _ => network.to_string(),
+        };
         self.check(
             &self.login_account_ip,
             &(account.to_owned(), client_key),
@@ -148,6 +158,11 @@ impl Throttles {
             LOGIN_ACCOUNT_DELAY_MAX,
         )
         .await
+    }
+
+    /// Whether a known-device lookup from `ip`'s network may go to the store now.
+    pub fn device_lookup(&self, ip: IpAddr) -> bool {
+        self.device_lookup_ip.check_key(&client_network(ip)).is_ok()
     }
 
     pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
@@ -246,6 +261,7 @@ impl Throttles {
         self.login_account.retain_recent();
         self.register_ip.retain_recent();
         self.refresh_ip.retain_recent();
+        self.device_lookup_ip.retain_recent();
         self.otp_user_client.retain_recent();
         self.otp_user.retain_recent();
     }

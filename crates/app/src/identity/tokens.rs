@@ -186,9 +186,9 @@ impl App {
         let event = self.event(ctx, &user.id, "login", Some(&session.id));
         // A password sign-in from an impossible place quarantines the account: the password
         // still works, but its tokens are held until a second factor is completed.
-        if acr == Acr::Pwd {
-            self.check_travel(ctx, &user.id, None).await?;
-        }
+        let held = acr == Acr::Pwd
+            && (self.check_travel(ctx, &user.id, None).await?
+                || self.is_quarantined(&user.id).await?);
         self.store
             .create_session(&session, &refresh_hash, &event)
             .await?;
@@ -200,9 +200,13 @@ impl App {
             .sessions
             .insert(&session.id, &user.id, session.expires_at);
         tracing::info!(target: "strongroom::security", kind = "login", user_id = user.id, "security event");
-        let device_cookie = self
-            .remember_sign_in_device(ctx, &user.id, &session.id)
-            .await?;
+        // A held sign-in (perhaps the thief's) never makes its browser known to the account.
+        let device_cookie = if held {
+            None
+        } else {
+            self.remember_sign_in_device(ctx, &user.id, &session.id)
+                .await
+        };
         let (access_token, exp) = self.mint_access_token(&user.roles, &session, now)?;
         let mut issued = self.issued(
             access_token,

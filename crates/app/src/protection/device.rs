@@ -21,13 +21,26 @@ impl Eq for Device {}
 
 const UNKNOWN: &str = "UNKNOWN";
 
+/// The family of a woothee OS name: its versions folded together (`Windows 10` and `Windows 7`
+/// are `Windows`; `Windows Phone OS` stays apart; `Mac OSX`, `iPhone`, `Android` are
+/// themselves).
+fn os_family(name: &str) -> &str {
+    if name.starts_with("Windows Phone") {
+        "Windows Phone"
+    } else if name.starts_with("Windows") {
+        "Windows"
+    } else {
+        name
+    }
+}
+
 impl Device {
     pub fn parse(user_agent: &str) -> Device {
         let parsed = woothee::parser::Parser::new().parse(user_agent);
         let (browser, os) = parsed.map_or((UNKNOWN, UNKNOWN), |result| (result.name, result.os));
         Device {
             browser: browser.to_owned(),
-            os: os.split_whitespace().next().unwrap_or(UNKNOWN).to_owned(),
+            os: os_family(os).to_owned(),
             os_name: os.to_owned(),
         }
     }
@@ -67,6 +80,8 @@ mod tests {
             Device::parse(FIREFOX_WINDOWS),
             Device::parse(firefox_windows_7)
         );
+        assert_eq!(os_family("Windows Phone OS"), "Windows Phone");
+        assert_eq!(os_family("Mac OSX"), "Mac OSX");
     }
 
     #[test]

@@ -47,3 +47,30 @@ async fn the_user_wide_ceiling_holds_for_unknown_networks_but_not_the_owners() {
         throttles.otp("u1", owner).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_fresh_device_cookie_buys_no_fresh_budget_but_a_known_device_keeps_its_own() {
+    let throttles = Throttles::default();
+    let ip: IpAddr = "198.51.100.7".parse().unwrap();
+    // Unknown devices (fresh cookies) from one network share that network's budget.
+    let devices: Vec<String> = (0..=LOGIN_ACCOUNT_IP_BURST).map(|i| format!("d{i}")).collect();
+    let mut refused = 0;
+    for device in &devices {
+        let client = LoginClient {
+            ip,
+            device: Some(device),
+            known: false,
+        };
+        if throttles.login("victim@example.com", client).await.is_err() {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 1, "the eleventh attempt from the network is refused");
+    // The owner's known browser on the same network keeps its own budget.
+    let owner = LoginClient {
+        ip,
+        device: Some("owner"),
+        known: true,
+    };
+    throttles.login("victim@example.com", owner).await.unwrap();
+}

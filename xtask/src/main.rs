@@ -333,6 +333,9 @@ fn fuzz_openapi() -> Result<()> {
     result
 }
 
+/// The one User-Agent of the fuzzing client, fixtures included.
+const FUZZ_USER_AGENT: &str = "strongroom-xtask-fuzzer/1";
+
 /// Largest amount of one posting, as the ledger bounds it (and the deposits that fund the
 /// fuzzing user).
 const FUZZ_AMOUNT_MAX: &str = "1000000000000000";
@@ -351,6 +354,9 @@ fn fuzz_server(public: &str, internal: &str, dir: &Path) -> Result<()> {
             // operations that would end the session midway are left out.
             .args(["--header", &format!("Authorization: Bearer {}", fixtures.token)])
             .args(["--header", &format!("Cookie: {}", fixtures.refresh_cookie)])
+            // The fixtures' sessions were made with this User-Agent: a refresh from another
+            // browser or system would be (rightly) taken for a stolen cookie.
+            .args(["--header", &format!("User-Agent: {FUZZ_USER_AGENT}")])
             .args(["--exclude-operation-id", "logout", "--exclude-operation-id", "delete_session"])
             .args(["--phases", "examples,coverage,fuzzing,stateful"])
             .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"])
@@ -379,12 +385,12 @@ struct Fixtures {
 fn fuzzing_fixtures(public: &str, internal: &str, dir: &Path) -> Result<Fixtures> {
     const SCRIPT: &str = r#"
 import base64, hashlib, hmac, json, ssl, struct, sys, time, urllib.request
-public, internal, pki, amount = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+public, internal, pki, amount, agent = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 customer = ssl.create_default_context(cafile=pki + "/ca.pem")
 service = ssl.create_default_context(cafile=pki + "/ca.pem")
 service.load_cert_chain(pki + "/clients/payments.pem", pki + "/clients/payments.key")
 def exchange(url, body, token=None, key=None, context=customer):
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "user-agent": agent}
     if token: headers["authorization"] = "Bearer " + token
     if key: headers["idempotency-key"] = key
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
@@ -424,6 +430,7 @@ print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-t
         .args(["-c", SCRIPT, public, internal])
         .arg(dir.join("pki"))
         .arg(FUZZ_AMOUNT_MAX)
+        .arg(FUZZ_USER_AGENT)
         .output()
         .map_err(|error| format!("cannot run python3: {error}"))?;
     if !output.status.success() {

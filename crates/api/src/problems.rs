@@ -48,6 +48,18 @@ pub enum BearerProblems {
     Quarantined(Problem),
 }
 
+/// A signed-in user's call that account protection may hold (for operations that document
+/// their own 401s instead of `BearerProblems`).
+#[derive(IntoResponses)]
+pub enum QuarantinedProblem {
+    #[response(
+        status = 403,
+        description = "account_quarantined: account protection put the account on hold; complete a second factor (step-up) to lift it",
+        content_type = "application/problem+json"
+    )]
+    Quarantined(Problem),
+}
+
 /// Query parameters were read.
 #[derive(IntoResponses)]
 pub enum QueryProblems {

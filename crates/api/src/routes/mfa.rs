@@ -14,7 +14,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, OptionalApiJson};
-use crate::problems::{BodyProblems, RateLimitedProblem, UnavailableProblem};
+use crate::problems::{BodyProblems, QuarantinedProblem, RateLimitedProblem, UnavailableProblem};
 use crate::state::AppState;
 
 /// Start TOTP enrolment: a new secret to put in an authenticator app. With any factor
@@ -22,6 +22,8 @@ use crate::state::AppState;
 /// password re-entered in the body.
 #[utoipa::path(post, path = "/v1/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])), request_body(content = Option<EnrolRequest>),
     responses(
+        QuarantinedProblem,
+        QuarantinedProblem,
         (status = 200, description = "A pending secret; confirm it with a code", body = TotpEnrolment),
         (status = 401, description = "invalid_token, step_up_required or invalid_credentials (re-entered password)", content_type = "application/problem+json", body = Problem),
         BodyProblems, RateLimitedProblem, UnavailableProblem,

@@ -17,7 +17,9 @@ use crate::dto::{
 };
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, OptionalApiJson};
-use crate::problems::{BearerProblems, BodyProblems, RateLimitedProblem, UnavailableProblem};
+use crate::problems::{
+    BearerProblems, BodyProblems, QuarantinedProblem, RateLimitedProblem, UnavailableProblem,
+};
 use crate::state::AppState;
 
 /// `{ceremony_id, publicKey}`: the options with the ceremony's id beside them.
@@ -32,6 +34,8 @@ fn ceremony_response(ceremony: Ceremony) -> Result<Json<Value>, ApiError> {
 /// needs a step-up; the first factor needs a recent sign-in or the password re-entered.
 #[utoipa::path(post, path = "/v1/mfa/webauthn/register/options", tag = "mfa", security(("bearer" = [])), request_body(content = Option<EnrolRequest>),
     responses(
+        QuarantinedProblem,
+        QuarantinedProblem,
         (status = 200, description = "`{ceremony_id, publicKey}` for navigator.credentials.create()", content_type = "application/json", body = Object),
         (status = 401, description = "invalid_token, step_up_required or invalid_credentials (re-entered password)", content_type = "application/problem+json", body = Problem),
         (status = 422, description = "too_many_passkeys", content_type = "application/problem+json", body = Problem),

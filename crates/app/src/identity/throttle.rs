@@ -198,7 +198,7 @@ impl Throttles {
 
     /// Admits one attempt on `key`, waiting for its slot when over the ceiling; refused (429)
     /// when the slot is further away than `delay_max`.
-    async fn wait_for_slot<K: Hash + Eq + Clone + std::fmt::Debug>(
+    async fn wait_for_slot<K: Hash + Eq + Clone>(
         &self,
         limiter: &Keyed<K>,
         key: &K,
@@ -213,9 +213,10 @@ impl Throttles {
             let wait = not_until.wait_time_from(self.clock.now());
             let wakes = std::time::Instant::now().checked_add(wait);
             if deadline.is_none() || wakes.is_none() || wakes > deadline {
+                // The key (an email address for sign-ins) is personal data: not logged.
                 tracing::warn!(
                     target: "strongroom::security",
-                    ?key,
+                    limit = burst,
                     "attempts over an account-wide ceiling; refused"
                 );
                 return Err(Error::RateLimited {

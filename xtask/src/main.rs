@@ -30,6 +30,7 @@ const NODE_VERSION_MIN: &str = "20.19";
 /// (`sqlite3` lets tests tamper with the store as an intruder with file access would.)
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("postgresql", "/usr/lib/postgresql"),
+    ("redis-server", "/usr/bin/redis-server"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("softhsm2", "/usr/lib/softhsm/libsofthsm2.so"),
     CHROMIUM,
@@ -284,6 +285,23 @@ fn run_web_tests() -> Result<()> {
     )
 }
 
+/// Route-class limits far above what the fuzzer sends, so it explores the operations rather
+/// than their 429s (which the document declares and `cargo xtask test` tests).
+const GENEROUS_RATE_LIMITS: [(&str, &str); 12] = [
+    ("STRONGROOM__RATE_LIMITS__AUTH__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__AUTH__BURST", "1000000"),
+    ("STRONGROOM__RATE_LIMITS__READ__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__READ__BURST", "1000000"),
+    ("STRONGROOM__RATE_LIMITS__WRITE__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__WRITE__BURST", "1000000"),
+    ("STRONGROOM__RATE_LIMITS__MONEY__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__MONEY__BURST", "1000000"),
+    ("STRONGROOM__RATE_LIMITS__INTERNAL__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__INTERNAL__BURST", "1000000"),
+    ("STRONGROOM__RATE_LIMITS__ADMIN__PER_MINUTE", "6000000"),
+    ("STRONGROOM__RATE_LIMITS__ADMIN__BURST", "1000000"),
+];
+
 /// Starts a real server (SQLite, TLS) and lets schemathesis fuzz every operation in its
 /// OpenAPI document, one at a time and along the document's links (stateful): any 5xx or any
 /// response that breaks the documented schema fails.
@@ -310,6 +328,7 @@ fn fuzz_openapi() -> Result<()> {
         // Any amount may move without a step-up, so generated transfers can post.
         .env("STRONGROOM__LEDGER__STEP_UP_AMOUNT", FUZZ_AMOUNT_MAX)
         .env("STRONGROOM_LOG", "warn")
+        .envs(GENEROUS_RATE_LIMITS.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|error| format!("cannot start the server: {error}"))?;

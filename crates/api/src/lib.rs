@@ -14,6 +14,7 @@ pub mod limits;
 pub mod middleware;
 pub mod principal;
 pub mod problems;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod webapp;
@@ -110,7 +111,8 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         // The customer web app; API paths it does not know stay problem+json 404s.
         .route("/", any(webapp::serve))
         .route("/{*path}", any(webapp::serve))
-        .layer(from_fn_with_state(state.clone(), middleware::fingerprint));
+        .layer(from_fn_with_state(state.clone(), middleware::fingerprint))
+        .layer(from_fn_with_state(state.clone(), rate_limit::limit));
     with_edge(
         routes,
         state,
@@ -142,7 +144,8 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
             "/internal/v1/accounts/{id}/unfreeze",
             post(ledger::unfreeze_account),
         )
-        .layer(from_fn(principal::require_known_service));
+        .layer(from_fn(principal::require_known_service))
+        .layer(from_fn_with_state(state.clone(), rate_limit::limit));
     with_edge(routes, state, "internal", edge, None)
 }
 

@@ -32,6 +32,7 @@ impl App {
             loop {
                 interval.tick().await;
                 app.identity.throttles.retain_recent();
+                app.cluster.local.retain_recent();
             }
         });
         let app = self.clone();

@@ -7,6 +7,7 @@
 //! outcomes or an `Error`. This crate knows nothing of HTTP; the `api` crate is its edge.
 
 pub mod clock;
+pub mod cluster;
 pub mod error;
 pub mod identity;
 pub mod ids;
@@ -110,6 +111,8 @@ pub struct App {
     pub identity: identity::Identity,
     pub vault: vault::Vault,
     pub protection: protection::Protection,
+    /// Rate limits and the invalidation bus shared with other instances.
+    pub cluster: cluster::Cluster,
     pub auth: AuthSettings,
     pub ledger: LedgerSettings,
 }

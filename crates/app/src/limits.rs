@@ -92,3 +92,20 @@ pub const DEVICE_MEMORY_MS: i64 = 400 * 24 * 60 * 60 * 1_000;
 pub const NEW_DEVICE_AFTER_MS: i64 = 90 * 24 * 60 * 60 * 1_000;
 /// How long a sign-in over the account-wide login ceiling waits for its turn before 429.
 pub const LOGIN_ACCOUNT_DELAY_MAX: Duration = Duration::from_secs(3);
+/// Invalidations waiting to be sent to other instances; beyond it they are dropped (the
+/// store poll is the backstop).
+pub const INVALIDATION_QUEUE_LEN_MAX: usize = 10_000;
+/// Longest session or user id accepted in an invalidation message.
+pub const INVALIDATION_ID_CHARS_MAX: usize = 64;
+/// Rows one invalidation poll reads; more means "forget every cached session".
+pub const INVALIDATION_POLL_ROWS_MAX: i64 = 1_000;
+/// Longest a Redis command (or connection attempt) may take before the instance decides
+/// locally.
+pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// "Redis unreachable" is logged at most this often.
+pub const REDIS_WARN_INTERVAL: Duration = Duration::from_secs(60);
+/// An instance counts toward the shares this long after its last heartbeat.
+pub const REDIS_INSTANCE_TTL_MS: u64 = 10_000;
+/// Longest rate-limit key sent to Redis.
+pub const REDIS_KEY_CHARS_MAX: usize = 128;

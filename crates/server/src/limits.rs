@@ -28,3 +28,6 @@ pub const HTTP2_HEADER_LIST_BYTES_MAX: u32 = 64 * 1024;
 /// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is
 /// dropped beyond this (its tokens expired long ago if rotations are minutes apart).
 pub const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;
+/// Largest `[rate_limits]` rate and burst a class may be given.
+pub const RATE_LIMIT_PER_MINUTE_MAX: u32 = 6_000_000;
+pub const RATE_LIMIT_BURST_MAX: u32 = 1_000_000;

@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let app = Arc::new(build_app(&config, store.clone()).await?);
     app.spawn_background_jobs();
+    app.spawn_cluster_jobs();
     let state = AppState {
         app: app.clone(),
         trusted_origins: Arc::new(trusted_origins(&config)?),
@@ -219,6 +220,7 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
         identity,
         vault,
         protection: build_protection(config)?,
+        cluster: build_cluster(config)?,
         auth: app::AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
@@ -229,6 +231,24 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
             step_up_amount: config.ledger.step_up_amount,
         },
     })
+}
+
+/// `[redis]` and `[rate_limits]`. Redis is connected lazily: an instance starts (limiting
+/// locally) while Redis is down, and goes global once it answers.
+fn build_cluster(config: &Config) -> anyhow::Result<app::cluster::Cluster> {
+    use secrecy::ExposeSecret;
+    let redis = match &config.redis_url {
+        Some(url) => Some(
+            app::cluster::RedisLink::new(url.expose_secret(), app::new_id()).map_err(|reason| {
+                ConfigError {
+                    key: "redis.url".into(),
+                    reason,
+                }
+            })?,
+        ),
+        None => None,
+    };
+    Ok(app::cluster::Cluster::new(config.rate_limits, redis))
 }
 
 /// `[protection]`: the GeoIP database must be readable at start (exit 2 otherwise).

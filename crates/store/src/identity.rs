@@ -258,6 +258,34 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(now).fetch_all(pool).await?))
     }
 
+    /// Sessions revoked at or after `since` (ids, at most `limit`): the feed other instances
+    /// poll so a revocation they missed on pub/sub still reaches their caches.
+    pub async fn sessions_revoked_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT id FROM sessions WHERE revoked_at >= $1 ORDER BY revoked_at LIMIT $2";
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(since).bind(limit)
+            .fetch_all(pool).await?),
+        )
+    }
+
+    /// Users whose status (active, quarantined) changed at or after `since`, at most `limit`.
+    pub async fn users_changed_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT id FROM users WHERE status_changed_at >= $1 \
+                   ORDER BY status_changed_at LIMIT $2";
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(since).bind(limit)
+            .fetch_all(pool).await?),
+        )
+    }
+
     pub async fn record_security_event(
         &self,
         event: &SecurityEventRecord,

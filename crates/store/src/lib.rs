@@ -3,6 +3,7 @@
 //! Every SQL statement of Strongroom lives in this crate and is parameterized. Backend
 //! differences stay inside; callers see one API whichever database `database.url` names.
 
+mod cluster;
 mod identity;
 mod ledger;
 mod limits;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use cluster::*;
 pub use identity::*;
 pub use ledger::*;
 pub use limits::*;

@@ -95,7 +95,8 @@ impl Store {
     pub async fn quarantine(&self, q: &Quarantine<'_>, now: i64) -> Result<bool, StoreError> {
         let revoke = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, grace_blob = NULL \
                       WHERE id = $3 AND revoked_at IS NULL";
-        let update = "UPDATE users SET status = 'quarantined' WHERE id = $1 AND status = 'active'";
+        let update = "UPDATE users SET status = 'quarantined', status_changed_at = $2 \
+                      WHERE id = $1 AND status = 'active'";
         let lock = self.outbox_lock();
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -104,7 +105,8 @@ impl Store {
                     .execute(&mut *tx).await?;
             }
             bind_event!(sqlx::query(INSERT_EVENT), q.detection).execute(&mut *tx).await?;
-            let changed = sqlx::query(update).bind(q.user_id).execute(&mut *tx).await?.rows_affected() == 1;
+            let changed = sqlx::query(update).bind(q.user_id).bind(now)
+                .execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
                 sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
                 // No browser keeps the owner's privileges through a quarantine: the one that
@@ -134,13 +136,15 @@ impl Store {
         event: &SecurityEventRecord,
         keep: Option<&str>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let update = "UPDATE users SET status = 'active' WHERE id = $1 AND status = 'quarantined'";
+        let update = "UPDATE users SET status = 'active', status_changed_at = $2 \
+                      WHERE id = $1 AND status = 'quarantined'";
         let revoke = "UPDATE sessions SET revoked_at = $1, revoked_reason = 'quarantine_lifted', \
                       grace_blob = NULL WHERE user_id = $2 AND revoked_at IS NULL \
                       AND ($3 IS NULL OR id <> $3) RETURNING id";
         let revoked = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let changed = sqlx::query(update).bind(&event.user_id).execute(&mut *tx).await?.rows_affected() == 1;
+            let changed = sqlx::query(update).bind(&event.user_id).bind(event.created_at)
+                .execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
                 sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
                 let revoked: Vec<String> = sqlx::query_scalar(revoke)

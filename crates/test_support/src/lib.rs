@@ -7,7 +7,8 @@
 //!   temporary directory (`ca_dir()`), as they would go offline in production.
 //! - `PgCluster`: a throwaway PostgreSQL cluster (`initdb` + `pg_ctl`) that tests can stop and
 //!   start again to inject faults.
-//! - `Daemon`: the child-process guard both use; Redis, OpenBao and SoftHSM helpers are a few
+//! - `Redis`: a throwaway `redis-server` on a free port, killed and restarted on demand.
+//! - `Daemon`: the child-process guard they use; the OpenBao and SoftHSM helpers are a few
 //!   lines on top of it.
 #![allow(
     clippy::unwrap_used,
@@ -20,11 +21,13 @@
 mod openbao;
 mod postgres;
 mod process;
+mod redis;
 mod server;
 mod softhsm;
 
 pub use openbao::{OpenBao, TRANSIT_KEY};
 pub use postgres::PgCluster;
 pub use process::{Daemon, free_port, run_checked};
+pub use redis::Redis;
 pub use server::{Database, TestServer, init_dir};
 pub use softhsm::{SOFTHSM_MODULE, SoftHsm};

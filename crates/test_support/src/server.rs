@@ -93,6 +93,19 @@ impl TestServer {
             .stderr(Stdio::from(
                 std::fs::File::create(dir.path().join("server.log")).unwrap(),
             ));
+        // Route-class limits far above what a test sends; the tests of rate limiting set their
+        // own (the `env` below comes last).
+        for class in ["AUTH", "READ", "WRITE", "MONEY", "INTERNAL", "ADMIN"] {
+            command
+                .env(
+                    format!("STRONGROOM__RATE_LIMITS__{class}__PER_MINUTE"),
+                    "6000000",
+                )
+                .env(
+                    format!("STRONGROOM__RATE_LIMITS__{class}__BURST"),
+                    "1000000",
+                );
+        }
         if let Database::Postgres(url) = &database {
             command.env("STRONGROOM__DATABASE__URL", url);
         }
@@ -200,6 +213,23 @@ impl TestServer {
         } = self;
         daemon.signal_and_wait("TERM");
         dir
+    }
+
+    /// Another instance of the same deployment: a copy of this server's directory (its
+    /// configuration, keys and certificates) served by a second process on its own ports,
+    /// sharing `database` (PostgreSQL) with this one.
+    pub fn replica(&self, database: Database, env: &[(&str, &str)]) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("strongroom-it-")
+            .tempdir()
+            .unwrap();
+        run_checked(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", self.dir.path().display()))
+                .arg(dir.path()),
+        );
+        Self::serve_in(&self.binary, dir, database, env)
     }
 
     /// SIGTERM and the exit status (graceful shutdown).

@@ -36,6 +36,19 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// `/readyz` (ops listener): ready, and how the shared dependencies are doing.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub status: &'static str,
+    /// `ok` or `degraded` (rate limits local at this instance's share) when `redis.url` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<&'static str>,
+    /// Live instances at the last Redis heartbeat (each one's share of a budget while Redis
+    /// is unreachable) when `redis.url` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+}
+
 /// The calling service principal and its scopes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WhoAmI {

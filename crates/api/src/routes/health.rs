@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 
-use crate::dto::Health;
+use crate::dto::{Health, Readiness};
 use crate::error::ApiError;
 use crate::state::{AppState, OpsState};
 
@@ -17,10 +17,20 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store answers and its schema is in place.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+/// Readiness: the store answers and its schema is in place. An unreachable Redis does not
+/// make an instance unready (it limits locally); the details say so.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     match state.app.store.ping().await {
-        Ok(()) => Ok(Json(Health { status: "ready" })),
+        Ok(()) => Ok(Json(Readiness {
+            status: "ready",
+            redis: state.app.cluster.redis_status(),
+            instances: state
+                .app
+                .cluster
+                .redis
+                .as_ref()
+                .map(|redis| redis.instances()),
+        })),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
             Err(app::Error::Unavailable {

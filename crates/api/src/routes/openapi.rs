@@ -84,8 +84,65 @@ static BASE_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
         .map(|code| Value::String(code.to_owned()))
         .collect();
     set_enum(&mut document, "Address", "country", countries);
+    document_rate_limits(&mut document);
     document
 });
+
+/// Every operation of a rate-limited class (`crate::rate_limit::route_class`) may answer 429
+/// `rate_limited`, and its successful answers carry the `RateLimit-*` headers.
+fn document_rate_limits(document: &mut Value) {
+    let integer_header = |description: &str| serde_json::json!({"description": description, "schema": {"type": "integer", "minimum": 0}});
+    let too_many = serde_json::json!({
+        "description": "rate_limited",
+        "headers": {
+            "Retry-After": integer_header("Seconds to wait"),
+            "RateLimit-Limit": integer_header("The burst allowed"),
+            "RateLimit-Remaining": integer_header("Always 0 on a 429"),
+            "RateLimit-Reset": integer_header("Seconds until a request is allowed again"),
+        },
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    });
+    let success_headers = serde_json::json!({
+        "RateLimit-Limit": integer_header("The burst of this route class"),
+        "RateLimit-Remaining": integer_header("Requests left in the burst"),
+        "RateLimit-Reset": integer_header("Seconds until the burst is full again"),
+    });
+    let Some(Value::Object(paths)) = document.get_mut("paths") else {
+        return;
+    };
+    for (path, operations) in paths.iter_mut() {
+        let Value::Object(operations) = operations else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            let Ok(method) = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            else {
+                continue;
+            };
+            if crate::rate_limit::route_class("public", &method, path).is_none() {
+                continue;
+            }
+            let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if let (true, Value::Object(response)) = (status.starts_with('2'), response) {
+                    let headers = response
+                        .entry("headers")
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                    if let (Value::Object(headers), Value::Object(extra)) =
+                        (headers, &success_headers)
+                    {
+                        for (name, header) in extra {
+                            headers.insert(name.clone(), header.clone());
+                        }
+                    }
+                }
+            }
+            responses.entry("429").or_insert_with(|| too_many.clone());
+        }
+    }
+}
 
 /// JSON pointer of a property of a component schema.
 fn property_pointer(schema: &str, property: &str) -> String {

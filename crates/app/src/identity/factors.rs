@@ -66,7 +66,7 @@ impl App {
             )
             .await?;
         for session_id in &revoked {
-            self.identity.sessions.revoke(session_id);
+            self.session_revoked(session_id);
         }
         // The owner hears of every factor change (a thief adding their own factor included).
         let user_id = caller.user_id.as_str();

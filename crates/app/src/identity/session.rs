@@ -150,7 +150,7 @@ impl App {
             )
             .await?;
         }
-        self.identity.sessions.revoke(&session.id);
+        self.session_revoked(&session.id);
         Err(Error::RefreshTokenReused)
     }
 
@@ -201,7 +201,7 @@ impl App {
                 self.record_event(ctx, &session.user_id, "logout", Some(&session.id))
                     .await?;
             }
-            self.identity.sessions.revoke(&session.id);
+            self.session_revoked(&session.id);
         }
         Ok(())
     }
@@ -262,7 +262,7 @@ impl App {
             )
             .await?;
         }
-        self.identity.sessions.revoke(&session.id);
+        self.session_revoked(&session.id);
         Ok(())
     }
 

@@ -94,6 +94,24 @@ impl SessionTable {
             });
     }
 
+    /// Marks a cached session dead after another instance revoked it (no tombstone for one
+    /// this instance never saw: a miss asks the store, which already says so).
+    pub fn mark_revoked(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.write()
+            && let Some(entry) = entries.get_mut(id)
+        {
+            entry.revoked = true;
+        }
+    }
+
+    /// Forgets every cached live session (tombstones stay): each is asked of the store on
+    /// its next use.
+    pub fn forget_live(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|_, entry| entry.revoked);
+        }
+    }
+
     /// True when session `id` belongs to `user_id`, is not revoked and has not expired.
     pub async fn is_live(
         &self,

@@ -101,6 +101,19 @@ impl App {
         })
     }
 
+    /// The user a bearer token names when its signature and lifetime verify (its session is
+    /// not looked at): what per-user rate limits count against.
+    pub fn token_subject(&self, token: &str) -> Option<String> {
+        let now = self.clock.now_secs();
+        let identity = &self.identity;
+        if let Some(claims) = identity.verified.get(token, now) {
+            return Some(claims.sub);
+        }
+        let claims = identity.keys.verify(token, now).ok()?;
+        identity.verified.insert(token, &claims, now);
+        Some(claims.sub)
+    }
+
     /// Signs an access token for `session`; returns it with its `exp` (seconds).
     pub(crate) fn mint_access_token(
         &self,

@@ -105,6 +105,20 @@ impl Protection {
         }
     }
 
+    /// Forgets the cached quarantine flag of `user_id` (another instance changed it).
+    pub fn forget_user(&self, user_id: &str) {
+        if let Ok(mut map) = self.quarantined.lock() {
+            map.remove(user_id);
+        }
+    }
+
+    /// Forgets every cached quarantine flag.
+    pub fn forget_all_users(&self) {
+        if let Ok(mut map) = self.quarantined.lock() {
+            map.clear();
+        }
+    }
+
     /// True when requests from `location` are refused (`protection.blocked_countries`).
     pub fn is_blocked(&self, location: Option<&Location>) -> bool {
         location.is_some_and(|location| self.blocked_countries.contains(&location.country))
@@ -240,9 +254,12 @@ impl App {
             )
             .await?;
         if let Some(session_id) = session_id {
-            self.identity.sessions.revoke(session_id);
+            self.session_revoked(session_id);
         }
         bounded_insert(&self.protection.quarantined, user_id, (true, now));
+        if changed {
+            self.user_changed(user_id);
+        }
         metrics::counter!("strongroom_protection_detections_total", "kind" => detection.kind())
             .increment(1);
         tracing::warn!(target: "strongroom::security", kind = detection.kind(), user_id, session_id, "account protection detection");
@@ -309,8 +326,9 @@ impl App {
             let event = self.event(ctx, user_id, "quarantine_lifted", session_id);
             if let Some(revoked) = self.store.lift_quarantine(&event, session_id).await? {
                 for revoked in &revoked {
-                    self.identity.sessions.revoke(revoked);
+                    self.session_revoked(revoked);
                 }
+                self.user_changed(user_id);
                 tracing::info!(target: "strongroom::security", kind = "quarantine_lifted", user_id, revoked = revoked.len(), "security event");
             }
         }
@@ -357,7 +375,7 @@ pub enum OperatorLift {
 /// lift-quarantine`, which needs no running server): every session of the account is revoked,
 /// and the event names the operator (`operator`, e.g. the OS user) as its source. An account
 /// with a second factor is refused unless `force`: its owner can lift it. Running instances
-/// see the lift at once and the revocations within `SESSION_RECHECK_MS`. `NotFound` when no
+/// see the lift at once and the revocations within a second (their invalidation poll). `NotFound` when no
 /// such account.
 pub async fn lift_quarantine_by_operator(
     store: &store::Store,

@@ -35,6 +35,7 @@ fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigErro
     }
 }
 
+mod cluster;
 mod raw;
 
 use raw::RawConfig;
@@ -52,6 +53,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub ledger: LedgerConfig,
     pub protection: ProtectionConfig,
+    /// `redis.url`; `None`: rate limits and revocation are per instance (plus the store).
+    pub redis_url: Option<SecretString>,
+    pub rate_limits: app::cluster::RateLimitSettings,
     pub services: Vec<ServiceConfig>,
 }
 
@@ -414,6 +418,8 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             step_up_amount: raw.ledger.step_up_amount,
         },
         protection,
+        redis_url: cluster::redis_url(&raw.redis)?,
+        rate_limits: cluster::rate_limits(&raw.rate_limits)?,
         services,
     })
 }
@@ -461,12 +467,6 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
         return Err(config_error(
             "protection.blocked_countries",
             "must be ISO 3166 alpha-2 codes",
-        ));
-    }
-    if !raw.redis.url.is_empty() {
-        return Err(config_error(
-            "redis.url",
-            "Redis support is not yet implemented; leave empty",
         ));
     }
     if !raw.protection.blocked_countries.is_empty() && raw.protection.geoip_db.trim().is_empty() {

@@ -176,11 +176,56 @@ impl Default for RawProtection {
     }
 }
 
-/// Route-class limits arrive with the rate-limiting capability; until then the section must
-/// be empty (an unknown key in it is refused like any other).
+/// `[rate_limits]`: one budget per route class; a field left out of a class keeps that
+/// class's default.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRateLimits {
+    pub(super) auth: RawClassLimit,
+    pub(super) read: RawClassLimit,
+    pub(super) write: RawClassLimit,
+    pub(super) money: RawClassLimit,
+    pub(super) internal: RawClassLimit,
+    pub(super) admin: RawClassLimit,
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        use app::cluster::{LimitKey, RouteClass};
+        let defaults = app::cluster::RateLimitSettings::default();
+        let class = |class: RouteClass| {
+            let limit = defaults.get(class);
+            RawClassLimit {
+                per_minute: Some(limit.per_minute),
+                burst: Some(limit.burst),
+                key: Some(
+                    match limit.key {
+                        LimitKey::Ip => "ip",
+                        LimitKey::User => "user",
+                        LimitKey::Service => "service",
+                    }
+                    .to_owned(),
+                ),
+            }
+        };
+        RawRateLimits {
+            auth: class(RouteClass::Auth),
+            read: class(RouteClass::Read),
+            write: class(RouteClass::Write),
+            money: class(RouteClass::Money),
+            internal: class(RouteClass::Internal),
+            admin: class(RouteClass::Admin),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
-pub(super) struct RawRateLimits {}
+pub(super) struct RawClassLimit {
+    pub(super) per_minute: Option<u32>,
+    pub(super) burst: Option<u32>,
+    pub(super) key: Option<String>,
+}
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

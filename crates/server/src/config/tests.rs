@@ -202,3 +202,48 @@ fn protection_settings_are_checked() {
         "protection.impossible_travel_kmh"
     );
 }
+
+#[test]
+fn rate_limits_keep_class_defaults_and_refuse_nonsense() {
+    use app::cluster::{LimitKey, RouteClass};
+    let mut raw = RawConfig::default();
+    raw.rate_limits.money = raw::RawClassLimit {
+        per_minute: None,
+        burst: Some(5),
+        key: None,
+    };
+    let settings = cluster::rate_limits(&raw.rate_limits).unwrap();
+    let money = settings.get(RouteClass::Money);
+    assert_eq!(
+        (money.per_minute, money.burst, money.key),
+        (60, 5, LimitKey::User)
+    );
+    raw.rate_limits.money.burst = Some(0);
+    assert_eq!(
+        cluster::rate_limits(&raw.rate_limits).unwrap_err().key,
+        "rate_limits.money.burst"
+    );
+    raw.rate_limits.money.burst = None;
+    raw.rate_limits.internal.key = Some("user".into());
+    assert_eq!(
+        cluster::rate_limits(&raw.rate_limits).unwrap_err().key,
+        "rate_limits.internal.key",
+        "a service listener has no users"
+    );
+    raw.rate_limits.internal.key = None;
+    raw.rate_limits.read.per_minute = Some(7_000_000);
+    assert_eq!(
+        cluster::rate_limits(&raw.rate_limits).unwrap_err().key,
+        "rate_limits.read.per_minute"
+    );
+}
+
+#[test]
+fn redis_url_must_be_a_redis_url() {
+    let mut raw = RawConfig::default();
+    assert!(cluster::redis_url(&raw.redis).unwrap().is_none());
+    raw.redis.url = "http://127.0.0.1:6379".into();
+    assert_eq!(cluster::redis_url(&raw.redis).unwrap_err().key, "redis.url");
+    raw.redis.url = "redis://127.0.0.1:6379".into();
+    assert!(cluster::redis_url(&raw.redis).unwrap().is_some());
+}

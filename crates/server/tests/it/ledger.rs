@@ -10,7 +10,7 @@ use test_support::{Database, PgCluster, TestServer};
 
 use crate::identity::{Api, PASSWORD, code};
 
-async fn open_account(api: &Api, token: &str, currency: &str) -> String {
+pub async fn open_account(api: &Api, token: &str, currency: &str) -> String {
     let response = api
         .client
         .post(format!("{}/v1/accounts", api.base))
@@ -25,7 +25,7 @@ async fn open_account(api: &Api, token: &str, currency: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn deposit(server: &TestServer, account: &str, amount: i64, key: &str) -> Response {
+pub async fn deposit(server: &TestServer, account: &str, amount: i64, key: &str) -> Response {
     server
         .service_client("payments")
         .post(format!("{}/internal/v1/deposits", server.internal_url))
@@ -36,7 +36,7 @@ async fn deposit(server: &TestServer, account: &str, amount: i64, key: &str) -> 
         .unwrap()
 }
 
-async fn transfer(api: &Api, token: &str, key: Option<&str>, body: Value) -> Response {
+pub async fn transfer(api: &Api, token: &str, key: Option<&str>, body: Value) -> Response {
     let mut request = api
         .client
         .post(format!("{}/v1/transfers", api.base))
@@ -48,7 +48,7 @@ async fn transfer(api: &Api, token: &str, key: Option<&str>, body: Value) -> Res
     request.send().await.unwrap()
 }
 
-async fn balance(api: &Api, token: &str, account: &str) -> i64 {
+pub async fn balance(api: &Api, token: &str, account: &str) -> i64 {
     let body: Value = api
         .get(&format!("/v1/accounts/{account}"), token)
         .await

@@ -20,6 +20,7 @@ mod mtls;
 mod passkeys;
 mod profile;
 mod protection;
+mod scale;
 mod stores;
 mod tls;
 

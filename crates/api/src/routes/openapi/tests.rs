@@ -170,3 +170,27 @@ fn creating_calls_link_to_the_calls_that_use_their_ids() {
         assert!(operation_ids.iter().any(|id| id == target), "{target}");
     }
 }
+
+#[test]
+fn every_rate_limited_operation_documents_429_and_the_headers() {
+    let document = served();
+    for (name, operation) in operations(&document) {
+        let limited = name.contains(" /v1/");
+        let responses = &operation["responses"];
+        if !limited {
+            continue;
+        }
+        assert!(
+            responses.get("429").is_some(),
+            "{name} does not document 429"
+        );
+        for (status, response) in responses.as_object().unwrap() {
+            if status.starts_with('2') {
+                assert!(
+                    response["headers"].get("RateLimit-Remaining").is_some(),
+                    "{name} {status} lacks RateLimit-Remaining"
+                );
+            }
+        }
+    }
+}

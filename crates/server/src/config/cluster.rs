@@ -1,0 +1,80 @@
+//! `[redis]` and `[rate_limits]`: what instances share.
+
+use app::cluster::{ClassLimit, LimitKey, ROUTE_CLASSES, RateLimitSettings, RouteClass};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::raw::{RawClassLimit, RawRateLimits, RawRedis};
+use super::{ConfigError, config_error, resolve_secret};
+use crate::limits::{RATE_LIMIT_BURST_MAX, RATE_LIMIT_PER_MINUTE_MAX};
+
+/// `redis.url` (a `file:`/`env:` reference allowed, as it may hold a password); `None` when
+/// empty.
+pub(super) fn redis_url(raw: &RawRedis) -> Result<Option<SecretString>, ConfigError> {
+    if raw.url.trim().is_empty() {
+        return Ok(None);
+    }
+    let url = resolve_secret("redis.url", &raw.url)?;
+    let text = url.expose_secret();
+    if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
+        return Err(config_error(
+            "redis.url",
+            "must be a redis:// or rediss:// URL",
+        ));
+    }
+    Ok(Some(url))
+}
+
+/// `[rate_limits]` over the defaults.
+pub(super) fn rate_limits(raw: &RawRateLimits) -> Result<RateLimitSettings, ConfigError> {
+    let defaults = RateLimitSettings::default();
+    let mut settings = defaults;
+    for class in ROUTE_CLASSES {
+        let given = match class {
+            RouteClass::Auth => &raw.auth,
+            RouteClass::Read => &raw.read,
+            RouteClass::Write => &raw.write,
+            RouteClass::Money => &raw.money,
+            RouteClass::Internal => &raw.internal,
+            RouteClass::Admin => &raw.admin,
+        };
+        settings.set(class, class_limit(class, given, defaults.get(class))?);
+    }
+    Ok(settings)
+}
+
+fn class_limit(
+    class: RouteClass,
+    raw: &RawClassLimit,
+    default: ClassLimit,
+) -> Result<ClassLimit, ConfigError> {
+    let key = |field: &str| format!("rate_limits.{}.{field}", class.name());
+    let per_minute = raw.per_minute.unwrap_or(default.per_minute);
+    if !(1..=RATE_LIMIT_PER_MINUTE_MAX).contains(&per_minute) {
+        return Err(config_error(
+            key("per_minute"),
+            format!("must be 1 to {RATE_LIMIT_PER_MINUTE_MAX}"),
+        ));
+    }
+    let burst = raw.burst.unwrap_or(default.burst);
+    if !(1..=RATE_LIMIT_BURST_MAX).contains(&burst) {
+        return Err(config_error(
+            key("burst"),
+            format!("must be 1 to {RATE_LIMIT_BURST_MAX}"),
+        ));
+    }
+    let limit_key = match raw.key.as_deref() {
+        None => default.key,
+        Some("ip") => LimitKey::Ip,
+        Some("user") if class != RouteClass::Internal => LimitKey::User,
+        Some("service") if class == RouteClass::Internal => LimitKey::Service,
+        Some(_) if class == RouteClass::Internal => {
+            return Err(config_error(key("key"), "must be \"ip\" or \"service\""));
+        }
+        Some(_) => return Err(config_error(key("key"), "must be \"ip\" or \"user\"")),
+    };
+    Ok(ClassLimit {
+        per_minute,
+        burst,
+        key: limit_key,
+    })
+}

@@ -52,7 +52,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!(addr = %config.server.ops_addr, "ops listener is not on loopback");
     }
     let directory = Arc::new(ServiceDirectory::new(&config.services));
-    let timeout = config.server.header_read_timeout;
+    let limits = crate::listener::ConnectionLimits {
+        header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
+        max_per_ip: config.server.max_connections_per_ip,
+        trusted_proxies: config.server.trusted_proxies.clone(),
+    };
     let public_tcp = bind("server.public_addr", config.server.public_addr).await?;
     let internal_tcp = bind("server.internal_addr", config.server.internal_addr).await?;
     let ops_tcp = bind("server.ops_addr", config.server.ops_addr).await?;
@@ -68,14 +73,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tcp: public_tcp,
             security: Security::Tls(TlsAcceptor::from(public_tls)),
             router: api::public_router(state.clone(), &edge),
-            header_read_timeout: timeout,
+            limits: limits.clone(),
         },
         Listener {
             name: "internal",
             tcp: internal_tcp,
             security: Security::MutualTls(internal_tls.clone(), directory),
             router: api::internal_router(state.clone(), &edge),
-            header_read_timeout: timeout,
+            limits: limits.clone(),
         },
         Listener {
             name: "ops",
@@ -85,7 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 app: state.clone(),
                 metrics,
             }),
-            header_read_timeout: timeout,
+            limits: limits.clone(),
         },
     ];
     tracing::info!(backend = store.backend().name(), "{ready}");

@@ -19,6 +19,8 @@ pub const ENV_PREFIX: &str = "STRONGROOM__";
 const IMPOSSIBLE_TRAVEL_KMH_RANGE: std::ops::RangeInclusive<u32> = 100..=100_000;
 /// Bounds of `server.header_read_timeout_secs`.
 const HEADER_READ_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=120;
+/// Bounds of `server.idle_timeout_secs`.
+const IDLE_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 
 /// A configuration mistake: one line naming the key at fault. The process exits with 2.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,10 @@ pub struct ServerConfig {
     /// The one forwarding header a trusted proxy sets.
     pub forwarded_header: api::client_ip::ForwardedHeader,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections per client network on each listener (trusted proxies exempt).
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +279,29 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
                 ));
             }
             Duration::from_secs(secs)
+        },
+        idle_timeout: {
+            let secs = raw.server.idle_timeout_secs;
+            if !IDLE_TIMEOUT_SECS_RANGE.contains(&secs) {
+                return Err(config_error(
+                    "server.idle_timeout_secs",
+                    "must be 1 to 3600",
+                ));
+            }
+            Duration::from_secs(secs)
+        },
+        max_connections_per_ip: {
+            let max = raw.server.max_connections_per_ip;
+            if !(1..=crate::limits::CONNECTIONS_PER_LISTENER_MAX).contains(&max) {
+                return Err(config_error(
+                    "server.max_connections_per_ip",
+                    format!(
+                        "must be 1 to {}",
+                        crate::limits::CONNECTIONS_PER_LISTENER_MAX
+                    ),
+                ));
+            }
+            max
         },
     };
     let tls = TlsConfig {

@@ -33,6 +33,8 @@ pub(super) struct RawServer {
     pub(super) trusted_proxies: Vec<String>,
     pub(super) forwarded_header: String,
     pub(super) header_read_timeout_secs: u64,
+    pub(super) idle_timeout_secs: u64,
+    pub(super) max_connections_per_ip: usize,
 }
 
 impl Default for RawServer {
@@ -46,6 +48,8 @@ impl Default for RawServer {
             trusted_proxies: Vec::new(),
             forwarded_header: "x-forwarded-for".into(),
             header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections_per_ip: 256,
         }
     }
 }

@@ -117,23 +117,7 @@ async fn slow_header_senders_are_disconnected() {
     // Slowloris: a client that never finishes its headers must lose the connection after the
     // header-read timeout instead of holding it forever.
     let server = sqlite_server(&[("STRONGROOM__SERVER__HEADER_READ_TIMEOUT_SECS", "1")]);
-    let addr = TestServer::addr(&server.public_url);
-    let tcp = TcpStream::connect(&addr).await.unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(server.path("pki/ca.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut tls = tls_connect(&server, b"http/1.1").await;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .await
         .unwrap();
@@ -218,4 +202,111 @@ async fn internal_scopes_are_enforced_per_endpoint() {
     assert_eq!(response.status(), 403);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "forbidden");
+}
+
+/// A TLS connection to the public listener offering `alpn`.
+async fn tls_connect(
+    server: &TestServer,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(TestServer::addr(&server.public_url))
+        .await
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(server.path("pki/ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap()
+}
+
+/// Whether the server closes `stream` within `within` (everything it sent is returned).
+async fn closed_within<S: AsyncReadExt + Unpin>(
+    stream: &mut S,
+    within: Duration,
+) -> Option<Vec<u8>> {
+    let mut reply = Vec::new();
+    match tokio::time::timeout(within, stream.read_to_end(&mut reply)).await {
+        Ok(_) => Some(reply),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn one_host_cannot_hold_every_connection() {
+    // Thousands of idle HTTP/2 connections from one host must not close the door on
+    // everyone else: a per-network cap, a deadline for the first request, an idle timeout.
+    let server = sqlite_server(&[
+        ("STRONGROOM__SERVER__MAX_CONNECTIONS_PER_IP", "4"),
+        ("STRONGROOM__SERVER__HEADER_READ_TIMEOUT_SECS", "2"),
+        ("STRONGROOM__SERVER__IDLE_TIMEOUT_SECS", "2"),
+    ]);
+    let addr = TestServer::addr(&server.public_url);
+
+    // An HTTP/2 connection that never sends a request is closed after the deadline.
+    let mut silent = tls_connect(&server, b"h2").await;
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(8))
+            .await
+            .is_some(),
+        "a connection without a first request stays open"
+    );
+    // One that sent a request is closed once it has been idle for the timeout.
+    let mut used = tls_connect(&server, b"http/1.1").await;
+    used.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = closed_within(&mut used, Duration::from_secs(8))
+        .await
+        .expect("an idle connection stays open");
+    assert!(String::from_utf8_lossy(&reply).contains("200 OK"));
+
+    // Four connections from one address are held (mid-handshake); the fifth is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fifth = TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut fifth, Duration::from_secs(1))
+            .await
+            .is_some(),
+        "a fifth connection from the same address was kept"
+    );
+    assert!(
+        closed_within(&mut held[0], Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    // A closed connection gives its place back.
+    drop(held.remove(0));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut again, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the freed place was not given back"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("strongroom_connections_refused_total"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("reason=\"no_first_request\""), "{metrics}");
 }

@@ -248,6 +248,11 @@ impl ApiError {
                     "geo_blocked",
                     "Requests from your country are not accepted",
                 ),
+                Error::RequestRejected => (
+                    S::FORBIDDEN,
+                    "request_rejected",
+                    "The request was refused by request screening; quote the request id to support if it was legitimate",
+                ),
             },
         }
     }

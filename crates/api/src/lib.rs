@@ -16,6 +16,7 @@ pub mod principal;
 pub mod problems;
 pub mod rate_limit;
 pub mod routes;
+pub mod screening;
 pub mod state;
 pub mod webapp;
 
@@ -112,6 +113,7 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/", any(webapp::serve))
         .route("/{*path}", any(webapp::serve))
         .layer(from_fn_with_state(state.clone(), middleware::fingerprint))
+        .layer(from_fn_with_state(state.clone(), screening::screen))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit));
     with_edge(
         routes,
@@ -145,6 +147,7 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
             post(ledger::unfreeze_account),
         )
         .layer(from_fn(principal::require_known_service))
+        .layer(from_fn_with_state(state.clone(), screening::screen))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit));
     with_edge(routes, state, "internal", edge, None)
 }

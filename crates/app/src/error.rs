@@ -70,6 +70,8 @@ pub enum Error {
     AccountQuarantined,
     #[error("requests from this country are refused")]
     GeoBlocked,
+    #[error("the request matched a screening rule")]
+    RequestRejected,
 }
 
 impl Error {

@@ -272,12 +272,14 @@ pub fn build_protection(config: &Config) -> anyhow::Result<app::protection::Prot
             reason: error.to_string(),
         })?
         .mac_key("strongroom/device-cookie/v1");
-    Ok(app::protection::Protection::new(
+    let mut built = app::protection::Protection::new(
         geo,
         app::protection::DeviceCookies::new(device_key),
         protection.impossible_travel_kmh,
         protection.blocked_countries.iter().cloned().collect(),
-    ))
+    );
+    built.screening = protection.screening;
+    Ok(built)
 }
 
 /// Origins allowed on cookie endpoints: our own and the CORS allowlist.

@@ -106,6 +106,9 @@ impl TestServer {
                     "1000000",
                 );
         }
+        // Every test runs with request screening refusing what it matches: the whole suite is
+        // the measure of its false positives (names like O'Brien, memos, user agents).
+        command.env("STRONGROOM__PROTECTION__SCREENING", "block");
         if let Database::Postgres(url) = &database {
             command.env("STRONGROOM__DATABASE__URL", url);
         }

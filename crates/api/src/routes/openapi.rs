@@ -89,7 +89,8 @@ static BASE_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
 });
 
 /// Every operation of a rate-limited class (`crate::rate_limit::route_class`) may answer 429
-/// `rate_limited`, and its successful answers carry the `RateLimit-*` headers.
+/// `rate_limited` (and, screened, 403 `request_rejected`), and its successful answers carry
+/// the `RateLimit-*` headers.
 fn document_rate_limits(document: &mut Value) {
     let integer_header = |description: &str| serde_json::json!({"description": description, "schema": {"type": "integer", "minimum": 0}});
     let too_many = serde_json::json!({
@@ -100,6 +101,10 @@ fn document_rate_limits(document: &mut Value) {
             "RateLimit-Remaining": integer_header("Always 0 on a 429"),
             "RateLimit-Reset": integer_header("Seconds until a request is allowed again"),
         },
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    });
+    let rejected = serde_json::json!({
+        "description": "request_rejected (request screening) or forbidden",
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     });
     let success_headers = serde_json::json!({
@@ -140,6 +145,8 @@ fn document_rate_limits(document: &mut Value) {
                 }
             }
             responses.entry("429").or_insert_with(|| too_many.clone());
+            // Request screening in block mode (`protection.screening`).
+            responses.entry("403").or_insert_with(|| rejected.clone());
         }
     }
 }

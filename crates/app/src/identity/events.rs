@@ -37,6 +37,27 @@ impl App {
         });
     }
 
+    /// A request of `user_id` matched a screening rule: recorded off the response path (the
+    /// request may be refused at once). Only ids and the request id are kept, never the
+    /// payload.
+    pub fn request_screened(
+        &self,
+        user_id: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+        request_id: &str,
+    ) {
+        let ctx = RequestContext {
+            ip,
+            user_agent: super::clean_user_agent(user_agent),
+            request_id: request_id.to_owned(),
+            principal: crate::Principal::Anonymous,
+            location: None,
+            device: None,
+        };
+        self.record_event_detached(&ctx, user_id, "request_screened");
+    }
+
     pub(crate) fn event(
         &self,
         ctx: &RequestContext,

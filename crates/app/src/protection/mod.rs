@@ -17,6 +17,7 @@ pub mod device_cookie;
 mod devices;
 pub mod geo;
 pub mod outbox;
+pub mod screening;
 pub mod travel;
 
 use std::collections::{BTreeSet, HashMap};
@@ -57,6 +58,8 @@ pub struct Protection {
     pub device_cookies: DeviceCookies,
     pub impossible_travel_kmh: u32,
     pub blocked_countries: BTreeSet<String>,
+    /// `protection.screening`; set after construction (monitor by default).
+    pub screening: screening::ScreeningMode,
     /// Per user: the last located request, and when the store last confirmed it.
     sightings: Mutex<HashMap<String, (Option<SightingRecord>, i64)>>,
     /// Per user: quarantined or not, and when the store last said so.
@@ -100,6 +103,7 @@ impl Protection {
             device_cookies,
             impossible_travel_kmh,
             blocked_countries,
+            screening: screening::ScreeningMode::default(),
             sightings: Mutex::default(),
             quarantined: Mutex::default(),
         }

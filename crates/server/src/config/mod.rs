@@ -38,8 +38,10 @@ fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigErro
 }
 
 mod cluster;
+mod figment_errors;
 mod raw;
 
+use figment_errors::describe_figment_error;
 use raw::RawConfig;
 
 // ---- Stage two: what the server runs with. ----
@@ -69,6 +71,7 @@ pub struct ProtectionConfig {
     pub impossible_travel_kmh: u32,
     /// ISO 3166-1 alpha-2 codes refused on the public listener.
     pub blocked_countries: Vec<String>,
+    pub screening: app::protection::screening::ScreeningMode,
 }
 
 #[derive(Debug)]
@@ -185,46 +188,6 @@ impl Config {
     }
 }
 
-/// One line naming the key, without echoing values (which may be secrets).
-fn describe_figment_error(error: &figment::Error) -> ConfigError {
-    use figment::error::Kind;
-    let Some(error) = error.clone().into_iter().next() else {
-        return config_error("configuration", "unreadable");
-    };
-    let path = error.path.join(".");
-    match &error.kind {
-        Kind::UnknownField(field, _) => {
-            config_error(join_key(&error.path, field), "unknown configuration key")
-        }
-        Kind::MissingField(field) => {
-            config_error(join_key(&error.path, field), "missing required key")
-        }
-        Kind::InvalidType(actual, expected) => {
-            config_error(path, format!("expected {expected}, found {actual}"))
-        }
-        Kind::Message(message) if message.contains("TOML") || message.contains("parse") => {
-            config_error("configuration file", "is not valid TOML")
-        }
-        _ => config_error(
-            if path.is_empty() {
-                "configuration".into()
-            } else {
-                path
-            },
-            "invalid value",
-        ),
-    }
-}
-
-/// Figment sometimes includes the offending field in the path and sometimes not.
-fn join_key(path: &[String], field: &str) -> String {
-    match path.last() {
-        Some(last) if last == field => path.join("."),
-        Some(_) => format!("{}.{field}", path.join(".")),
-        None => field.to_owned(),
-    }
-}
-
 fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let resolve = |value: &str| -> PathBuf {
         let path = Path::new(value);
@@ -270,26 +233,16 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
                 ));
             }
         },
-        header_read_timeout: {
-            let secs = raw.server.header_read_timeout_secs;
-            if !HEADER_READ_TIMEOUT_SECS_RANGE.contains(&secs) {
-                return Err(config_error(
-                    "server.header_read_timeout_secs",
-                    "must be 1 to 120",
-                ));
-            }
-            Duration::from_secs(secs)
-        },
-        idle_timeout: {
-            let secs = raw.server.idle_timeout_secs;
-            if !IDLE_TIMEOUT_SECS_RANGE.contains(&secs) {
-                return Err(config_error(
-                    "server.idle_timeout_secs",
-                    "must be 1 to 3600",
-                ));
-            }
-            Duration::from_secs(secs)
-        },
+        header_read_timeout: bounded_secs(
+            "server.header_read_timeout_secs",
+            raw.server.header_read_timeout_secs,
+            &HEADER_READ_TIMEOUT_SECS_RANGE,
+        )?,
+        idle_timeout: bounded_secs(
+            "server.idle_timeout_secs",
+            raw.server.idle_timeout_secs,
+            &IDLE_TIMEOUT_SECS_RANGE,
+        )?,
         max_connections_per_ip: {
             let max = raw.server.max_connections_per_ip;
             if !(1..=crate::limits::CONNECTIONS_PER_LISTENER_MAX).contains(&max) {
@@ -429,6 +382,13 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
             .then(|| resolve(&raw.protection.geoip_db)),
         impossible_travel_kmh: raw.protection.impossible_travel_kmh,
         blocked_countries: raw.protection.blocked_countries.clone(),
+        screening: app::protection::screening::ScreeningMode::parse(&raw.protection.screening)
+            .ok_or_else(|| {
+                config_error(
+                    "protection.screening",
+                    "must be \"off\", \"monitor\" or \"block\"",
+                )
+            })?,
     };
     let auth = AuthConfig {
         access_token_ttl_secs: raw.auth.access_token_ttl_secs,
@@ -511,6 +471,19 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// `value` seconds, refused outside `range`.
+fn bounded_secs(
+    key: &str,
+    value: u64,
+    range: &std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    if !range.contains(&value) {
+        let reason = format!("must be {} to {}", range.start(), range.end());
+        return Err(config_error(key, reason));
+    }
+    Ok(Duration::from_secs(value))
 }
 
 /// The principal named by `[services.NAME] subject`: a bare service name (`payments`) or its

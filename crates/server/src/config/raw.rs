@@ -168,6 +168,7 @@ pub(super) struct RawProtection {
     pub(super) geoip_db: String,
     pub(super) impossible_travel_kmh: u32,
     pub(super) blocked_countries: Vec<String>,
+    pub(super) screening: String,
 }
 
 impl Default for RawProtection {
@@ -176,6 +177,7 @@ impl Default for RawProtection {
             geoip_db: String::new(),
             impossible_travel_kmh: 1000,
             blocked_countries: Vec::new(),
+            screening: "monitor".into(),
         }
     }
 }

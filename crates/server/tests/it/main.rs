@@ -40,3 +40,13 @@ pub fn strongroom(args: &[&str]) -> Output {
 pub fn sqlite_server(env: &[(&str, &str)]) -> TestServer {
     TestServer::start(binary(), Database::Sqlite, env)
 }
+
+/// The server's `/metrics` text.
+pub async fn metrics_text(server: &TestServer) -> String {
+    reqwest::get(format!("{}/metrics", server.ops_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

@@ -494,12 +494,7 @@ async fn blocked_countries_are_refused_before_anything_else() {
     );
     let allowed = Browser::new(&server, FIREFOX, LONDON);
     allowed.register("olga@example.com").await;
-    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics_text(&server).await;
     assert!(
         metrics.contains("strongroom_geo_blocked_total 2"),
         "{metrics}"
@@ -617,12 +612,7 @@ async fn password_spray_never_locks_the_owner_out(server: TestServer) {
         device_cookie(&forged).is_some(),
         "a forged cookie is replaced"
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics_text(&server).await;
     assert!(
         metrics.contains("strongroom_device_cookie_invalid_total 1"),
         "{metrics}"

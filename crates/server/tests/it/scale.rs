@@ -234,12 +234,7 @@ async fn with_redis_limits_are_global_and_survive_redis_going_away() {
     assert_eq!(admitted_across(&[&a, &b], "203.0.113.2", 12).await, 6);
     assert_eq!(admitted_across(&[&a], "203.0.113.3", 6).await, 3);
     assert_eq!(readiness(&a).await["redis"], "degraded");
-    let metrics = reqwest::get(format!("{}/metrics", a.ops_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics_text(&a).await;
     assert!(metrics.contains("strongroom_redis_degraded 1"), "{metrics}");
     let delay = revocation_delay(&a, &b, "scale-redis@example.com").await;
     // The poll runs twice a second; one interval of slack for a busy test machine.
@@ -279,5 +274,115 @@ async fn without_redis_postgresql_carries_revocations_between_instances() {
     assert!(
         readiness(&a).await.get("redis").is_none(),
         "no Redis configured"
+    );
+}
+
+async fn patch_name(api: &Api, token: &str, name: &str) -> Response {
+    api.client
+        .patch(format!("{}/v1/me", api.base))
+        .bearer_auth(token)
+        .json(&json!({"display_name": name}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn screening_refuses_injection_patterns_and_lets_real_names_through() {
+    // Every test server screens in block mode (test_support): the rest of the suite is the
+    // false-positive measure. Here: what is refused, how, and what monitor mode does.
+    let server = TestServer::start(binary(), Database::Sqlite, &[]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("screen@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (token, _) = api.login("screen@example.com").await;
+    for name in ["Siobhán O'Brien", "d'Artagnan & Sons", "Rock 'n' roll <3"] {
+        assert_eq!(patch_name(&api, &token, name).await.status(), 200, "{name}");
+    }
+
+    let refused = patch_name(&api, &token, "<script>alert(1)</script>").await;
+    let request_id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = refused.text().await.unwrap();
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["status"], 403);
+    assert_eq!(problem["code"], "request_rejected");
+    assert!(
+        !body.contains("script"),
+        "the payload is not echoed: {body}"
+    );
+    assert!(!request_id.is_empty());
+    let query = api
+        .get(
+            "/v1/accounts?limit=1%20UNION%20SELECT%20password%20FROM%20users",
+            &token,
+        )
+        .await;
+    assert_eq!(code(query).await, (403, "request_rejected".into()));
+    let login = api
+        .post(
+            "/v1/auth/login",
+            json!({"email": "' OR '1'='1", "password": "x"}),
+            "192.0.2.1",
+        )
+        .await;
+    assert_eq!(code(login).await, (403, "request_rejected".into()));
+    let me: Value = api.get("/v1/me", &token).await.json().await.unwrap();
+    assert_eq!(
+        me["display_name"], "Rock 'n' roll <3",
+        "nothing was changed"
+    );
+
+    // The signed-in attempts are security events of the user; the log names the rule,
+    // never the payload.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let events: Value = api
+            .get("/v1/me/security-events", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let screened = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["kind"] == "request_screened")
+            .count();
+        if screened == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{events}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = server.log();
+    assert!(
+        log.contains("\"rule\":\"xss\"") && log.contains("\"place\":\"body\""),
+        "{log}"
+    );
+    assert!(!log.contains("alert(1)") && !log.contains("UNION"), "{log}");
+
+    // Monitor mode: the same request is only noted.
+    let monitor = TestServer::start(
+        binary(),
+        Database::Sqlite,
+        &[("STRONGROOM__PROTECTION__SCREENING", "monitor")],
+    );
+    let api = Api::new(&monitor);
+    assert_eq!(
+        api.register("monitor@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (token, _) = api.login("monitor@example.com").await;
+    let noted = patch_name(&api, &token, "<script>alert(1)</script>").await;
+    assert_eq!(noted.status(), 200);
+    let metrics = crate::metrics_text(&monitor).await;
+    assert!(
+        metrics.contains("strongroom_screening_matches_total{rule=\"xss\",action=\"monitor\"} 1"),
+        "{metrics}"
     );
 }

@@ -298,12 +298,7 @@ async fn one_host_cannot_hold_every_connection() {
             .is_none(),
         "the freed place was not given back"
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics_text(&server).await;
     assert!(
         metrics.contains("strongroom_connections_refused_total"),
         "{metrics}"

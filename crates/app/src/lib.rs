@@ -113,6 +113,8 @@ pub struct App {
     pub protection: protection::Protection,
     /// Rate limits and the invalidation bus shared with other instances.
     pub cluster: cluster::Cluster,
+    /// The checks in front of the ledger writer's queue.
+    pub ledger_admission: ledger::admission::Admission,
     pub auth: AuthSettings,
     pub ledger: LedgerSettings,
 }

@@ -109,3 +109,8 @@ pub const REDIS_WARN_INTERVAL: Duration = Duration::from_secs(60);
 pub const REDIS_INSTANCE_TTL_MS: u64 = 10_000;
 /// Longest rate-limit key sent to Redis.
 pub const REDIS_KEY_CHARS_MAX: usize = 128;
+/// Places in the ledger writer's queue one caller (user or service) may hold at once: an
+/// eighth, so a flood from one leaves room for everyone else.
+pub const WRITER_QUEUE_PER_CALLER_MAX: usize = store::WRITER_QUEUE_MAX / 8;
+/// Account owners remembered for the source check in front of the writer.
+pub const ACCOUNT_OWNERS_CACHED_MAX: usize = 100_000;

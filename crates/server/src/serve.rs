@@ -226,6 +226,7 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
         vault,
         protection: build_protection(config)?,
         cluster: build_cluster(config)?,
+        ledger_admission: Default::default(),
         auth: app::AuthSettings {
             access_token_ttl_secs: config.auth.access_token_ttl_secs,
             refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,

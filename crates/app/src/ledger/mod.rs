@@ -4,6 +4,8 @@
 //! `ledger::batch::decide` and commits it in a group-committed batch. Reads check ownership
 //! (someone else's account or transfer is `NotFound`, never "forbidden").
 
+pub mod admission;
+
 use ledger::{Currency, Money, PostingKind, Refusal};
 use serde::Serialize;
 use store::{
@@ -255,11 +257,14 @@ impl App {
         {
             return Err(Error::NotFound);
         }
-        // Ownership, existence, kinds and currencies are checked by the ledger writer,
-        // against the same account states it posts on.
         if amount.minor_units() > self.ledger.step_up_amount {
             self.require_step_up(ctx)?;
         }
+        // A source that is not the caller's never takes a place in the writer's queue. The
+        // writer checks ownership, existence, kinds and currencies again, against the same
+        // account states it posts on.
+        self.require_source_owner(&request.from_account_id, caller.user_id.as_str())
+            .await?;
         let hash = request_hash("/v1/transfers", &request)?;
         let scope = format!("user:{}", caller.user_id);
         let posting = Posting {
@@ -358,6 +363,7 @@ impl App {
         request_hash: Vec<u8>,
         posting: Posting,
     ) -> Result<Posted> {
+        let _place = self.ledger_admission.place(&scope)?;
         let created_at = self.clock.now_ms();
         let receipt = Receipt {
             id: new_id(),

@@ -31,6 +31,7 @@ const NODE_VERSION_MIN: &str = "20.19";
 const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("postgresql", "/usr/lib/postgresql"),
     ("redis-server", "/usr/bin/redis-server"),
+    ("haproxy", "/usr/sbin/haproxy"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("softhsm2", "/usr/lib/softhsm/libsofthsm2.so"),
     CHROMIUM,

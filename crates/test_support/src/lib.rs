@@ -7,6 +7,8 @@
 //!   temporary directory (`ca_dir()`), as they would go offline in production.
 //! - `PgCluster`: a throwaway PostgreSQL cluster (`initdb` + `pg_ctl`) that tests can stop and
 //!   start again to inject faults.
+//! - `Haproxy`: a real reverse proxy (TLS, round-robin, `X-Forwarded-For`) in front of
+//!   several instances.
 //! - `Redis`: a throwaway `redis-server` on a free port, killed and restarted on demand.
 //! - `Daemon`: the child-process guard they use; the OpenBao and SoftHSM helpers are a few
 //!   lines on top of it.
@@ -18,6 +20,7 @@
     reason = "test harness: a failed set-up should stop the test loudly"
 )]
 
+mod haproxy;
 mod openbao;
 mod postgres;
 mod process;
@@ -25,6 +28,7 @@ mod redis;
 mod server;
 mod softhsm;
 
+pub use haproxy::Haproxy;
 pub use openbao::{OpenBao, TRANSIT_KEY};
 pub use postgres::PgCluster;
 pub use process::{Daemon, free_port, run_checked};

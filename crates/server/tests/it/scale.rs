@@ -1,14 +1,16 @@
 //! Traffic protection and scale-out through real HTTPS: route-class rate limits with their
-//! headers; with Redis, one budget shared by several instances (and a local share while Redis
-//! is down, global again once it is back); a session revoked on one instance refused on the
-//! others within a second — over Redis pub/sub, over PostgreSQL `LISTEN/NOTIFY`, and with
-//! neither (the store poll).
+//! headers; three instances behind HAProxy sharing PostgreSQL and Redis — one budget for all
+//! (a local share while Redis is down, global again once it is back), a session revoked on
+//! one instance refused on the others within a second (Redis pub/sub, PostgreSQL
+//! `LISTEN/NOTIFY`, or the store poll), one exact ledger; and request screening.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Response;
 use serde_json::{Value, json};
-use test_support::{Database, PgCluster, Redis, TestServer};
+use std::process::Command;
+
+use test_support::{Database, Haproxy, PgCluster, Redis, TestServer};
 
 use crate::binary;
 use crate::identity::{Api, PASSWORD, code};
@@ -22,12 +24,12 @@ fn header(response: &Response, name: &str) -> Option<u64> {
 }
 
 async fn passwordless_options(server: &TestServer, ip: &str) -> Response {
-    server
-        .client()
-        .post(format!(
-            "{}/v1/auth/webauthn/login/options",
-            server.public_url
-        ))
+    options_at(&server.client(), &server.public_url, ip).await
+}
+
+async fn options_at(client: &reqwest::Client, base: &str, ip: &str) -> Response {
+    client
+        .post(format!("{base}/v1/auth/webauthn/login/options"))
         .header("x-forwarded-for", ip)
         .json(&json!({}))
         .send()
@@ -130,12 +132,13 @@ async fn every_route_class_is_limited_with_its_headers() {
     );
 }
 
-/// Sends `count` passwordless option requests from `ip`, alternating between `servers`;
-/// returns how many were admitted (any answer but 200 or 429 fails the test).
-async fn admitted_across(servers: &[&TestServer], ip: &str, count: usize) -> usize {
+/// Sends `count` passwordless option requests from `ip` to `base` (the proxy, which spreads
+/// them over the instances); returns how many were admitted (any answer but 200 or 429 fails
+/// the test).
+async fn admitted_through(client: &reqwest::Client, base: &str, ip: &str, count: usize) -> usize {
     let mut admitted = 0;
-    for i in 0..count {
-        let response = passwordless_options(servers[i % servers.len()], ip).await;
+    for _ in 0..count {
+        let response = options_at(client, base, ip).await;
         match response.status().as_u16() {
             200 => admitted += 1,
             429 => {}
@@ -154,26 +157,30 @@ async fn readiness(server: &TestServer) -> Value {
         .unwrap()
 }
 
-/// Waits until `server` reports Redis as `status` and sees both instances.
-async fn wait_for_redis(server: &TestServer, status: &str) {
+/// Waits until `server` reports Redis as `status` and counts `instances` live instances.
+async fn wait_for_redis(server: &TestServer, status: &str, instances: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = readiness(server).await;
-        if ready["redis"] == status && ready["instances"] == 2 {
+        if ready["redis"] == status && ready["instances"] == instances {
             break;
         }
-        assert!(Instant::now() < deadline, "redis never became {status}");
+        assert!(
+            Instant::now() < deadline,
+            "redis never became {status}: {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-/// Logs in on `a`, shows the token works on `b`, logs out on `a`, and returns how long `b`
-/// took to refuse the token.
-async fn revocation_delay(a: &TestServer, b: &TestServer, email: &str) -> Duration {
+/// Logs in on `a`, shows the token works on each of `others`, logs out on `a`, and returns
+/// how long the slowest of `others` took to refuse the token.
+async fn revocation_delay(a: &TestServer, others: &[&TestServer], email: &str) -> Duration {
     let on_a = Api::new(a);
-    let on_b = Api::new(b);
     let (token, _) = on_a.login(email).await;
-    assert_eq!(on_b.get("/v1/me", &token).await.status(), 200);
+    for other in others {
+        assert_eq!(Api::new(other).get("/v1/me", &token).await.status(), 200);
+    }
     let logout = on_a
         .client
         .post(format!("{}/v1/auth/logout", on_a.base))
@@ -183,22 +190,28 @@ async fn revocation_delay(a: &TestServer, b: &TestServer, email: &str) -> Durati
         .unwrap();
     assert_eq!(logout.status(), 204);
     let logged_out = Instant::now();
-    loop {
-        let status = on_b.get("/v1/me", &token).await.status();
-        if status == 401 {
-            return logged_out.elapsed();
+    let mut slowest = Duration::ZERO;
+    for other in others {
+        let api = Api::new(other);
+        loop {
+            let status = api.get("/v1/me", &token).await.status();
+            if status == 401 {
+                slowest = slowest.max(logged_out.elapsed());
+                break;
+            }
+            assert_eq!(status, 200);
+            assert!(
+                logged_out.elapsed() < Duration::from_secs(20),
+                "the revoked session still works on another instance"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(status, 200);
-        assert!(
-            logged_out.elapsed() < Duration::from_secs(20),
-            "the revoked session still works on the other instance"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    slowest
 }
 
 #[tokio::test]
-async fn with_redis_limits_are_global_and_survive_redis_going_away() {
+async fn three_instances_behind_a_real_proxy_share_limits_revocations_and_one_ledger() {
     let cluster = PgCluster::start();
     let url = cluster.create_database("strongroom");
     let mut redis = Redis::start();
@@ -211,44 +224,132 @@ async fn with_redis_limits_are_global_and_survive_redis_going_away() {
     ];
     let a = TestServer::start(binary(), Database::Postgres(url.clone()), &env);
     let b = a.replica(Database::Postgres(url.clone()), &env);
-    wait_for_redis(&a, "ok").await;
-    wait_for_redis(&b, "ok").await;
+    let c = a.replica(Database::Postgres(url.clone()), &env);
+    let instances = [&a, &b, &c];
+    let backends: Vec<String> = instances
+        .iter()
+        .map(|server| TestServer::addr(&server.public_url))
+        .collect();
+    let proxy = Haproxy::start(&backends, &a.path("pki"));
+    let client = a.client();
+    for server in instances {
+        wait_for_redis(server, "ok", 3).await;
+    }
 
-    // One budget for both instances: 6 of 12 admitted, wherever they land.
-    assert_eq!(admitted_across(&[&a, &b], "203.0.113.1", 12).await, 6);
+    // One budget for all three: 6 of 18 admitted, spread round-robin by the proxy (each
+    // instance served some: its access log shows the path).
+    assert_eq!(
+        admitted_through(&client, &proxy.url, "203.0.113.1", 18).await,
+        6
+    );
+    for server in instances {
+        assert!(server.log().contains("/v1/auth/webauthn/login/options"));
+    }
 
-    // Revocation over pub/sub.
+    // Logout on A: B and C refuse the token within a second (Redis pub/sub).
     let api = Api::new(&a);
     assert_eq!(
-        api.register("scale-redis@example.com", PASSWORD)
-            .await
-            .status(),
+        api.register("scale@example.com", PASSWORD).await.status(),
         201
     );
-    let delay = revocation_delay(&a, &b, "scale-redis@example.com").await;
+    let delay = revocation_delay(&a, &[&b, &c], "scale@example.com").await;
     assert!(delay <= REVOCATION_DEADLINE, "took {delay:?} over Redis");
 
-    // Redis gone: no 5xx; each instance limits locally at its half of the budget (3 + 3),
-    // says so in /readyz, and a revocation still arrives through the store poll.
+    // The ledger across instances stays exact: transfers through the proxy, both ways.
+    let proxied = Api {
+        client: client.clone(),
+        base: proxy.url.clone(),
+    };
+    assert_eq!(
+        api.register("scale-b@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (anna, _) = proxied.login("scale@example.com").await;
+    let (bert, _) = proxied.login("scale-b@example.com").await;
+    let from = open_account(&proxied, &anna, "EUR").await;
+    let to = open_account(&proxied, &bert, "EUR").await;
+    assert_eq!(deposit(&a, &from, 10_000, "scale-fund").await.status(), 201);
+    let sends = (0..30).map(|i| {
+        let body =
+            json!({"from_account_id": from, "to_account_id": to, "amount": 100, "currency": "EUR"});
+        let (proxied, anna) = (&proxied, &anna);
+        async move {
+            transfer(proxied, anna, Some(&format!("scale-{i}")), body)
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(sends).await;
+    let posted = statuses
+        .iter()
+        .filter(|status| status.as_u16() == 201)
+        .count();
+    assert!(
+        statuses
+            .iter()
+            .all(|status| matches!(status.as_u16(), 201 | 429)),
+        "{statuses:?}"
+    );
+    let balance = |token: &str, account: &str| {
+        let proxied = &proxied;
+        let path = format!("/v1/accounts/{account}");
+        let token = token.to_owned();
+        async move {
+            let body: Value = proxied.get(&path, &token).await.json().await.unwrap();
+            body["balance"].as_i64().unwrap()
+        }
+    };
+    let posted = i64::try_from(posted).unwrap();
+    assert_eq!(balance(&anna, &from).await, 10_000 - 100 * posted);
+    assert_eq!(balance(&bert, &to).await, 100 * posted);
+
+    // Redis gone: no 5xx through the proxy; each instance limits locally at its third of the
+    // budget (2 + 2 + 2), says so in /readyz and /metrics; revocation still arrives (the
+    // store poll).
     redis.stop();
-    assert_eq!(admitted_across(&[&a, &b], "203.0.113.2", 12).await, 6);
-    assert_eq!(admitted_across(&[&a], "203.0.113.3", 6).await, 3);
+    assert_eq!(
+        admitted_through(&client, &proxy.url, "203.0.113.2", 18).await,
+        6
+    );
     assert_eq!(readiness(&a).await["redis"], "degraded");
     let metrics = crate::metrics_text(&a).await;
     assert!(metrics.contains("strongroom_redis_degraded 1"), "{metrics}");
-    let delay = revocation_delay(&a, &b, "scale-redis@example.com").await;
+    let delay = revocation_delay(&b, &[&a, &c], "scale@example.com").await;
     // The poll runs twice a second; one interval of slack for a busy test machine.
     assert!(
         delay <= REVOCATION_DEADLINE * 2,
         "took {delay:?} without Redis"
     );
-    assert!(!a.log().contains("\"level\":\"ERROR\""), "{}", a.log());
+    for server in instances {
+        assert!(
+            !server.log().contains("\"level\":\"ERROR\""),
+            "{}",
+            server.log()
+        );
+    }
 
     // Redis back: global again by itself.
     redis.restart();
-    wait_for_redis(&a, "ok").await;
-    wait_for_redis(&b, "ok").await;
-    assert_eq!(admitted_across(&[&a, &b], "203.0.113.4", 12).await, 6);
+    for server in instances {
+        wait_for_redis(server, "ok", 3).await;
+    }
+    assert_eq!(
+        admitted_through(&client, &proxy.url, "203.0.113.4", 18).await,
+        6
+    );
+
+    // And the books balance.
+    let verified = Command::new(binary())
+        .args(["ledger", "verify", "--config"])
+        .arg(a.config_path())
+        .env("STRONGROOM__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }
 
 #[tokio::test]
@@ -265,7 +366,7 @@ async fn without_redis_postgresql_carries_revocations_between_instances() {
         201
     );
     for _ in 0..3 {
-        let delay = revocation_delay(&a, &b, "scale-pg@example.com").await;
+        let delay = revocation_delay(&a, &[&b], "scale-pg@example.com").await;
         assert!(
             delay <= REVOCATION_DEADLINE,
             "took {delay:?} over LISTEN/NOTIFY"

@@ -417,14 +417,7 @@ impl App {
             PostingOutcome::Replayed { body } => Ok(Posted::Replayed(body)),
             PostingOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
             PostingOutcome::KeyInProgress => Err(Error::RequestInProgress),
-            PostingOutcome::Refused(refusal) => Err(match refusal {
-                Refusal::AccountNotFound => Error::NotFound,
-                Refusal::SameAccount => Error::SameAccount,
-                Refusal::CurrencyMismatch => Error::CurrencyMismatch,
-                Refusal::AccountNotActive => Error::AccountFrozen,
-                Refusal::InsufficientFunds => Error::InsufficientFunds,
-                Refusal::BalanceLimit => Error::field("amount", "balance_limit"),
-            }),
+            PostingOutcome::Refused(refusal) => Err(refused(refusal)),
         }
     }
 
@@ -455,5 +448,17 @@ impl App {
         }
         tracing::info!(account = id, service = %service.name, active, "ledger account status changed");
         self.store.find_account(id).await?.ok_or(Error::NotFound)
+    }
+}
+
+/// The answer to a posting the writer refused.
+fn refused(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::AccountNotFound => Error::NotFound,
+        Refusal::SameAccount => Error::SameAccount,
+        Refusal::CurrencyMismatch => Error::CurrencyMismatch,
+        Refusal::AccountNotActive => Error::AccountFrozen,
+        Refusal::InsufficientFunds => Error::InsufficientFunds,
+        Refusal::BalanceLimit => Error::field("amount", "balance_limit"),
     }
 }

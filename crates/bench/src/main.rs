@@ -1,10 +1,12 @@
-//! `cargo run --release -p bench -- [--seconds N] [--accounts N] [--concurrency N] [--store sqlite|postgres|both]`
+//! `cargo run --release -p bench -- [--seconds N] [--accounts N] [--concurrency N] [--store sqlite|postgres|both] [--redis]`
 //!
 //! Starts a real `strongroom` (release build at `target/release/strongroom`, or `$STRONGROOM_BIN`)
 //! on SQLite and/or a throwaway PostgreSQL cluster, funds N accounts, and measures transfers
 //! over keep-alive HTTPS: throughput at saturation (closed loop, N workers), latency at half
 //! that rate (open loop, measured from the scheduled send time so queueing is not hidden), and
-//! the same while a login flood saturates the Argon2 pool. Prints a Markdown table.
+//! the same while a login flood saturates the Argon2 pool; then one customer flooding the
+//! money path while 16 others transfer at a human pace (`flood.rs`). PostgreSQL runs durable
+//! (`fsync`, `synchronous_commit`). Prints Markdown tables.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use test_support::{Database, PgCluster, TestServer};
+use test_support::{Database, PgCluster, Redis, TestServer};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -28,6 +30,8 @@ struct Options {
     accounts: usize,
     concurrency: usize,
     stores: Vec<&'static str>,
+    /// Start a Redis and set `redis.url`: every rate-limit decision is a GCRA script on it.
+    redis: bool,
 }
 
 fn options() -> Options {
@@ -54,8 +58,11 @@ fn options() -> Options {
             .and_then(|v| v.parse().ok())
             .unwrap_or(32),
         stores,
+        redis: args.iter().any(|arg| arg == "--redis"),
     }
 }
+
+mod flood;
 
 struct Funded {
     tokens: Vec<String>,
@@ -132,8 +139,14 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// Login attempts the flood sent (printed to stderr with its rate).
 static FLOOD_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
-/// One transfer of 1 minor unit from account `from` to the next one; returns success.
-async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, from: usize) -> bool {
+/// One transfer of 1 minor unit from account `from` to the next one; returns the status (0
+/// when no answer came).
+async fn transfer_status(
+    client: &reqwest::Client,
+    base: &str,
+    funded: &Funded,
+    from: usize,
+) -> u16 {
     let to = (from + 1) % funded.accounts.len();
     let key = format!("t-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed));
     let body = json!({"from_account_id": funded.accounts[from], "to_account_id": funded.accounts[to], "amount": 1, "currency": "EUR"});
@@ -144,7 +157,12 @@ async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, fro
         .json(&body)
         .send()
         .await
-        .is_ok_and(|response| response.status() == 201)
+        .map_or(0, |response| response.status().as_u16())
+}
+
+/// One transfer; returns success.
+async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, from: usize) -> bool {
+    transfer_status(client, base, funded, from).await == 201
 }
 
 async fn saturation(
@@ -198,15 +216,18 @@ async fn fixed_rate(
         tokio::time::sleep_until(scheduled.into()).await;
         let (client, base, funded) = (client.clone(), base.to_owned(), funded.clone());
         tasks.push(tokio::spawn(async move {
-            let ok = one_transfer(&client, &base, &funded, i % funded.accounts.len()).await;
-            (ok, scheduled.elapsed().as_micros() as u64)
+            let status = transfer_status(&client, &base, &funded, i % funded.accounts.len()).await;
+            (status, scheduled.elapsed().as_micros() as u64)
         }));
     }
     let mut latencies = Vec::with_capacity(total);
     let mut slow_per_second = vec![0_u32; seconds as usize + 1];
+    let mut failures = std::collections::BTreeMap::<u16, usize>::new();
     for (i, task) in tasks.into_iter().enumerate() {
-        let (ok, micros) = task.await.unwrap();
-        if ok {
+        let (status, micros) = task.await.unwrap();
+        if status != 201 {
+            *failures.entry(status).or_default() += 1;
+        } else {
             latencies.push(micros);
             if micros > 20_000 {
                 slow_per_second[(i as f64 / rate) as usize] += 1;
@@ -214,9 +235,16 @@ async fn fixed_rate(
         }
     }
     eprintln!("requests over 20 ms, per second of the phase: {slow_per_second:?}");
+    if !failures.is_empty() {
+        eprintln!("answers other than 201 (status: count): {failures:?}");
+    }
+    FAILED.fetch_add(failures.values().sum::<usize>() as u64, Ordering::Relaxed);
     latencies.sort_unstable();
     latencies
 }
+
+/// Transfers of the open-loop phases answered other than 201, since the last reset.
+static FAILED: AtomicU64 = AtomicU64::new(0);
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -298,15 +326,21 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for store in &options.stores {
-        let cluster = (*store == "postgres").then(PgCluster::start);
+        // Durable, as users run it: fsync and synchronous_commit on.
+        let cluster = (*store == "postgres").then(PgCluster::start_durable);
         let database = match &cluster {
             Some(cluster) => Database::Postgres(cluster.create_database("bench")),
             None => Database::Sqlite,
         };
-        let env = [
+        let redis = options.redis.then(Redis::start);
+        let redis_url = redis.as_ref().map(Redis::url).unwrap_or_default();
+        let mut env = vec![
             ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
             ("STRONGROOM_LOG", "warn"),
         ];
+        if redis.is_some() {
+            env.push(("STRONGROOM__REDIS__URL", redis_url.as_str()));
+        }
         let server = TestServer::start(&binary, database, &env);
         let client = server
             .client_builder()
@@ -344,8 +378,13 @@ async fn main() {
             let _ = task.await;
         }
         let (p99, p99_flood) = (percentile(&calm, 0.99), percentile(&stormy, 0.99));
+        let label = if options.redis {
+            format!("{store} + redis limits")
+        } else {
+            (*store).to_owned()
+        };
         println!(
-            "| {store} | {tps:.0} | {rate:.0}/s | {:.2} | {p99:.2} | {:.2} | {p99_flood:.2} | {:.2}x |",
+            "| {label} | {tps:.0} | {rate:.0}/s | {:.2} | {p99:.2} | {:.2} | {p99_flood:.2} | {:.2}x |",
             percentile(&calm, 0.5),
             percentile(&calm, 0.999),
             p99_flood / p99
@@ -365,5 +404,11 @@ async fn main() {
         );
         drop(server);
         drop(cluster);
+    }
+    println!();
+    println!("{}", flood::HEADER);
+    println!("|---|---|---|---|---|---|---|");
+    for store in &options.stores {
+        println!("{}", flood::run(&binary, store, options.seconds).await);
     }
 }

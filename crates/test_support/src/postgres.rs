@@ -14,6 +14,8 @@ pub struct PgCluster {
     bindir: PathBuf,
     pub port: u16,
     running: bool,
+    /// `fsync` and `synchronous_commit` on.
+    durable: bool,
 }
 
 fn is_root() -> bool {
@@ -40,8 +42,19 @@ fn bindir() -> PathBuf {
 }
 
 impl PgCluster {
-    /// Initialises and starts a new cluster with trust authentication on 127.0.0.1 only.
+    /// Initialises and starts a new cluster with trust authentication on 127.0.0.1 only, with
+    /// `fsync=off` (tests check behaviour, not the disk).
     pub fn start() -> PgCluster {
+        Self::start_with(false)
+    }
+
+    /// As `start`, but durable: `fsync` and `synchronous_commit` on, as users run it (for
+    /// benchmarks).
+    pub fn start_durable() -> PgCluster {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("strongroom-pg-")
             .tempdir()
@@ -51,6 +64,7 @@ impl PgCluster {
             dir,
             port: 0,
             running: false,
+            durable,
         };
         if is_root() {
             run_checked(
@@ -104,8 +118,13 @@ impl PgCluster {
     }
 
     fn try_start(&mut self) -> bool {
+        let durability = if self.durable {
+            "-c fsync=on -c synchronous_commit=on"
+        } else {
+            "-c fsync=off"
+        };
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 {durability} -c max_connections=200",
             self.port,
             self.dir.path().display()
         );

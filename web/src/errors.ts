@@ -35,6 +35,8 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   account_quarantined:
     'Your account is on hold because of unusual activity. Confirm it is you with your second factor to lift the hold.',
   geo_blocked: 'Strongroom is not available from your location.',
+  request_rejected:
+    'Your request was refused by a security check. If you believe this is a mistake, contact support.',
   email_unverified: 'Verify your email address before sending money.',
   invalid_reset_token: 'This password reset link is invalid, expired, or was already used.',
   invalid_verification_token: 'This verification link is invalid, expired, or was already used.',

@@ -51,9 +51,11 @@ fn limit_key(state: &AppState, request: &Request, key: LimitKey) -> Option<Strin
     let network = || format!("ip:{}", app::identity::throttle::client_network(ip));
     Some(match key {
         LimitKey::Ip => network(),
+        // Counted per signed-in session of the user: a thief holding one stolen session
+        // cannot spend the budget the owner needs to revoke it.
         LimitKey::User => bearer_token(request.headers())
-            .and_then(|token| state.app.token_subject(token))
-            .map_or_else(network, |user| format!("user:{user}")),
+            .and_then(|token| state.app.token_session(token))
+            .map_or_else(network, |(user, session)| format!("user:{user}:{session}")),
         LimitKey::Service => match request.extensions().get::<PeerIdentity>() {
             Some(PeerIdentity::Service(service)) => format!("service:{}", service.name),
             _ => network(),

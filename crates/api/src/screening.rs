@@ -5,7 +5,9 @@
 //! caller's bearer token names a user; in `block` mode the request is refused with 403
 //! `request_rejected` before any handler runs.
 
-use app::protection::screening::{ScreeningMode, Threat, screen_text, screen_url_part};
+use app::protection::screening::{
+    CREDENTIAL_FIELDS, ScreeningMode, Threat, screen_text, screen_url_part,
+};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -50,6 +52,7 @@ fn screen_head(request: &Request) -> Option<(Threat, &'static str)> {
 
 /// The first threat in a JSON document's strings and member names (walked without recursion,
 /// at most `JSON_DEPTH_MAX` deep; deeper documents are refused by the JSON extractor anyway).
+/// Credentials (`CREDENTIAL_FIELDS`) are not screened.
 fn screen_json(document: &Value) -> Option<Threat> {
     let mut stack = vec![(document, 0_usize)];
     while let Some((value, depth)) = stack.pop() {
@@ -67,7 +70,9 @@ fn screen_json(document: &Value) -> Option<Threat> {
                     if let Some(threat) = screen_text(name) {
                         return Some(threat);
                     }
-                    stack.push((member, depth.saturating_add(1)));
+                    if !CREDENTIAL_FIELDS.contains(&name.as_str()) {
+                        stack.push((member, depth.saturating_add(1)));
+                    }
                 }
             }
             _ => {}
@@ -78,7 +83,16 @@ fn screen_json(document: &Value) -> Option<Threat> {
 
 pub async fn screen(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mode = state.app.protection.screening;
-    if mode == ScreeningMode::Off {
+    // Only API routes (the rate-limited classes): their budget bounds what a flood of
+    // matching requests can cost in logs and security events. The web app's static files
+    // touch no store and interpret nothing.
+    let listener = request
+        .extensions()
+        .get::<crate::middleware::ListenerName>()
+        .map_or("", |name| name.0);
+    let api_route =
+        crate::rate_limit::route_class(listener, request.method(), request.uri().path()).is_some();
+    if mode == ScreeningMode::Off || !api_route {
         return next.run(request).await;
     }
     let mut found = screen_head(&request);

@@ -38,6 +38,9 @@ pub const HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 pub const HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a connection checks whether it expired (no first request, idle).
 const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a connection asked to close (expired, or at shutdown) may take to finish before it
+/// is dropped — a client that stops reading cannot keep its place.
+pub const CONNECTION_CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// The limits every connection on a listener is held to.
 #[derive(Debug, Clone)]
@@ -187,12 +190,7 @@ impl Connection {
     ) where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let Connection {
-            name,
-            peer,
-            router,
-            limits,
-        } = self;
+        let (name, peer, router, limits) = (self.name, self.peer, self.router, self.limits);
         let activity = guard::Activity::new();
         let tracker = activity.clone();
         let service = hyper::service::service_fn(
@@ -218,13 +216,20 @@ impl Connection {
         if closing {
             connection.as_mut().graceful_shutdown();
         }
+        let close_by = tokio::time::sleep(CONNECTION_CLOSE_GRACE);
+        tokio::pin!(close_by);
         let result = loop {
             tokio::select! {
                 result = connection.as_mut() => break result,
+                () = close_by.as_mut(), if closing => {
+                    tracing::debug!(peer = %peer, "connection dropped after the close grace");
+                    break Ok(());
+                }
                 changed = shutdown.changed(), if !closing => {
                     // A closed channel is a shutdown too (the listener is gone).
                     if changed.is_err() || *shutdown.borrow() {
                         closing = true;
+                        close_by.as_mut().reset(tokio::time::Instant::now() + CONNECTION_CLOSE_GRACE);
                         connection.as_mut().graceful_shutdown();
                     }
                 }
@@ -235,6 +240,7 @@ impl Connection {
                         metrics::counter!("strongroom_connections_expired_total", "listener" => name, "reason" => reason)
                             .increment(1);
                         closing = true;
+                        close_by.as_mut().reset(tokio::time::Instant::now() + CONNECTION_CLOSE_GRACE);
                         connection.as_mut().graceful_shutdown();
                     }
                 }

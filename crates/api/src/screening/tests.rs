@@ -19,6 +19,11 @@ fn json_strings_and_member_names_are_screened_at_any_depth() {
         screen_json(&json!({"display_name": "O'Brien", "amount": 100, "tags": ["a", "b"]})),
         None
     );
+    // A generated password may contain anything; it is never interpreted.
+    assert_eq!(
+        screen_json(&json!({"email": "a@example.com", "password": "Tr0ub4dor'# k9'/*Lm"})),
+        None
+    );
 }
 
 #[test]

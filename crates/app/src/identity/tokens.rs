@@ -101,17 +101,22 @@ impl App {
         })
     }
 
-    /// The user a bearer token names when its signature and lifetime verify (its session is
-    /// not looked at): what per-user rate limits count against.
-    pub fn token_subject(&self, token: &str) -> Option<String> {
+    /// The user and session a bearer token names when its signature and lifetime verify (the
+    /// session's liveness is not looked at): what per-user rate limits count against.
+    pub fn token_session(&self, token: &str) -> Option<(String, String)> {
         let now = self.clock.now_secs();
         let identity = &self.identity;
         if let Some(claims) = identity.verified.get(token, now) {
-            return Some(claims.sub);
+            return Some((claims.sub, claims.sid));
         }
         let claims = identity.keys.verify(token, now).ok()?;
         identity.verified.insert(token, &claims, now);
-        Some(claims.sub)
+        Some((claims.sub, claims.sid))
+    }
+
+    /// The user a bearer token names when its signature and lifetime verify.
+    pub fn token_subject(&self, token: &str) -> Option<String> {
+        self.token_session(token).map(|(user, _)| user)
     }
 
     /// Signs an access token for `session`; returns it with its `exp` (seconds).

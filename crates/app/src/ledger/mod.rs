@@ -363,7 +363,7 @@ impl App {
         request_hash: Vec<u8>,
         posting: Posting,
     ) -> Result<Posted> {
-        let _place = self.ledger_admission.place(&scope)?;
+        let place = self.ledger_admission.place(&scope)?;
         let created_at = self.clock.now_ms();
         let receipt = Receipt {
             id: new_id(),
@@ -398,16 +398,7 @@ impl App {
                 response_body,
             },
         };
-        let outcome = self
-            .writer
-            .post(request)
-            .await
-            .map_err(|error| match error {
-                WriteError::Busy | WriteError::Unavailable => Error::Unavailable {
-                    retry_after_secs: WRITER_BUSY_RETRY_AFTER_SECS,
-                },
-                WriteError::Failed => Error::Internal,
-            })?;
+        let outcome = self.post_holding(request, place).await?;
         match outcome {
             PostingOutcome::Posted => {
                 metrics::counter!("strongroom_transfers_posted_total", "kind" => posting.kind.as_str())
@@ -419,6 +410,32 @@ impl App {
             PostingOutcome::KeyInProgress => Err(Error::RequestInProgress),
             PostingOutcome::Refused(refusal) => Err(refused(refusal)),
         }
+    }
+
+    /// Hands `request` to the writer. The queue place is given back when the writer answers,
+    /// not when this request goes away: a caller that disconnects at once cannot get past its
+    /// share.
+    async fn post_holding(
+        &self,
+        request: PostingRequest,
+        place: admission::QueuePlace,
+    ) -> Result<PostingOutcome> {
+        let writer = self.writer.clone();
+        let posted = tokio::spawn(async move {
+            let outcome = writer.post(request).await;
+            drop(place);
+            outcome
+        });
+        posted
+            .await
+            .map_err(|_| WriteError::Failed)
+            .and_then(|outcome| outcome)
+            .map_err(|error| match error {
+                WriteError::Busy | WriteError::Unavailable => Error::Unavailable {
+                    retry_after_secs: WRITER_BUSY_RETRY_AFTER_SECS,
+                },
+                WriteError::Failed => Error::Internal,
+            })
     }
 
     /// Any customer account (scope `ledger:read`).

@@ -53,6 +53,8 @@ impl PerIpConnections {
 
     /// A slot for one more connection from `ip`, or `None` when its network is at the cap.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+        let ip = ip.to_canonical();
         if self.exempt.iter().any(|net| net.contains(&ip)) {
             return Some(IpSlot {
                 table: self.clone(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use test_support::{Database, PgCluster, TestServer};
 
-use crate::{FAILED, Funded, fixed_rate, fund, percentile, transfer_status};
+use crate::{FAILED, Funded, bench_client, fixed_rate, fund, percentile, transfer_status};
 
 /// Customers transferring at a human pace.
 const OTHERS: usize = 16;
@@ -35,12 +35,7 @@ pub async fn run(binary: &Path, store: &str, seconds: u64) -> String {
         ("STRONGROOM__RATE_LIMITS__MONEY__BURST", "20"),
     ];
     let server = TestServer::start(binary, database, &env);
-    let client = server
-        .client_builder()
-        .pool_max_idle_per_host(1024)
-        .http1_only()
-        .build()
-        .unwrap();
+    let client = bench_client(&server);
     let mut all = fund(&server, &client, OTHERS + 2).await;
     // The flooder pays account OTHERS + 1 from account OTHERS; the others pay each other.
     let flooder = Arc::new(Funded {

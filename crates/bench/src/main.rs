@@ -135,6 +135,16 @@ async fn fund(server: &TestServer, client: &reqwest::Client, count: usize) -> Fu
     funded
 }
 
+/// A keep-alive HTTP/1.1 client with room for every worker's connection.
+fn bench_client(server: &TestServer) -> reqwest::Client {
+    server
+        .client_builder()
+        .pool_max_idle_per_host(1024)
+        .http1_only()
+        .build()
+        .unwrap()
+}
+
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// Login attempts the flood sent (printed to stderr with its rate).
 static FLOOD_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
@@ -342,12 +352,7 @@ async fn main() {
             env.push(("STRONGROOM__REDIS__URL", redis_url.as_str()));
         }
         let server = TestServer::start(&binary, database, &env);
-        let client = server
-            .client_builder()
-            .pool_max_idle_per_host(1024)
-            .http1_only()
-            .build()
-            .unwrap();
+        let client = bench_client(&server);
         let funded = Arc::new(fund(&server, &client, options.accounts).await);
         let base = server.public_url.clone();
         let tps = saturation(

@@ -253,6 +253,16 @@ impl ApiError {
                     "request_rejected",
                     "The request was refused by request screening; quote the request id to support if it was legitimate",
                 ),
+                Error::SameApprover => (
+                    S::FORBIDDEN,
+                    "same_approver",
+                    "A different admin must approve a request you made",
+                ),
+                Error::ApprovalClosed => (
+                    S::CONFLICT,
+                    "approval_closed",
+                    "The approval is no longer pending",
+                ),
             },
         }
     }

@@ -32,8 +32,8 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, outbox, profile,
-    webauthn,
+    admin, auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, outbox,
+    profile, webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -43,6 +43,25 @@ pub struct EdgeConfig {
     pub trusted_proxies: TrustedProxies,
     /// Exact origins allowed to make credentialed cross-origin calls; never `*` or `null`.
     pub cors_allowed_origins: Vec<HeaderValue>,
+}
+
+/// `/v1/admin/*`: every handler checks the role and a fresh step-up (`app::admin`).
+fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/users", get(admin::find_user))
+        .route("/v1/admin/users/{id}/lock", post(admin::lock))
+        .route("/v1/admin/users/{id}/unlock", post(admin::unlock))
+        .route(
+            "/v1/admin/users/{id}/lift-quarantine",
+            post(admin::lift_quarantine),
+        )
+        .route("/v1/admin/users/{id}/roles", post(admin::roles))
+        .route("/v1/admin/accounts/{id}/freeze", post(admin::freeze))
+        .route("/v1/admin/accounts/{id}/unfreeze", post(admin::unfreeze))
+        .route("/v1/admin/approvals", get(admin::approvals))
+        .route("/v1/admin/approvals/{id}/approve", post(admin::approve))
+        .route("/v1/admin/approvals/{id}/reject", post(admin::reject))
+        .route("/v1/admin/audit", get(admin::audit))
 }
 
 /// The customer-facing router (TLS listener).
@@ -95,6 +114,7 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/v1/transfers", post(ledger::create_transfer))
         .route("/v1/transfers/{id}", get(ledger::get_transfer))
         .route("/v1/me", get(me::get_me).patch(me::patch_me))
+        .merge(admin_routes())
         .route("/v1/me/security-events", get(me::security_events))
         .route("/v1/me/factors", get(factors::list_factors))
         .route(

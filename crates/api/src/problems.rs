@@ -155,3 +155,38 @@ pub enum EdgeProblems {
     )]
     Timeout(Problem),
 }
+
+/// `/v1/admin/*`: the role and step-up checks every admin call passes.
+#[derive(IntoResponses)]
+pub enum AdminProblems {
+    #[response(
+        status = 401,
+        description = "invalid_token, or step_up_required: admin calls need acr=mfa within auth.step_up_max_age_secs (RFC 9470)",
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\"`, or `Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\", max_age=N`"))
+    )]
+    Unauthorized(Problem),
+    #[response(
+        status = 403,
+        description = "forbidden: the caller lacks the role; account_quarantined: the caller's own account is on hold",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+}
+
+/// Deciding a four-eyes approval.
+#[derive(IntoResponses)]
+pub enum ApprovalProblems {
+    #[response(
+        status = 403,
+        description = "same_approver: the approval was requested by the caller; forbidden: the caller lacks the role",
+        content_type = "application/problem+json"
+    )]
+    SameApprover(Problem),
+    #[response(
+        status = 409,
+        description = "approval_closed: the approval is no longer pending (decided, expired, or its target changed)",
+        content_type = "application/problem+json"
+    )]
+    Closed(Problem),
+}

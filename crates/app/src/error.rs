@@ -72,6 +72,10 @@ pub enum Error {
     GeoBlocked,
     #[error("the request matched a screening rule")]
     RequestRejected,
+    #[error("the approval was requested by the same admin")]
+    SameApprover,
+    #[error("the approval is no longer pending")]
+    ApprovalClosed,
 }
 
 impl Error {

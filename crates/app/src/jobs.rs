@@ -1,6 +1,6 @@
 //! Background jobs, off the request path: forgetting idle throttle keys, purging expired
 //! identity records (MFA tickets, WebAuthn ceremonies, sessions past their end), old security
-//! events and expired idempotency keys, re-reading a replaced GeoIP database, and checkpointing the SQLite WAL beside the ledger
+//! events and expired idempotency keys, re-reading a replaced GeoIP database, signing audit checkpoints, and checkpointing the SQLite WAL beside the ledger
 //! writer. Each runs forever on its own interval; a failure is logged and retried next time.
 
 use std::sync::Arc;
@@ -57,6 +57,15 @@ impl App {
                 }
             });
         }
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval =
+                tokio::time::interval(Duration::from_secs(app.audit.checkpoint_secs.max(1)));
+            loop {
+                interval.tick().await;
+                app.checkpoint_round().await;
+            }
+        });
         let app = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);

@@ -6,6 +6,8 @@
 //! commands and queries that take typed inputs and a `RequestContext` and return typed
 //! outcomes or an `Error`. This crate knows nothing of HTTP; the `api` crate is its edge.
 
+pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod error;
@@ -40,6 +42,8 @@ pub struct LedgerSettings {
     pub currencies: Vec<String>,
     /// Transfers above this many minor units need `acr=mfa`.
     pub step_up_amount: i64,
+    /// Internal withdrawals above this many minor units wait for an admin's approval.
+    pub four_eyes_amount: i64,
 }
 
 /// A configured service (`[services.NAME]`) and the scopes it holds.
@@ -117,6 +121,8 @@ pub struct App {
     pub ledger_admission: ledger::admission::Admission,
     pub auth: AuthSettings,
     pub ledger: LedgerSettings,
+    /// The audit key and the checkpoint schedule.
+    pub audit: audit::Audit,
 }
 
 impl std::fmt::Debug for App {

@@ -114,3 +114,7 @@ pub const REDIS_KEY_CHARS_MAX: usize = 128;
 pub const WRITER_QUEUE_PER_CALLER_MAX: usize = store::WRITER_QUEUE_MAX / 8;
 /// Account owners remembered for the source check in front of the writer.
 pub const ACCOUNT_OWNERS_CACHED_MAX: usize = 100_000;
+/// A four-eyes approval expires this long after it was requested (docs/api.md: 24 hours).
+pub const APPROVAL_TTL_MS: i64 = 24 * 60 * 60 * 1_000;
+/// Audit records or approvals per admin page.
+pub const ADMIN_PAGE_LEN_MAX: i64 = 200;

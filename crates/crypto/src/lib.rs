@@ -7,6 +7,7 @@
 //! Envelope encryption with per-record data keys and external KEK providers (OpenBao,
 //! PKCS#11) builds on this crate.
 
+pub mod audit_key;
 pub mod envelope;
 pub mod grace;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod provider;
 
 use std::path::Path;
 
+pub use audit_key::{AuditKey, AuditKeyError, audit_key_id, verify_audit_signature};
 pub use envelope::{Dek, WrappedDek};
 pub use provider::{KekProvider, LocalKeyring};
 

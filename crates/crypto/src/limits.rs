@@ -8,3 +8,5 @@ pub const SEALED_PLAINTEXT_BYTES_MAX: usize = 64 * 1024;
 pub const TRANSIT_RESPONSE_BYTES_MAX: usize = 64 * 1024;
 /// A sealed grace answer larger than this is refused.
 pub const GRACE_PLAINTEXT_BYTES_MAX: usize = 8192;
+/// Largest audit key file read (a PKCS#8 Ed25519 document is about 85 bytes).
+pub const AUDIT_KEY_FILE_BYTES_MAX: u64 = 4096;

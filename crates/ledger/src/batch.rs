@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use crate::{
-    AccountState, Direction, EntryFacts, Money, Posting, PostingKind, Refusal, apply, entry_hash,
+    AccountState, Direction, EntryFacts, Money, Posting, PostingKind, Refusal, TransferFacts,
+    apply, entry_hash,
 };
 
 /// One money movement to post, already validated by the use case.
@@ -31,6 +32,26 @@ pub struct PostingRequest {
     pub source_owner: Option<String>,
     pub created_at: i64,
     pub idempotency: IdempotencyRecord,
+    /// The request that asked for it and its client address, for the posting's audit record.
+    pub request_id: String,
+    pub ip: String,
+}
+
+impl PostingRequest {
+    /// The transfer row this posting writes, as its entries' hashes commit to it.
+    pub fn transfer_facts(&self) -> TransferFacts<'_> {
+        TransferFacts {
+            kind: self.kind.as_str(),
+            from_account_id: &self.from_account_id,
+            to_account_id: &self.to_account_id,
+            amount: self.amount.minor_units(),
+            currency: &self.currency,
+            memo: self.memo.as_deref(),
+            external_ref: self.external_ref.as_deref(),
+            initiated_by: &self.initiated_by,
+            created_at: self.created_at,
+        }
+    }
 }
 
 /// The idempotency key of a posting and the answer to store with it.
@@ -254,6 +275,7 @@ fn chain<'a>(
                 balance_after,
                 currency: &request.currency,
                 created_at: request.created_at,
+                transfer: Some(request.transfer_facts()),
             };
             let hash = entry_hash(&previous, &facts);
             entries.push(ChainedEntry {

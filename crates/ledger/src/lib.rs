@@ -10,6 +10,7 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 
+pub mod audit;
 pub mod batch;
 pub mod limits;
 mod posting;
@@ -21,6 +22,11 @@ pub use posting::*;
 pub const ENTRY_HASH_BYTES: usize = 32;
 /// The predecessor hash of the first entry.
 pub const GENESIS_HASH: [u8; ENTRY_HASH_BYTES] = [0; ENTRY_HASH_BYTES];
+
+/// What `verify` and `audit` replays found wrong first, as a sentence that names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyError(pub String);
 
 /// A positive amount of minor units, at most `AMOUNT_MINOR_MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,16 +116,48 @@ pub struct EntryFacts<'a> {
     pub balance_after: i64,
     pub currency: &'a str,
     pub created_at: i64,
+    /// The transfer the entry belongs to. Every entry written since the audit migration
+    /// commits to its transfer's own fields (so a changed `transfers` row breaks the chain);
+    /// older entries were hashed without them and replay with `None`.
+    pub transfer: Option<TransferFacts<'a>>,
+}
+
+/// The fields of a transfer row that both of its entries commit to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferFacts<'a> {
+    pub kind: &'a str,
+    pub from_account_id: &'a str,
+    pub to_account_id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub memo: Option<&'a str>,
+    pub external_ref: Option<&'a str>,
+    pub initiated_by: &'a str,
+    pub created_at: i64,
+}
+
+/// Appends `field` to `bytes` behind its length, so no two field lists serialise alike.
+pub(crate) fn put_field(bytes: &mut Vec<u8>, field: &[u8]) {
+    bytes.extend_from_slice(&u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
+    bytes.extend_from_slice(field);
+}
+
+/// An optional text field: a presence byte, then the text (`None` and `Some("")` differ).
+pub(crate) fn put_optional(bytes: &mut Vec<u8>, field: Option<&str>) {
+    match field {
+        Some(text) => {
+            put_field(bytes, b"1");
+            put_field(bytes, text.as_bytes());
+        }
+        None => put_field(bytes, b"0"),
+    }
 }
 
 /// SHA-256 over the predecessor's hash and every field, length-prefixed so no two different
 /// entries serialise alike.
 pub fn entry_hash(previous: &[u8], facts: &EntryFacts<'_>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(256);
-    let mut put = |field: &[u8]| {
-        bytes.extend_from_slice(&u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
-        bytes.extend_from_slice(field);
-    };
+    let mut put = |field: &[u8]| put_field(&mut bytes, field);
     put(previous);
     put(&facts.seq.to_be_bytes());
     put(facts.id.as_bytes());
@@ -130,6 +168,18 @@ pub fn entry_hash(previous: &[u8], facts: &EntryFacts<'_>) -> Vec<u8> {
     put(&facts.balance_after.to_be_bytes());
     put(facts.currency.as_bytes());
     put(&facts.created_at.to_be_bytes());
+    if let Some(transfer) = &facts.transfer {
+        put(b"transfer-v2");
+        put(transfer.kind.as_bytes());
+        put(transfer.from_account_id.as_bytes());
+        put(transfer.to_account_id.as_bytes());
+        put(&transfer.amount.to_be_bytes());
+        put(transfer.currency.as_bytes());
+        put(transfer.initiated_by.as_bytes());
+        put(&transfer.created_at.to_be_bytes());
+        put_optional(&mut bytes, transfer.memo);
+        put_optional(&mut bytes, transfer.external_ref);
+    }
     digest(&SHA256, &bytes).as_ref().to_vec()
 }
 
@@ -162,6 +212,7 @@ mod tests {
             balance_after: 10,
             currency: "EUR",
             created_at: 7,
+            transfer: None,
         };
         let first = entry_hash(&GENESIS_HASH, &facts);
         assert_eq!(first.len(), ENTRY_HASH_BYTES);
@@ -173,8 +224,50 @@ mod tests {
         assert_ne!(entry_hash(&GENESIS_HASH, &changed), first);
         let moved = EntryFacts {
             account_id: "a2",
-            ..facts
+            ..facts.clone()
         };
         assert_ne!(entry_hash(&GENESIS_HASH, &moved), first);
+
+        let transfer = TransferFacts {
+            kind: "transfer",
+            from_account_id: "a1",
+            to_account_id: "a2",
+            amount: 5,
+            currency: "EUR",
+            memo: None,
+            external_ref: None,
+            initiated_by: "user:u1",
+            created_at: 7,
+        };
+        let covered = EntryFacts {
+            transfer: Some(transfer.clone()),
+            ..facts.clone()
+        };
+        let with_transfer = entry_hash(&GENESIS_HASH, &covered);
+        assert_ne!(with_transfer, first);
+        for changed in [
+            TransferFacts {
+                memo: Some(""),
+                ..transfer.clone()
+            },
+            TransferFacts {
+                initiated_by: "user:u2",
+                ..transfer.clone()
+            },
+            TransferFacts {
+                external_ref: Some("bank-1"),
+                ..transfer.clone()
+            },
+            TransferFacts {
+                kind: "deposit",
+                ..transfer.clone()
+            },
+        ] {
+            let altered = EntryFacts {
+                transfer: Some(changed),
+                ..facts.clone()
+            };
+            assert_ne!(entry_hash(&GENESIS_HASH, &altered), with_transfer);
+        }
     }
 }

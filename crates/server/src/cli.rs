@@ -59,6 +59,41 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Prove and export the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain and every signed checkpoint; with --anchor, also that
+    /// neither the audit log nor the journal was rewritten up to the anchored checkpoint. Exit
+    /// 1 naming the first bad record.
+    Verify {
+        #[arg(long)]
+        config: PathBuf,
+        /// A checkpoint written by `audit checkpoint --out`, kept outside the database.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+    },
+    /// Sign the current audit and ledger heads now and write the checkpoint to PATH (which
+    /// must not exist), to keep outside the database.
+    Checkpoint {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write audit records as JSON lines to stdout, oldest first.
+    Export {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only records at or after this RFC 3339 time.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,12 +112,25 @@ pub enum UserCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Give the account with EMAIL a role (support, auditor, admin) directly: the bootstrap of
+    /// the first admin. Needs the configuration and keys, not the API; audited with actor
+    /// `operator`. Later grants go through the admin API and a second admin's approval.
+    GrantRole {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Recompute every balance from the journal, check that each currency nets to zero and
-    /// that the entry hash chain is intact. Exit 1 naming the first problem.
+    /// Recompute every balance from the journal, check that each currency nets to zero, that
+    /// the entry hash chain (which covers each transfer row) is intact, that every transfer
+    /// has exactly its two matching entries, and that every signed checkpoint agrees. Exit 1
+    /// naming the first problem.
     Verify {
         #[arg(long)]
         config: PathBuf,

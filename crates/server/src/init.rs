@@ -52,6 +52,11 @@ step_up_max_age_secs = 300
 [ledger]
 currencies = ["EUR", "USD", "GBP"]
 step_up_amount = 100000
+four_eyes_amount = 1000000
+
+[audit]
+checkpoint_secs = 60
+signing_key_file = "keys/audit.ed25519"
 
 [protection]
 geoip_db = ""
@@ -231,6 +236,8 @@ pub fn run(dir: &Path, ca_dir: &Path, force: bool) -> anyhow::Result<()> {
             .with_context(|| format!("writing {key_file}"))?;
     }
     write_file(&dir.join("keys/signing.ed25519"), signing.as_bytes(), 0o600)?;
+    crypto::AuditKey::generate_file(&dir.join("keys/audit.ed25519"))
+        .context("writing keys/audit.ed25519")?;
     Ok(())
 }
 

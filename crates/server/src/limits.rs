@@ -31,3 +31,7 @@ pub const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;
 /// Largest `[rate_limits]` rate and burst a class may be given.
 pub const RATE_LIMIT_PER_MINUTE_MAX: u32 = 6_000_000;
 pub const RATE_LIMIT_BURST_MAX: u32 = 1_000_000;
+/// Longest `audit.checkpoint_secs`: a checkpoint at least every hour.
+pub const AUDIT_CHECKPOINT_SECS_MAX: u64 = 3_600;
+/// The largest anchor file `audit verify --anchor` reads (one is about 500 bytes).
+pub const ANCHOR_FILE_BYTES_MAX: u64 = 16 * 1024;

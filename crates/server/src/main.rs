@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod audit_commands;
 mod cli;
 mod config;
 mod crl;
@@ -22,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand};
+use crate::cli::{AuditCommand, Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand};
 use crate::config::{Config, ConfigError};
 use crate::limits::SIGNING_KEYS_KEPT_MAX;
 
@@ -99,7 +100,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             command: LedgerCommand::Verify { config },
         } => {
             let config = Config::load(&config)?;
-            verify_ledger(&config).await
+            audit_commands::verify_ledger(&config).await
         }
         Command::Keys {
             command: KeysCommand::RotateKek { config },
@@ -156,6 +157,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             lift_quarantine(&config, &email, force).await
         }
+        Command::User {
+            command:
+                UserCommand::GrantRole {
+                    config,
+                    email,
+                    role,
+                },
+        } => {
+            let config = Config::load(&config)?;
+            audit_commands::grant_role(&config, &email, &role).await
+        }
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { config, anchor } => {
+                let config = Config::load(&config)?;
+                audit_commands::verify_audit(&config, anchor.as_deref()).await
+            }
+            AuditCommand::Checkpoint { config, out } => {
+                let config = Config::load(&config)?;
+                audit_commands::checkpoint(&config, &out).await
+            }
+            AuditCommand::Export { config, since } => {
+                let config = Config::load(&config)?;
+                audit_commands::export(&config, since.as_deref()).await
+            }
+        },
     }
 }
 
@@ -188,54 +214,6 @@ async fn lift_quarantine(config: &Config, email: &str, force: bool) -> anyhow::R
         Err(app::Error::Validation { .. }) => anyhow::bail!("not an email address: {email}"),
         Err(error) => return Err(anyhow::anyhow!("cannot lift the quarantine: {error}")),
     }
-    Ok(())
-}
-
-/// `ledger verify`: the journal is replayed from the genesis hash a page at a time by
-/// `ledger::verify::Replay` (chain, hashes, sequence, `balance_after`, transfers netting to
-/// zero, stored balances, currencies netting to zero); exit 1 naming the first problem.
-async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
-    let store = store::Store::connect(&config.database).await?;
-    store.migrate().await?;
-    let mut replay = ledger::verify::Replay::default();
-    loop {
-        let page = store.journal_after(replay.last_seq()).await?;
-        if page.is_empty() {
-            break;
-        }
-        for entry in &page {
-            replay.entry(&ledger::verify::JournalEntry {
-                seq: entry.seq,
-                id: &entry.id,
-                transfer_id: &entry.transfer_id,
-                account_id: &entry.account_id,
-                direction: &entry.direction,
-                amount: entry.amount,
-                balance_after: entry.balance_after,
-                currency: &entry.currency,
-                created_at: entry.created_at,
-                prev_hash: &entry.prev_hash,
-                hash: &entry.hash,
-            })?;
-        }
-    }
-    let (head_seq, head_hash) = store.ledger_head().await?;
-    let accounts = store.all_accounts().await?;
-    store.close().await;
-    let summary = replay.finish(
-        (head_seq, &head_hash),
-        accounts
-            .iter()
-            .map(|account| ledger::verify::StoredAccount {
-                id: &account.id,
-                currency: &account.currency,
-                balance: account.balance,
-            }),
-    )?;
-    println!(
-        "ledger verified: {} entries, {} accounts, every currency nets to zero",
-        summary.entries, summary.accounts
-    );
     Ok(())
 }
 

@@ -112,6 +112,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     crl_watch.abort();
+    // The last checkpoint pins everything this instance wrote (a failure is logged).
+    app.checkpoint_round().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -167,6 +169,22 @@ pub fn build_vault(config: &Config, clock: app::Clock) -> anyhow::Result<app::va
     ))
 }
 
+fn auth_settings(config: &Config) -> app::AuthSettings {
+    app::AuthSettings {
+        access_token_ttl_secs: config.auth.access_token_ttl_secs,
+        refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
+        step_up_max_age_secs: config.auth.step_up_max_age_secs,
+    }
+}
+
+fn ledger_settings(config: &Config) -> app::LedgerSettings {
+    app::LedgerSettings {
+        currencies: config.ledger.currencies.clone(),
+        step_up_amount: config.ledger.step_up_amount,
+        four_eyes_amount: config.ledger.four_eyes_amount,
+    }
+}
+
 /// The application: store, ledger writer, clock, identity services and vault, with
 /// second-factor secrets sealed the old way moved under the KEK provider first.
 async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::App> {
@@ -218,6 +236,7 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
         .await?;
     let writer = store::LedgerWriter::start(store.clone())
         .context("cannot start the ledger writer thread")?;
+    let started_ms = clock.now_ms();
     Ok(app::App {
         store,
         writer,
@@ -227,15 +246,13 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
         protection: build_protection(config)?,
         cluster: build_cluster(config)?,
         ledger_admission: Default::default(),
-        auth: app::AuthSettings {
-            access_token_ttl_secs: config.auth.access_token_ttl_secs,
-            refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
-            step_up_max_age_secs: config.auth.step_up_max_age_secs,
-        },
-        ledger: app::LedgerSettings {
-            currencies: config.ledger.currencies.clone(),
-            step_up_amount: config.ledger.step_up_amount,
-        },
+        auth: auth_settings(config),
+        ledger: ledger_settings(config),
+        audit: app::audit::Audit::new(
+            config.audit.checkpoint_secs,
+            config.audit.signing_key_file.clone(),
+            started_ms,
+        ),
     })
 }
 

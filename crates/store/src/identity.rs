@@ -1,6 +1,7 @@
 //! Identity persistence: users, sessions and their refresh families, security events.
 //! Every statement is parameterized; times are milliseconds since the Unix epoch.
 
+use crate::audit::{ActorKind, AuditEntry, append_audit};
 pub use crate::limits::{SECURITY_EVENTS_PAGE_LEN_MAX, SESSIONS_LIST_LEN_MAX};
 use crate::{Pool, Store, StoreError, on_pool};
 
@@ -47,6 +48,57 @@ pub struct SecurityEventRecord {
     pub session_id: Option<String>,
     /// `"London, GB"` when the address was located.
     pub location: Option<String>,
+    /// The request that caused it: kept in the event's audit record, not in the event list.
+    #[sqlx(skip)]
+    pub request_id: String,
+}
+
+/// Security-event kinds the server itself raises (not the user's own action).
+const SYSTEM_EVENT_KINDS: &[&str] = &[
+    "account_quarantined",
+    "impossible_travel",
+    "session_hijack_suspected",
+    "refresh_token_reused",
+    "request_screened",
+];
+
+/// Security-event kinds that record a refused attempt.
+const FAILED_EVENT_KINDS: &[&str] = &["login_failed", "mfa_failed", "request_screened"];
+
+impl AuditEntry {
+    /// The audit record of a security event: the user (or the system, for detections), the
+    /// event kind as `security.KIND`, the session in `details`; no user agent or location.
+    pub fn of_event(event: &SecurityEventRecord) -> AuditEntry {
+        let kind = event.kind.as_str();
+        let system = SYSTEM_EVENT_KINDS.contains(&kind);
+        let details = match &event.session_id {
+            Some(session) => serde_json::json!({ "session_id": session }),
+            None => serde_json::json!({}),
+        };
+        AuditEntry {
+            at: event.created_at,
+            actor_kind: if system {
+                ActorKind::System
+            } else {
+                ActorKind::User
+            },
+            actor_id: if system {
+                "strongroom".to_owned()
+            } else {
+                event.user_id.clone()
+            },
+            action: format!("security.{kind}"),
+            target: format!("user:{}", event.user_id),
+            outcome: if FAILED_EVENT_KINDS.contains(&kind) {
+                "failure"
+            } else {
+                "success"
+            },
+            request_id: event.request_id.clone(),
+            ip: event.ip.clone(),
+            details: details.to_string(),
+        }
+    }
 }
 
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO security_events \
@@ -145,6 +197,7 @@ impl Store {
                 .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
                 .execute(&mut *tx).await?;
             bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+            append_audit!(tx, &[AuditEntry::of_event(event)]);
             tx.commit().await?;
         });
         Ok(())
@@ -290,8 +343,12 @@ impl Store {
         &self,
         event: &SecurityEventRecord,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => bind_event!(sqlx::query(INSERT_EVENT), event)
-            .execute(pool).await?.rows_affected());
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+            append_audit!(tx, &[AuditEntry::of_event(event)]);
+            tx.commit().await?;
+        });
         Ok(())
     }
 

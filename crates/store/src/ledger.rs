@@ -1,7 +1,8 @@
 //! Ledger reads, account creation and status, and idempotency-key retention. Postings are
 //! written only by the ledger writer (`writer.rs`).
 
-pub use crate::limits::ENTRIES_PAGE_LEN_MAX;
+use crate::audit::{AuditEntry, append_audit};
+use crate::limits::ENTRIES_PAGE_LEN_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
 
 /// Entries read per batch by `ledger verify`.
@@ -51,6 +52,40 @@ pub struct EntryRecord {
     pub created_at: i64,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+}
+
+/// A journal entry with its transfer row (absent when the row is missing), for `ledger
+/// verify`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JournalRecord {
+    #[sqlx(flatten)]
+    pub entry: EntryRecord,
+    pub t_kind: Option<String>,
+    pub t_from: Option<String>,
+    pub t_to: Option<String>,
+    pub t_amount: Option<i64>,
+    pub t_currency: Option<String>,
+    pub t_memo: Option<String>,
+    pub t_external_ref: Option<String>,
+    pub t_initiated_by: Option<String>,
+    pub t_created_at: Option<i64>,
+}
+
+impl JournalRecord {
+    /// The transfer row as the entry's hash commits to it.
+    pub fn transfer(&self) -> Option<ledger::TransferFacts<'_>> {
+        Some(ledger::TransferFacts {
+            kind: self.t_kind.as_deref()?,
+            from_account_id: self.t_from.as_deref()?,
+            to_account_id: self.t_to.as_deref()?,
+            amount: self.t_amount?,
+            currency: self.t_currency.as_deref()?,
+            memo: self.t_memo.as_deref(),
+            external_ref: self.t_external_ref.as_deref(),
+            initiated_by: self.t_initiated_by.as_deref()?,
+            created_at: self.t_created_at?,
+        })
+    }
 }
 
 impl Store {
@@ -139,11 +174,23 @@ impl Store {
     }
 
     /// The journal in order, a batch at a time (for `ledger verify`).
-    pub async fn journal_after(&self, after_seq: i64) -> Result<Vec<EntryRecord>, StoreError> {
-        let sql = "SELECT seq, id, transfer_id, account_id, direction, amount, balance_after, currency, created_at, \
-                   prev_hash, hash FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2";
-        let rows: Vec<EntryRecord> = on_pool!(self, pool => sqlx::query_as(sql).bind(after_seq).bind(VERIFY_BATCH_LEN).fetch_all(pool).await?);
+    pub async fn journal_after(&self, after_seq: i64) -> Result<Vec<JournalRecord>, StoreError> {
+        let sql = "SELECT e.seq, e.id, e.transfer_id, e.account_id, e.direction, e.amount, \
+                   e.balance_after, e.currency, e.created_at, e.prev_hash, e.hash, \
+                   t.kind AS t_kind, t.from_account_id AS t_from, t.to_account_id AS t_to, \
+                   t.amount AS t_amount, t.currency AS t_currency, t.memo AS t_memo, \
+                   t.external_ref AS t_external_ref, t.initiated_by AS t_initiated_by, \
+                   t.created_at AS t_created_at \
+                   FROM entries AS e LEFT JOIN transfers AS t ON t.id = e.transfer_id \
+                   WHERE e.seq > $1 ORDER BY e.seq LIMIT $2";
+        let rows: Vec<JournalRecord> = on_pool!(self, pool => sqlx::query_as(sql).bind(after_seq).bind(VERIFY_BATCH_LEN).fetch_all(pool).await?);
         Ok(rows)
+    }
+
+    /// How many transfer rows are stored (each must have its two entries).
+    pub async fn transfer_count(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM transfers";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
     }
 
     /// The chain head: (last sequence number, its hash).
@@ -155,7 +202,12 @@ impl Store {
     /// Freezes (`active = false`) or unfreezes a customer account. Bumps the writer
     /// generation under the chain-head lock, so every ledger writer re-reads its accounts
     /// before its next batch. `false` when no such customer account exists.
-    pub async fn set_account_active(&self, id: &str, active: bool) -> Result<bool, StoreError> {
+    pub async fn set_account_active(
+        &self,
+        id: &str,
+        active: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let lock = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1";
         let update = "UPDATE accounts SET status = $1 WHERE id = $2 AND kind = 'customer'";
         let status = if active { "active" } else { "frozen" };
@@ -163,6 +215,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(lock).execute(&mut *tx).await?;
             let changed = sqlx::query(update).bind(status).bind(id).execute(&mut *tx).await?.rows_affected();
+            if changed == 1 {
+                append_audit!(tx, std::slice::from_ref(audit));
+            }
             tx.commit().await?;
             changed
         });

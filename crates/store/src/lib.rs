@@ -3,6 +3,8 @@
 //! Every SQL statement of Strongroom lives in this crate and is parameterized. Backend
 //! differences stay inside; callers see one API whichever database `database.url` names.
 
+mod admin;
+mod audit;
 mod cluster;
 mod identity;
 mod ledger;
@@ -22,6 +24,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use admin::*;
+pub use audit::*;
 pub use cluster::*;
 pub use identity::*;
 pub use ledger::*;

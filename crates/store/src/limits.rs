@@ -38,5 +38,7 @@ pub const WRITER_BATCH_MAX: usize = 512;
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
 pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
+/// Audit records or checkpoints per page (admin API, export, verify).
+pub const AUDIT_PAGE_LEN_MAX: i64 = 1_000;
 /// Notifications served per outbox page.
 pub const OUTBOX_PAGE_LEN_MAX: i64 = 500;

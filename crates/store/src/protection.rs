@@ -2,6 +2,7 @@
 //! lifted together with the events that explain it), and the notifications outbox. A
 //! notification is always written in the same transaction as the security event it announces.
 
+use crate::audit::{AuditEntry, append_audit};
 use crate::identity::{INSERT_EVENT, SecurityEventRecord, bind_event};
 pub use crate::limits::OUTBOX_PAGE_LEN_MAX;
 use crate::{Backend, Pool, Store, StoreError, on_pool};
@@ -120,6 +121,9 @@ impl Store {
                 sqlx::query(INSERT_NOTIFICATION)
                     .bind(&n.user_id).bind(&n.kind).bind(n.created_at).bind(&n.data)
                     .execute(&mut *tx).await?;
+                append_audit!(tx, &[AuditEntry::of_event(q.detection), AuditEntry::of_event(q.quarantined)]);
+            } else {
+                append_audit!(tx, &[AuditEntry::of_event(q.detection)]);
             }
             tx.commit().await?;
             changed
@@ -151,6 +155,7 @@ impl Store {
                     .bind(event.created_at).bind(&event.user_id).bind(keep)
                     .fetch_all(&mut *tx).await?;
                 bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+                append_audit!(tx, &[AuditEntry::of_event(event)]);
                 tx.commit().await?;
                 Some(revoked)
             } else {
@@ -178,6 +183,7 @@ impl Store {
                 .bind(&notification.user_id).bind(&notification.kind)
                 .bind(notification.created_at).bind(&notification.data)
                 .execute(&mut *tx).await?;
+            append_audit!(tx, &[AuditEntry::of_event(event)]);
             tx.commit().await?;
         });
         Ok(())
@@ -235,6 +241,7 @@ impl Store {
                 sqlx::query(INSERT_NOTIFICATION)
                     .bind(&n.user_id).bind(&n.kind).bind(n.created_at).bind(&n.data)
                     .execute(&mut *tx).await?;
+                append_audit!(tx, &[AuditEntry::of_event(event)]);
             }
             tx.commit().await?;
             new

@@ -23,6 +23,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit::{ActorKind, AuditEntry};
 use crate::{Pool, Store, StoreError};
 
 pub use crate::limits::{WRITER_BATCH_MAX, WRITER_CACHE_ACCOUNTS_MAX, WRITER_QUEUE_MAX};
@@ -240,8 +241,9 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
 }
 
 /// The rows of a decided batch. A balance is written only if it still holds the value it was
-/// decided from (compare-and-set).
-fn writes(decision: &Decision<'_>) -> Result<Writes, StoreError> {
+/// decided from (compare-and-set). Rows expected: a transfer, a key and an audit record per
+/// posting, the entries, the balances, and both heads.
+fn writes(decision: &Decision<'_>, audit_head: (i64, Vec<u8>)) -> Result<Writes, StoreError> {
     let transfers: Vec<serde_json::Value> = decision
         .passed
         .iter()
@@ -279,7 +281,42 @@ fn writes(decision: &Decision<'_>) -> Result<Writes, StoreError> {
             ])
         })
         .collect();
-    let keys: Vec<serde_json::Value> = decision
+    let keys = key_rows(decision);
+    let balances: Vec<serde_json::Value> = decision
+        .touched
+        .iter()
+        .map(|touched| {
+            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
+        })
+        .collect();
+    let (last_seq, last_hash) = decision
+        .head()
+        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
+    let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
+    let expected_rows = decision
+        .passed
+        .len()
+        .saturating_mul(3)
+        .saturating_add(decision.entries.len())
+        .saturating_add(decision.touched.len())
+        .saturating_add(2);
+    Ok(Writes {
+        audit,
+        audit_seq,
+        audit_hash,
+        transfers: to_json(&transfers)?,
+        entries: to_json(&journal)?,
+        keys: to_json(&keys)?,
+        balances: to_json(&balances)?,
+        last_seq,
+        last_hash: last_hash.to_vec(),
+        expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
+    })
+}
+
+/// The idempotency keys of the passed postings, with their answers.
+fn key_rows(decision: &Decision<'_>) -> Vec<serde_json::Value> {
+    decision
         .passed
         .iter()
         .map(|request| {
@@ -292,33 +329,68 @@ fn writes(decision: &Decision<'_>) -> Result<Writes, StoreError> {
                 request.created_at,
             ])
         })
-        .collect();
-    let balances: Vec<serde_json::Value> = decision
-        .touched
+        .collect()
+}
+
+/// The passed postings' audit records, chained from the audit head: their rows as JSON and
+/// the new head.
+fn audit_rows(
+    decision: &Decision<'_>,
+    audit_head: (i64, Vec<u8>),
+) -> Result<(String, i64, Vec<u8>), StoreError> {
+    let entries: Vec<AuditEntry> = decision.passed.iter().map(|r| posting_audit(r)).collect();
+    let records = crate::audit::chain(audit_head, &entries)?;
+    let (seq, hash) = records
+        .last()
+        .map(|record| (record.seq, record.hash.clone()))
+        .ok_or(StoreError::Invariant("a posted batch has no audit records"))?;
+    let rows: Vec<serde_json::Value> = records
         .iter()
-        .map(|touched| {
-            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
+        .map(|r| {
+            serde_json::json!([
+                r.seq,
+                r.at,
+                r.actor_kind,
+                r.actor_id,
+                r.action,
+                r.target,
+                r.outcome,
+                r.request_id,
+                r.ip,
+                r.details,
+                hex(&r.prev_hash),
+                hex(&r.hash),
+            ])
         })
         .collect();
-    let (last_seq, last_hash) = decision
-        .head()
-        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
-    let expected_rows = decision
-        .passed
-        .len()
-        .saturating_mul(2)
-        .saturating_add(decision.entries.len())
-        .saturating_add(decision.touched.len())
-        .saturating_add(1);
-    Ok(Writes {
-        transfers: to_json(&transfers)?,
-        entries: to_json(&journal)?,
-        keys: to_json(&keys)?,
-        balances: to_json(&balances)?,
-        last_seq,
-        last_hash: last_hash.to_vec(),
-        expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
-    })
+    Ok((to_json(&rows)?, seq, hash))
+}
+
+/// The audit record of a posting: who asked (`user:ID`, `service:NAME`), what moved.
+fn posting_audit(request: &PostingRequest) -> AuditEntry {
+    let (actor_kind, actor_id) = match request.initiated_by.split_once(':') {
+        Some(("user", id)) => (ActorKind::User, id),
+        Some(("service", name)) => (ActorKind::Service, name),
+        Some(("operator", name)) => (ActorKind::Operator, name),
+        _ => (ActorKind::System, request.initiated_by.as_str()),
+    };
+    AuditEntry {
+        at: request.created_at,
+        actor_kind,
+        actor_id: actor_id.to_owned(),
+        action: format!("ledger.{}", request.kind.as_str()),
+        target: format!("transfer:{}", request.transfer_id),
+        outcome: "success",
+        request_id: request.request_id.clone(),
+        ip: request.ip.clone(),
+        details: serde_json::json!({
+            "from_account_id": request.from_account_id,
+            "to_account_id": request.to_account_id,
+            "amount": request.amount.minor_units(),
+            "currency": request.currency,
+        })
+        .to_string(),
+    }
 }
 
 /// A batch slower than this is logged with the time each phase took.
@@ -375,7 +447,11 @@ async fn apply_batch<C: BatchSql>(
     requests: &[&PostingRequest],
 ) -> Result<Vec<PostingOutcome>, StoreError> {
     let mut timer = BatchTimer::start();
-    let (head_seq, head_hash, generation) = conn.begin_and_lock().await?;
+    let sql::Heads {
+        ledger: (head_seq, head_hash),
+        generation,
+        audit: audit_head,
+    } = conn.begin_and_lock().await?;
     timer.phase(0);
     writer.check_generation(generation);
     let stored: Vec<StoredKey> = conn
@@ -414,7 +490,7 @@ async fn apply_batch<C: BatchSql>(
         writer.generation = generation.checked_sub(1);
         return Ok(decision.outcomes);
     }
-    let writes = writes(&decision)?;
+    let writes = writes(&decision, audit_head)?;
     if conn.write(&writes).await? != writes.expected_rows {
         return Err(StoreError::Invariant(
             "a batch wrote an unexpected number of rows",

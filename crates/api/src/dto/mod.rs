@@ -2,12 +2,14 @@
 //! types are `deny_unknown_fields`; conversions to and from the `app` crate's types live
 //! beside them. Nothing here decides anything.
 
+mod admin;
 mod identity;
 mod ledger;
 mod outbox;
 mod passkeys;
 mod profile;
 
+pub use admin::*;
 pub use identity::*;
 pub use ledger::*;
 pub use outbox::*;
@@ -47,6 +49,9 @@ pub struct Readiness {
     /// is unreachable) when `redis.url` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<u32>,
+    /// `ok`, or `late` when no signed audit checkpoint could be written for two intervals
+    /// (the audit key is unavailable, or the store refused): the instance still serves.
+    pub checkpoints: &'static str,
 }
 
 /// The calling service principal and its scopes.

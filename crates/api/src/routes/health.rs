@@ -30,6 +30,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
                 .redis
                 .as_ref()
                 .map(|redis| redis.instances()),
+            checkpoints: if state.app.checkpoints_late() {
+                "late"
+            } else {
+                "ok"
+            },
         })),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");

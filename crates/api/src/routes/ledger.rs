@@ -33,6 +33,19 @@ fn posted(outcome: Posted) -> Response {
     let body = match outcome {
         Posted::New(receipt) => return (StatusCode::CREATED, Json(receipt)).into_response(),
         Posted::Replayed(body) => body,
+        Posted::PendingApproval {
+            approval_id,
+            status,
+        } => {
+            return (
+                StatusCode::ACCEPTED,
+                Json(crate::dto::PendingApproval {
+                    approval_id,
+                    status,
+                }),
+            )
+                .into_response();
+        }
     };
     let mut response = (StatusCode::CREATED, body).into_response();
     let headers = response.headers_mut();

@@ -1,6 +1,7 @@
 //! Route handlers, one module per area, and the OpenAPI description built from them. A
 //! handler reads its input, calls one use case of `app::App`, and renders the outcome.
 
+pub mod admin;
 pub mod auth;
 pub mod factors;
 pub mod health;

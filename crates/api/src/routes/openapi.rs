@@ -12,17 +12,18 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::dto::{
-    AccountList, AccountView, Address, AssertionCredentialDoc, AssertionExtensionsDoc,
-    AssertionRequest, AssertionResponseDoc, AttestationResponseDoc, CodeRequest, CredPropsDoc,
+    AccountList, AccountView, Address, AdminMfa, AdminUser, ApprovalList, ApprovalView,
+    AssertionCredentialDoc, AssertionExtensionsDoc, AssertionRequest, AssertionResponseDoc,
+    AttestationResponseDoc, AuditActor, AuditList, AuditRecordView, CodeRequest, CredPropsDoc,
     EnrolRequest, EntryList, EntryView, FactorList, Health, LoginAnswer, LoginOptionsRequest,
     LoginRequest, Me, MfaChallenge, MfaStatus, NewAccount, NewTransfer, PasskeyRegistered,
-    PasskeyView, ProfileInput, ProfileView, RecoveryCodes, RegisterPasskeyRequest, RegisterRequest,
-    RegisterResponse, RegistrationCredentialDoc, RegistrationExtensionsDoc, SecurityEvent,
-    SecurityEventList, SessionList, SessionView, TicketCodeRequest, TicketRecoveryRequest,
-    TokenResponse, TotpEnrolment, TransferView, UpdateMe,
+    PasskeyView, PendingApproval, ProfileInput, ProfileView, RecoveryCodes, RegisterPasskeyRequest,
+    RegisterRequest, RegisterResponse, RegistrationCredentialDoc, RegistrationExtensionsDoc,
+    RoleChange, RoleChangeAction, SecurityEvent, SecurityEventList, SessionList, SessionView,
+    TicketCodeRequest, TicketRecoveryRequest, TokenResponse, TotpEnrolment, TransferView, UpdateMe,
 };
 use crate::error::{FieldErrorDoc, Problem};
-use crate::routes::{auth, factors, health, ledger, me, mfa, profile, webauthn};
+use crate::routes::{admin, auth, factors, health, ledger, me, mfa, profile, webauthn};
 use crate::state::AppState;
 
 /// Declares the bearer (JWT access token) security scheme.
@@ -58,7 +59,9 @@ impl utoipa::Modify for BearerScheme {
         ledger::create_account, ledger::list_accounts, ledger::get_account,
         ledger::account_entries, ledger::create_transfer, ledger::get_transfer,
         factors::list_factors, factors::delete_totp, factors::delete_passkey,
-        factors::regenerate_recovery_codes,
+        factors::regenerate_recovery_codes, admin::find_user, admin::lock, admin::unlock,
+        admin::lift_quarantine, admin::roles, admin::freeze, admin::unfreeze, admin::approvals,
+        admin::approve, admin::reject, admin::audit,
     ),
     components(schemas(
         Health, Problem, FieldErrorDoc, RegisterRequest, RegisterResponse, LoginRequest,
@@ -69,7 +72,9 @@ impl utoipa::Modify for BearerScheme {
         ProfileView, NewAccount, AccountView, AccountList, EntryView, EntryList, NewTransfer,
         TransferView, EnrolRequest, FactorList, PasskeyView, RegistrationCredentialDoc,
         AttestationResponseDoc, RegistrationExtensionsDoc, CredPropsDoc, AssertionCredentialDoc,
-        AssertionResponseDoc, AssertionExtensionsDoc,
+        AssertionResponseDoc, AssertionExtensionsDoc, AdminUser, AdminMfa, RoleChange,
+        RoleChangeAction, PendingApproval, ApprovalView, ApprovalList, AuditActor,
+        AuditRecordView, AuditList,
     )),
     modifiers(&BearerScheme)
 )]

@@ -77,6 +77,7 @@ impl App {
                 .location
                 .as_ref()
                 .map(crate::protection::Location::label),
+            request_id: ctx.request_id.clone(),
         }
     }
 }

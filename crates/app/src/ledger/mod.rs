@@ -5,6 +5,7 @@
 //! (someone else's account or transfer is `NotFound`, never "forbidden").
 
 pub mod admission;
+mod four_eyes;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
 use serde::Serialize;
@@ -56,6 +57,11 @@ pub enum Posted {
     New(Receipt),
     /// The same request with the same key, answered before: the original answer's JSON.
     Replayed(String),
+    /// A withdrawal above `ledger.four_eyes_amount`: posted once an admin approves it.
+    PendingApproval {
+        approval_id: String,
+        status: String,
+    },
 }
 
 /// A customer transfer as requested.
@@ -69,7 +75,7 @@ pub struct TransferRequest {
 }
 
 /// A deposit or withdrawal by a service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct MovementRequest {
     pub account_id: String,
     pub amount: i64,
@@ -99,23 +105,23 @@ impl IdempotencyKey {
 }
 
 /// A validated money movement, ready for the ledger writer.
-struct Posting {
-    kind: PostingKind,
-    from: String,
-    to: String,
-    amount: Money,
-    currency: Currency,
-    memo: Option<String>,
-    external_ref: Option<String>,
-    initiated_by: String,
-    source_owner: Option<String>,
+pub(crate) struct Posting {
+    pub(crate) kind: PostingKind,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) amount: Money,
+    pub(crate) currency: Currency,
+    pub(crate) memo: Option<String>,
+    pub(crate) external_ref: Option<String>,
+    pub(crate) initiated_by: String,
+    pub(crate) source_owner: Option<String>,
 }
 
 fn amount(value: i64) -> Result<Money> {
     Money::new(value).map_err(|_| Error::field("amount", "out_of_range"))
 }
 
-fn request_hash(operation: &str, body: &impl Serialize) -> Result<Vec<u8>> {
+pub(crate) fn request_hash(operation: &str, body: &impl Serialize) -> Result<Vec<u8>> {
     let canonical =
         serde_json::to_vec(body).map_err(|error| crate::error::internal("request hash", error))?;
     let mut bytes = operation.as_bytes().to_vec();
@@ -129,7 +135,7 @@ fn request_hash(operation: &str, body: &impl Serialize) -> Result<Vec<u8>> {
 }
 
 impl App {
-    fn currency(&self, code: &str) -> Result<Currency> {
+    pub(crate) fn currency(&self, code: &str) -> Result<Currency> {
         Currency::parse(code, &self.ledger.currencies)
             .map_err(|_| Error::field("currency", "unsupported_currency"))
     }
@@ -278,7 +284,7 @@ impl App {
             initiated_by: scope.clone(),
             source_owner: Some(caller.user_id.as_str().to_owned()),
         };
-        self.post_idempotently(scope, key, hash, posting).await
+        self.post_idempotently(ctx, scope, key, hash, posting).await
     }
 
     /// A transfer the caller is a party to.
@@ -335,6 +341,12 @@ impl App {
         }
         let settlement = format!("settlement-{}", currency.as_str());
         let hash = request_hash(operation, &request)?;
+        if movement == Movement::Withdrawal && amount.minor_units() > self.ledger.four_eyes_amount {
+            let scope = format!("service:{}", service.name);
+            return self
+                .withdrawal_for_approval(ctx, scope, key, hash, request)
+                .await;
+        }
         let (from, to) = match movement {
             Movement::Deposit => (settlement, request.account_id),
             Movement::Withdrawal => (request.account_id, settlement),
@@ -351,13 +363,14 @@ impl App {
             initiated_by: scope.clone(),
             source_owner: None,
         };
-        self.post_idempotently(scope, key, hash, posting).await
+        self.post_idempotently(ctx, scope, key, hash, posting).await
     }
 
     /// Hands the posting and its idempotency key to the ledger writer, which checks the key,
     /// the accounts and the balance, and commits the posting with the key in one transaction.
-    async fn post_idempotently(
+    pub(crate) async fn post_idempotently(
         &self,
+        ctx: &RequestContext,
         scope: String,
         key: IdempotencyKey,
         request_hash: Vec<u8>,
@@ -397,6 +410,8 @@ impl App {
                 request_hash,
                 response_body,
             },
+            request_id: ctx.request_id.clone(),
+            ip: ctx.ip.to_string(),
         };
         let outcome = self.post_holding(request, place).await?;
         match outcome {
@@ -460,7 +475,19 @@ impl App {
         active: bool,
     ) -> Result<AccountRecord> {
         let service = ctx.service("ledger:freeze")?;
-        if id.len() > ID_CHARS_MAX || !self.store.set_account_active(id, active).await? {
+        let action = if active {
+            "ledger.unfreeze"
+        } else {
+            "ledger.freeze"
+        };
+        let audit = self.audit_entry(
+            ctx,
+            action,
+            &format!("account:{id}"),
+            "success",
+            serde_json::json!({}),
+        );
+        if id.len() > ID_CHARS_MAX || !self.store.set_account_active(id, active, &audit).await? {
             return Err(Error::NotFound);
         }
         tracing::info!(account = id, service = %service.name, active, "ledger account status changed");

@@ -418,6 +418,7 @@ pub async fn lift_quarantine_by_operator(
         user_agent: format!("strongroom user lift-quarantine (operator {operator})"),
         session_id: None,
         location: None,
+        request_id: format!("cli:{}", new_id()),
     };
     Ok(match store.lift_quarantine(&event, None).await? {
         Some(revoked) => OperatorLift::Lifted {

@@ -34,6 +34,8 @@ fn request(key: &str, amount: i64) -> PostingRequest {
             request_hash: amount.to_be_bytes().to_vec(),
             response_body: format!("{{\"amount\":{amount}}}"),
         },
+        request_id: format!("r-{key}"),
+        ip: "192.0.2.1".to_owned(),
     }
 }
 

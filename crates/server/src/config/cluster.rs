@@ -1,9 +1,9 @@
-//! `[redis]` and `[rate_limits]`: what instances share.
+//! `[redis]` and `[rate_limits]`: what instances share; `[audit]`: what they sign together.
 
 use app::cluster::{ClassLimit, LimitKey, ROUTE_CLASSES, RateLimitSettings, RouteClass};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::raw::{RawClassLimit, RawRateLimits, RawRedis};
+use super::raw::{RawAudit, RawClassLimit, RawRateLimits, RawRedis};
 use super::{ConfigError, config_error, resolve_secret};
 use crate::limits::{RATE_LIMIT_BURST_MAX, RATE_LIMIT_PER_MINUTE_MAX};
 
@@ -76,5 +76,31 @@ fn class_limit(
         per_minute,
         burst,
         key: limit_key,
+    })
+}
+
+/// `[audit]`: the checkpoint interval (1 s to 1 h) and the audit key's path. A missing key
+/// file is not an error here (the server serves, checkpoints late, and says so); a key file
+/// readable by others is.
+pub(super) fn audit(
+    raw: &RawAudit,
+    resolve: &dyn Fn(&str) -> std::path::PathBuf,
+) -> Result<super::AuditConfig, ConfigError> {
+    if !(1..=crate::limits::AUDIT_CHECKPOINT_SECS_MAX).contains(&raw.checkpoint_secs) {
+        return Err(config_error(
+            "audit.checkpoint_secs",
+            format!("must be 1 to {}", crate::limits::AUDIT_CHECKPOINT_SECS_MAX),
+        ));
+    }
+    if raw.signing_key_file.trim().is_empty() {
+        return Err(config_error("audit.signing_key_file", "must name a file"));
+    }
+    let signing_key_file = resolve(&raw.signing_key_file);
+    if signing_key_file.exists() {
+        super::check_private_file("audit.signing_key_file", &signing_key_file)?;
+    }
+    Ok(super::AuditConfig {
+        checkpoint_secs: raw.checkpoint_secs,
+        signing_key_file,
     })
 }

@@ -60,7 +60,16 @@ pub struct Config {
     /// `redis.url`; `None`: rate limits and revocation are per instance (plus the store).
     pub redis_url: Option<SecretString>,
     pub rate_limits: app::cluster::RateLimitSettings,
+    pub audit: AuditConfig,
     pub services: Vec<ServiceConfig>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub checkpoint_secs: u64,
+    /// The audit Ed25519 key (PKCS#8); the server serves without it, with checkpoints late.
+    pub signing_key_file: PathBuf,
 }
 
 /// `[protection]`.
@@ -142,6 +151,8 @@ pub enum KeyProvider {
 pub struct LedgerConfig {
     pub currencies: Vec<String>,
     pub step_up_amount: i64,
+    /// Internal withdrawals above this wait for an admin's approval.
+    pub four_eyes_amount: i64,
 }
 
 /// Token and session lifetimes (`[auth]`).
@@ -395,6 +406,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         refresh_family_ttl_secs: raw.auth.refresh_family_ttl_secs,
         step_up_max_age_secs: raw.auth.step_up_max_age_secs,
     };
+    let audit = cluster::audit(&raw.audit, &resolve)?;
     Ok(Config {
         base_dir,
         server,
@@ -405,7 +417,9 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         ledger: LedgerConfig {
             currencies: raw.ledger.currencies.clone(),
             step_up_amount: raw.ledger.step_up_amount,
+            four_eyes_amount: raw.ledger.four_eyes_amount,
         },
+        audit,
         protection,
         redis_url: cluster::redis_url(&raw.redis)?,
         rate_limits: cluster::rate_limits(&raw.rate_limits)?,
@@ -444,6 +458,12 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
     if raw.ledger.step_up_amount < 1 {
         return Err(config_error(
             "ledger.step_up_amount",
+            "must be a positive amount of minor units",
+        ));
+    }
+    if raw.ledger.four_eyes_amount < 1 {
+        return Err(config_error(
+            "ledger.four_eyes_amount",
             "must be a positive amount of minor units",
         ));
     }

@@ -19,7 +19,24 @@ pub(super) struct RawConfig {
     pub(super) ledger: RawLedger,
     pub(super) protection: RawProtection,
     pub(super) rate_limits: RawRateLimits,
+    pub(super) audit: RawAudit,
     pub(super) services: BTreeMap<String, RawService>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAudit {
+    pub(super) checkpoint_secs: u64,
+    pub(super) signing_key_file: String,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            checkpoint_secs: 60,
+            signing_key_file: "keys/audit.ed25519".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -151,6 +168,7 @@ impl Default for RawAuth {
 pub(super) struct RawLedger {
     pub(super) currencies: Vec<String>,
     pub(super) step_up_amount: i64,
+    pub(super) four_eyes_amount: i64,
 }
 
 impl Default for RawLedger {
@@ -158,6 +176,7 @@ impl Default for RawLedger {
         RawLedger {
             currencies: vec!["EUR".into(), "USD".into(), "GBP".into()],
             step_up_amount: 100_000,
+            four_eyes_amount: 1_000_000,
         }
     }
 }

@@ -561,7 +561,8 @@ async fn two_instances_on_one_postgresql_database_never_overdraw() {
     let url = cluster.create_database("strongroom");
     let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
     let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
-    let second = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
+    // Instances of one deployment share its keys (the audit key signs both heads).
+    let second = first.replica(Database::Postgres(url.clone()), &[]);
     let (api_a, api_b) = (Api::new(&first), Api::new(&second));
     assert_eq!(
         api_a.register("rosa@example.com", PASSWORD).await.status(),
@@ -571,7 +572,7 @@ async fn two_instances_on_one_postgresql_database_never_overdraw() {
         api_a.register("sven@example.com", PASSWORD).await.status(),
         201
     );
-    // Each instance signs its own tokens; the users and accounts are shared.
+    // Each instance mints its own sessions; the users and accounts are shared.
     let (rosa_a, _) = api_a.login("rosa@example.com").await;
     let (rosa_b, _) = api_b.login("rosa@example.com").await;
     let (sven_b, _) = api_b.login("sven@example.com").await;

@@ -8,6 +8,7 @@
     reason = "tests fail loudly; they drive a real server, which reads the wall clock"
 )]
 
+mod admin;
 mod cli;
 mod edge;
 mod factor_keys;

@@ -12,21 +12,23 @@ use crate::StoreError;
 // hex-encoded. Each backend needs few round trips per batch: under full CPU every round trip
 // to the database can wait for a time slice, and the whole batch waits with it.
 
-/// SQLite: open the write transaction and lock the chain head in one round trip.
+/// SQLite: open the write transaction and lock the chain head in one round trip (the write
+/// lock covers the audit head too).
 const SQLITE_BEGIN_AND_LOCK: &str = "BEGIN IMMEDIATE; \
-    UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
+    UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, \
+    generation, (SELECT seq FROM audit_head WHERE id = 1), (SELECT hash FROM audit_head WHERE id = 1)";
 /// `[[scope, key], ...]` → stored keys.
 const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM json_each($1) AS j JOIN idempotency_keys AS k \
     ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
 /// `[id, ...]` → account rows.
-/// A customer account whose owner is quarantined cannot send: its status reads `quarantined`.
+/// A customer account whose owner is quarantined or locked cannot send: its status reads so.
 const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
-    CASE WHEN u.status = 'quarantined' THEN 'quarantined' ELSE a.status END \
+    CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT value FROM json_each($1))";
 /// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
-/// ($3), balances ($4), chain head ($5, $6). Row shapes as in `Writer::decide`. A balance is
+/// ($3), balances ($4), chain head ($5, $6), audit records ($7) and the audit head ($8, $9). Row shapes as in `Writer::decide`. A balance is
 /// set only if it still holds the value the writer computed from (compare-and-set): a cache
 /// that drifted from the database fails the batch, which drops the cache and posts each
 /// request again from fresh reads, instead of writing a wrong balance.
@@ -44,13 +46,18 @@ const SQLITE_WRITES: &str = "\
     value ->> 3, value ->> 4 FROM json_each($3); \
     UPDATE accounts SET balance = j.value ->> 1 FROM json_each($4) AS j \
     WHERE accounts.id = j.value ->> 0 AND accounts.balance = j.value ->> 2; \
-    UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1";
+    UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1; \
+    INSERT INTO audit_log (seq, at, actor_kind, actor_id, action, target, outcome, request_id, \
+    ip, details, prev_hash, hash) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+    value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, \
+    unhex(value ->> 10), unhex(value ->> 11) FROM json_each($7); \
+    UPDATE audit_head SET seq = $8, hash = $9 WHERE id = 1";
 
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
     JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
 const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
-    CASE WHEN u.status = 'quarantined' THEN 'quarantined' ELSE a.status END \
+    CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT jsonb_array_elements_text($1::jsonb))";
 /// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
@@ -70,9 +77,16 @@ const POSTGRES_WRITES: &str = "\
     b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
     FROM jsonb_array_elements($4::jsonb) AS j \
     WHERE accounts.id = j ->> 0 AND accounts.balance = (j ->> 2)::bigint RETURNING 1), \
-    h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1) \
+    h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1), \
+    a AS (INSERT INTO audit_log (seq, at, actor_kind, actor_id, action, target, outcome, \
+    request_id, ip, details, prev_hash, hash) SELECT (j ->> 0)::bigint, (j ->> 1)::bigint, \
+    j ->> 2, j ->> 3, j ->> 4, j ->> 5, j ->> 6, j ->> 7, j ->> 8, j ->> 9, \
+    decode(j ->> 10, 'hex'), decode(j ->> 11, 'hex') FROM jsonb_array_elements($7::jsonb) AS j \
+    RETURNING 1), \
+    ah AS (UPDATE audit_head SET seq = $8, hash = $9 WHERE id = 1 RETURNING 1) \
     SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
-    + (SELECT count(*) FROM b) + (SELECT count(*) FROM h)";
+    + (SELECT count(*) FROM b) + (SELECT count(*) FROM h) + (SELECT count(*) FROM a) \
+    + (SELECT count(*) FROM ah)";
 
 /// What a batch writes once its postings are decided: the rows of each statement as JSON.
 pub(super) struct Writes {
@@ -82,15 +96,25 @@ pub(super) struct Writes {
     pub(super) balances: String,
     pub(super) last_seq: i64,
     pub(super) last_hash: Vec<u8>,
+    pub(super) audit: String,
+    pub(super) audit_seq: i64,
+    pub(super) audit_hash: Vec<u8>,
     /// Rows the writes must touch, all statements together.
     pub(super) expected_rows: u64,
 }
 
 /// A backend's statements for one batch. On error the caller drops the connection, which
 /// rolls back whatever the transaction had done.
+/// The heads a batch starts from, both locked.
+pub(super) struct Heads {
+    pub(super) ledger: (i64, Vec<u8>),
+    pub(super) generation: i64,
+    pub(super) audit: (i64, Vec<u8>),
+}
+
 pub(super) trait BatchSql {
-    /// Opens the write transaction and locks the chain head: (seq, hash, generation).
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError>;
+    /// Opens the write transaction and locks the ledger head, then the audit head.
+    async fn begin_and_lock(&mut self) -> Result<Heads, StoreError>;
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
     async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError>;
     /// Every write of the batch; the rows touched.
@@ -99,10 +123,16 @@ pub(super) trait BatchSql {
 }
 
 impl BatchSql for SqliteConnection {
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
-        Ok(sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
-            .fetch_one(&mut *self)
-            .await?)
+    async fn begin_and_lock(&mut self) -> Result<Heads, StoreError> {
+        let (seq, hash, generation, audit_seq, audit_hash): (i64, Vec<u8>, i64, i64, Vec<u8>) =
+            sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
+                .fetch_one(&mut *self)
+                .await?;
+        Ok(Heads {
+            ledger: (seq, hash),
+            generation,
+            audit: (audit_seq, audit_hash),
+        })
     }
 
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
@@ -127,6 +157,9 @@ impl BatchSql for SqliteConnection {
             .bind(&writes.balances)
             .bind(writes.last_seq)
             .bind(&writes.last_hash)
+            .bind(&writes.audit)
+            .bind(writes.audit_seq)
+            .bind(&writes.audit_hash)
             .execute(&mut *self)
             .await?
             .rows_affected())
@@ -140,9 +173,19 @@ impl BatchSql for SqliteConnection {
 }
 
 impl BatchSql for PgConnection {
-    async fn begin_and_lock(&mut self) -> Result<(i64, Vec<u8>, i64), StoreError> {
+    async fn begin_and_lock(&mut self) -> Result<Heads, StoreError> {
         sqlx::query("BEGIN").execute(&mut *self).await?;
-        Ok(sqlx::query_as(LOCK_HEAD).fetch_one(&mut *self).await?)
+        let (seq, hash, generation): (i64, Vec<u8>, i64) =
+            sqlx::query_as(LOCK_HEAD).fetch_one(&mut *self).await?;
+        // Always after the ledger head: the audit head is every transaction's last lock.
+        let audit: (i64, Vec<u8>) = sqlx::query_as(crate::audit::LOCK_AUDIT_HEAD)
+            .fetch_one(&mut *self)
+            .await?;
+        Ok(Heads {
+            ledger: (seq, hash),
+            generation,
+            audit,
+        })
     }
 
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
@@ -167,6 +210,9 @@ impl BatchSql for PgConnection {
             .bind(&writes.balances)
             .bind(writes.last_seq)
             .bind(&writes.last_hash)
+            .bind(&writes.audit)
+            .bind(writes.audit_seq)
+            .bind(&writes.audit_hash)
             .fetch_one(&mut *self)
             .await?;
         Ok(u64::try_from(written).unwrap_or(0))

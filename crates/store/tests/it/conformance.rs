@@ -48,6 +48,21 @@ pub(crate) fn event(id: &str, user_id: &str, created_at: i64) -> SecurityEventRe
         user_agent: "ua".into(),
         session_id: None,
         location: Some("London, GB".into()),
+        request_id: format!("req-{id}"),
+    }
+}
+
+fn operator_audit(action: &str) -> store::AuditEntry {
+    store::AuditEntry {
+        at: 20,
+        actor_kind: store::ActorKind::Operator,
+        actor_id: "ops".into(),
+        action: action.into(),
+        target: "account:a-eur".into(),
+        outcome: "success",
+        request_id: "cli:1".into(),
+        ip: String::new(),
+        details: "{}".into(),
     }
 }
 
@@ -517,6 +532,8 @@ pub(crate) fn transfer(
             request_hash: key.as_bytes().to_vec(),
             response_body: "{}".into(),
         },
+        request_id: format!("req-{key}"),
+        ip: "192.0.2.7".into(),
     }
 }
 
@@ -596,10 +613,43 @@ async fn accounts_postings_journal_and_idempotency_keys() {
         );
         let journal = store.journal_after(0).await.unwrap();
         assert_eq!(journal.len(), 2, "{backend}");
-        assert_eq!(journal[1].prev_hash, journal[0].hash, "{backend}");
+        assert_eq!(
+            journal[1].entry.prev_hash, journal[0].entry.hash,
+            "{backend}"
+        );
         assert_eq!(
             store.ledger_head().await.unwrap(),
-            (2, journal[1].hash.clone())
+            (2, journal[1].entry.hash.clone())
+        );
+        // The entries commit to their transfer row, read back beside them.
+        let row = journal[0].transfer().unwrap();
+        assert_eq!(
+            (row.kind, row.amount, row.initiated_by),
+            ("deposit", 100, "service:test"),
+            "{backend}"
+        );
+        // The posting's audit record was written in the writer's batch, chained to the head.
+        let (audit_seq, audit_hash) = store.audit_head().await.unwrap();
+        let records = store.audit_after(0, 100).await.unwrap();
+        let posted = records
+            .iter()
+            .find(|record| record.action == "ledger.deposit")
+            .unwrap_or_else(|| panic!("{backend}: no audit record of the deposit"));
+        assert_eq!(
+            (
+                posted.actor_kind.as_str(),
+                posted.actor_id.as_str(),
+                posted.target.as_str(),
+                posted.request_id.as_str()
+            ),
+            ("service", "test", "transfer:t-dep", "req-dep"),
+            "{backend}"
+        );
+        let last = records.last().unwrap();
+        assert_eq!(
+            (last.seq, &last.hash),
+            (audit_seq, &audit_hash),
+            "{backend}"
         );
         assert_eq!(
             store.account_entries("a-eur", 0, 10).await.unwrap().len(),
@@ -612,7 +662,10 @@ async fn accounts_postings_journal_and_idempotency_keys() {
 
         // Frozen accounts cannot send.
         assert!(
-            store.set_account_active("a-eur", false).await.unwrap(),
+            store
+                .set_account_active("a-eur", false, &operator_audit("ledger.freeze"))
+                .await
+                .unwrap(),
             "{backend}"
         );
         let frozen = transfer("wd2", "a-eur", "settlement-EUR", 1, PostingKind::Withdrawal);

@@ -68,6 +68,7 @@ async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply
         user_agent: String::new(),
         session_id: Some("s1".into()),
         location: None,
+        request_id: "r1".into(),
     };
     store
         .create_session(&session, b"hash", &event)

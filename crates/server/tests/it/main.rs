@@ -9,6 +9,7 @@
 )]
 
 mod admin;
+mod audit;
 mod cli;
 mod edge;
 mod factor_keys;

@@ -435,12 +435,7 @@ pub async fn grant_role(config: &Config, email: &str, role: &str) -> anyhow::Res
             .find_user_by_email(parsed.as_str())
             .await?
             .ok_or_else(|| anyhow::anyhow!("no account with email {email}"))?;
-        let operator: String = std::env::var("USER")
-            .unwrap_or_else(|_| "unknown".to_owned())
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .take(64)
-            .collect();
+        let operator = operator_name();
         let now = app::Clock::System.now_ms();
         let entry = store::AuditEntry {
             at: now,
@@ -463,4 +458,41 @@ pub async fn grant_role(config: &Config, email: &str, role: &str) -> anyhow::Res
         "granted {role} to {email} (user {user_id}); it takes effect on their next sign-in or token refresh"
     );
     Ok(())
+}
+
+/// The OS user running a command, as an audit actor id (letters, digits, `-_.`).
+fn operator_name() -> String {
+    std::env::var("USER")
+        .unwrap_or_else(|_| "unknown".to_owned())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect()
+}
+
+/// Records a state-changing CLI action (a key operation) with actor `operator`, succeeded or
+/// failed, and hands its result back; a record that cannot be written fails the command.
+pub async fn audited(
+    config: &Config,
+    action: &str,
+    target: &str,
+    result: anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let entry = store::AuditEntry {
+        at: app::Clock::System.now_ms(),
+        actor_kind: store::ActorKind::Operator,
+        actor_id: operator_name(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome: if result.is_ok() { "success" } else { "failure" },
+        request_id: format!("cli:{}", app::new_id()),
+        ip: String::new(),
+        details: "{}".to_owned(),
+    };
+    let store = Store::connect(&config.database).await?;
+    store.migrate().await?;
+    let written = store.append_audit(&[entry]).await;
+    store.close().await;
+    written.context("the audit record of this command could not be written")?;
+    result
 }

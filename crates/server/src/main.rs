@@ -107,20 +107,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let config = Config::load(&config)?;
             telemetry::init_logging();
-            rotate_kek(&config).await
+            let result = rotate_kek(&config).await;
+            audit_commands::audited(&config, "cli.keys_rotate_kek", "kek", result).await
         }
         Command::Keys {
             command: KeysCommand::RetireKek { config, version },
         } => {
             let config = Config::load(&config)?;
             telemetry::init_logging();
-            retire_kek(&config, version).await
+            let result = retire_kek(&config, version).await;
+            let target = format!("kek:version:{version}");
+            audit_commands::audited(&config, "cli.keys_retire_kek", &target, result).await
         }
         Command::Keys {
             command: KeysCommand::RotateSigning { config },
         } => {
             let config = Config::load(&config)?;
-            rotate_signing(&config)
+            let result = rotate_signing(&config);
+            audit_commands::audited(&config, "cli.keys_rotate_signing", "signing_key", result).await
         }
         Command::Pki {
             command:

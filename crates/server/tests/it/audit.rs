@@ -436,4 +436,23 @@ async fn an_anchor_catches_a_rewritten_audit_record_transfer_row_or_entry() {
     );
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(stderr(&refused).contains("signature"), "{refused:?}");
+
+    // A key operation at the command line is audited with actor `operator`.
+    let rotated = run(&binary, &config, &db, &["keys", "rotate-signing"]);
+    assert!(rotated.status.success(), "{rotated:?}");
+    let exported = run(&binary, &config, &db, &["audit", "export"]);
+    let last: Value = serde_json::from_str(stdout(&exported).lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "cli.keys_rotate_signing");
+    assert_eq!(last["actor"]["kind"], "operator");
+    assert_eq!(last["outcome"], "success");
+    assert!(
+        run(
+            &binary,
+            &config,
+            &db,
+            &["audit", "verify", "--anchor", anchor_arg]
+        )
+        .status
+        .success()
+    );
 }

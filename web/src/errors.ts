@@ -38,6 +38,9 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   request_rejected:
     'Your request was refused by a security check. If you believe this is a mistake, contact support.',
   email_unverified: 'Verify your email address before sending money.',
+  // Administration.
+  same_approver: 'Another administrator must approve a request you made.',
+  approval_closed: 'This approval is no longer pending: it was decided, or it expired.',
   invalid_reset_token: 'This password reset link is invalid, expired, or was already used.',
   invalid_verification_token: 'This verification link is invalid, expired, or was already used.',
   balance_not_zero: 'Your accounts still hold money. Move it out before closing your account.',

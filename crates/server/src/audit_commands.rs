@@ -41,7 +41,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -230,8 +230,7 @@ async fn replay_ledger(
 /// account currencies, stored balances, currencies netting to zero) and every signed
 /// checkpoint's ledger head; exit 1 naming the first problem.
 pub async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let result = async {
         let (_, expectations, checkpoints) = stored_checkpoints(&store, config).await?;
         let summary = replay_ledger(&store, expectations).await?;
@@ -250,8 +249,7 @@ pub async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
 /// `audit verify [--anchor FILE]`: the audit chain and every signed checkpoint; with an anchor,
 /// also that neither the audit log nor the journal was rewritten up to it.
 pub async fn verify_audit(config: &Config, anchor: Option<&Path>) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let result = async {
         let (mut audit, mut ledger, checkpoints) = stored_checkpoints(&store, config).await?;
         let anchor = match anchor {
@@ -289,7 +287,9 @@ pub async fn verify_audit(config: &Config, anchor: Option<&Path>) -> anyhow::Res
     if let (Some(anchor), Some(entries)) = (anchor, entries) {
         println!(
             "anchor of {} holds: audit seq {} and ledger seq {} unchanged ({entries} entries replayed)",
-            anchor.at, anchor.audit_seq, anchor.ledger_seq
+            app::rfc3339(anchor.at_ms),
+            anchor.audit_seq,
+            anchor.ledger_seq
         );
     }
     Ok(())
@@ -304,8 +304,7 @@ pub async fn checkpoint(config: &Config, out: &Path) -> anyhow::Result<()> {
             config.audit.signing_key_file.display()
         )
     })?;
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let now = app::Clock::System.now_ms();
     let record = app::audit::write_checkpoint(&store, &key, now, true).await;
     store.close().await;
@@ -372,8 +371,7 @@ pub async fn export(config: &Config, since: Option<&str>) -> anyhow::Result<()> 
             )
         }
     };
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let result = async {
         let mut after = match since_ms {
             Some(at) => store.audit_seq_since(at).await?,
@@ -428,8 +426,7 @@ pub async fn grant_role(config: &Config, email: &str, role: &str) -> anyhow::Res
         key: "--email".into(),
         reason: format!("{email} is not an email address"),
     })?;
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let result = async {
         let user = store
             .find_user_by_email(parsed.as_str())
@@ -455,7 +452,7 @@ pub async fn grant_role(config: &Config, email: &str, role: &str) -> anyhow::Res
     store.close().await;
     let user_id = result?;
     println!(
-        "granted {role} to {email} (user {user_id}); it takes effect on their next sign-in or token refresh"
+        "granted {role} to {email} (user {user_id}); admin calls read roles from the store, so it applies at once"
     );
     Ok(())
 }
@@ -489,10 +486,57 @@ pub async fn audited(
         ip: String::new(),
         details: "{}".to_owned(),
     };
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let written = store.append_audit(&[entry]).await;
     store.close().await;
     written.context("the audit record of this command could not be written")?;
     result
+}
+
+/// `migrate`: applies migrations as the schema owner (`database.migrate_url`, or
+/// `database.url` when unset); with a separate owner, then grants the runtime role of
+/// `database.url` its least privileges.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let Some(owner) = &config.database_owner else {
+        let store = crate::serve::open_store(config).await?;
+        let version = store.schema_version().await?.unwrap_or(0);
+        store.close().await;
+        println!(
+            "migrated {} store to schema version {version}",
+            store.backend().name()
+        );
+        return Ok(());
+    };
+    let owner = Store::connect(owner).await?;
+    owner.migrate().await?;
+    let runtime = Store::connect(&config.database).await;
+    let role = match runtime {
+        Ok(runtime) => {
+            let role = runtime.current_role().await;
+            runtime.close().await;
+            role?
+        }
+        Err(error) => {
+            owner.close().await;
+            return Err(error).context("database.url (the runtime role) cannot connect");
+        }
+    };
+    if !store::is_plain_role_name(&role) {
+        owner.close().await;
+        return Err(crate::config::ConfigError {
+            key: "database.url".into(),
+            reason: format!("the runtime role {role:?} must be a plain lower-case name"),
+        }
+        .into());
+    }
+    let granted = owner.grant_runtime(&role).await;
+    let version = owner.schema_version().await?.unwrap_or(0);
+    owner.close().await;
+    granted?;
+    println!(
+        "migrated postgres store to schema version {version}; runtime role {role} may read and \
+         write, but only append to {}",
+        store::APPEND_ONLY_TABLES.join(", ")
+    );
+    Ok(())
 }

@@ -86,15 +86,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Migrate { config } => {
             let config = Config::load(&config)?;
             telemetry::init_logging();
-            let store = store::Store::connect(&config.database).await?;
-            store.migrate().await?;
-            let version = store.schema_version().await?.unwrap_or(0);
-            store.close().await;
-            println!(
-                "migrated {} store to schema version {version}",
-                store.backend().name()
-            );
-            Ok(())
+            audit_commands::migrate(&config).await
         }
         Command::Ledger {
             command: LedgerCommand::Verify { config },
@@ -192,8 +184,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// `user lift-quarantine`: an operator's decision, recorded as the account's security event.
 async fn lift_quarantine(config: &Config, email: &str, force: bool) -> anyhow::Result<()> {
     use app::protection::OperatorLift;
-    let store = store::Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     let outcome = app::protection::lift_quarantine_by_operator(
         &store,
@@ -301,8 +292,7 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
 /// file moved under the configured provider first, so nothing is left that an old KEK version
 /// or the local file alone roots.
 async fn open_vault(config: &Config) -> anyhow::Result<(store::Store, app::vault::Vault)> {
-    let store = store::Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = crate::serve::open_store(config).await?;
     let vault = serve::build_vault(config, app::Clock::System)?;
     app::vault::migrate_legacy_factor_secrets(&store, &vault, &config.keys.local_kek_file)
         .await

@@ -25,8 +25,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "effective configuration");
     let public_tls = tls::public_config(&config.tls)?;
     let internal_tls = Arc::new(InternalTls::load(&config.tls)?);
-    let store = store::Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = open_store(&config).await?;
     tracing::info!(
         backend = store.backend().name(),
         schema_version = store.schema_version().await?.unwrap_or(0),
@@ -120,6 +119,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The configured KEK provider (`keys.provider`).
+/// The store as `database.url` names it, with its schema current: migrated here when the same
+/// role owns it, or — with a least-privilege runtime role (`database.migrate_url` set) —
+/// refused unless `strongroom migrate` already brought it up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<store::Store> {
+    let store = store::Store::connect(&config.database).await?;
+    if config.database_owner.is_none() {
+        store.migrate().await?;
+    } else if !store.is_current().await? {
+        store.close().await;
+        anyhow::bail!(
+            "the database schema is not current; run `strongroom migrate` (it uses database.migrate_url)"
+        );
+    }
+    Ok(store)
+}
+
 pub fn build_kek_provider(config: &Config) -> anyhow::Result<crypto::KekProvider> {
     if let Some(openbao) = &config.keys.openbao {
         let transit = crypto::openbao::OpenBaoTransit::new(

@@ -3,6 +3,7 @@
 //! approval's own transaction, so it happens exactly when (and only if) the approval commits.
 
 use crate::audit::{AuditEntry, append_audit};
+use crate::limits::ROLE_UPDATE_ATTEMPTS_MAX;
 use crate::{Pool, Store, StoreError, on_pool};
 
 /// A four-eyes request.
@@ -109,12 +110,15 @@ macro_rules! apply_approved {
                         .await?;
                 match roles {
                     Some(roles) => {
+                        // Compare-and-set: a revocation racing this grant is never overwritten.
                         sqlx::query(
-                            "UPDATE users SET roles = $2, status_changed_at = $3 WHERE id = $1",
+                            "UPDATE users SET roles = $2, status_changed_at = $3 \
+                             WHERE id = $1 AND roles = $4",
                         )
                         .bind(target_id)
                         .bind(with_role(&roles, role, true))
                         .bind(now)
+                        .bind(&roles)
                         .execute(&mut **tx)
                         .await?
                         .rows_affected()
@@ -182,22 +186,38 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let read = "SELECT roles FROM users WHERE id = $1";
-        let update = "UPDATE users SET roles = $2, status_changed_at = $3 WHERE id = $1";
-        let found = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let roles: Option<String> = sqlx::query_scalar(read).bind(user_id).fetch_optional(&mut *tx).await?;
-            if let Some(roles) = roles {
-                sqlx::query(update).bind(user_id).bind(with_role(&roles, role, grant)).bind(now)
-                    .execute(&mut *tx).await?;
-                append_audit!(tx, std::slice::from_ref(audit));
-                tx.commit().await?;
-                true
-            } else {
-                tx.rollback().await?;
-                false
+        // Compare-and-set on the roles read, retried: concurrent changes are never lost.
+        let update =
+            "UPDATE users SET roles = $2, status_changed_at = $3 WHERE id = $1 AND roles = $4";
+        for _ in 0..ROLE_UPDATE_ATTEMPTS_MAX {
+            let outcome: Option<bool> = on_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                let roles: Option<String> = sqlx::query_scalar(read).bind(user_id).fetch_optional(&mut *tx).await?;
+                match roles {
+                    None => {
+                        tx.rollback().await?;
+                        Some(false)
+                    }
+                    Some(roles) => {
+                        let changed = sqlx::query(update).bind(user_id)
+                            .bind(with_role(&roles, role, grant)).bind(now).bind(&roles)
+                            .execute(&mut *tx).await?.rows_affected() == 1;
+                        if changed {
+                            append_audit!(tx, std::slice::from_ref(audit));
+                            tx.commit().await?;
+                            Some(true)
+                        } else {
+                            tx.rollback().await?;
+                            None
+                        }
+                    }
+                }
+            });
+            if let Some(found) = outcome {
+                return Ok(found);
             }
-        });
-        Ok(found)
+        }
+        Err(StoreError::Invariant("the roles kept changing; try again"))
     }
 
     /// Files a four-eyes request with its audit record.
@@ -292,6 +312,31 @@ impl Store {
         Ok(decided)
     }
 
+    /// Ends an `approving` withdrawal: `approved` once posted, `failed` when the ledger refused
+    /// it; with its audit record. `false` when it was not `approving`.
+    pub async fn finish_approval(
+        &self,
+        id: &str,
+        posted: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE approvals SET status = $2 WHERE id = $1 AND status = 'approving'";
+        let status = if posted { "approved" } else { "failed" };
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(sql).bind(id).bind(status)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if changed {
+                append_audit!(tx, std::slice::from_ref(audit));
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            changed
+        });
+        Ok(changed)
+    }
+
     /// Approves a pending approval filed by someone else and executes its action in the same
     /// transaction (`unlock`, `lift_quarantine`, `grant_role`, `unfreeze`); `audit` holds the
     /// approval's and the action's records. A withdrawal is marked approved here and posted by
@@ -312,8 +357,12 @@ impl Store {
         if approval.status != "pending" || approval.expires_at <= now {
             return Ok(Decided::Closed);
         }
-        let decide = "UPDATE approvals SET status = 'approved', decided_by = $2, decided_at = $3 \
+        // A withdrawal is `approving` until the ledger writer posted it (`finish_approval`).
+        let decide = "UPDATE approvals SET decided_by = $2, decided_at = $3, status = \
+                      CASE WHEN action = 'withdrawal' THEN 'approving' ELSE 'approved' END \
                       WHERE id = $1 AND status = 'pending' AND expires_at > $3";
+        let close = "UPDATE approvals SET status = 'rejected', decided_by = 'system:target_changed', \
+                     decided_at = $2 WHERE id = $1 AND status = 'pending'";
         let target_id = approval
             .target
             .split_once(':')
@@ -342,7 +391,10 @@ impl Store {
             }
             let (applied, revoked_sessions) = apply_approved!(tx, approval.action.as_str(), &target_id, &role, now);
             if !applied {
+                // The target no longer allows the action: the request is closed, never left
+                // pending to undo a later containment.
                 tx.rollback().await?;
+                sqlx::query(close).bind(id).bind(now).execute(pool).await?;
                 return Ok(Decided::TargetChanged);
             }
             append_audit!(tx, audit);

@@ -42,3 +42,5 @@ pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
 pub const AUDIT_PAGE_LEN_MAX: i64 = 1_000;
 /// Notifications served per outbox page.
 pub const OUTBOX_PAGE_LEN_MAX: i64 = 500;
+/// Attempts of a role compare-and-set (under concurrent role changes) before giving up.
+pub const ROLE_UPDATE_ATTEMPTS_MAX: usize = 5;

@@ -101,6 +101,9 @@ impl Store {
         let lock = self.outbox_lock();
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // The ledger head before any user or session row: the order every transaction
+            // that changes who may move money locks in (no deadlock with an admin's lock).
+            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
             if let Some(session_id) = q.session_id {
                 sqlx::query(revoke).bind(now).bind(q.revoke_reason).bind(session_id)
                     .execute(&mut *tx).await?;
@@ -109,7 +112,6 @@ impl Store {
             let changed = sqlx::query(update).bind(q.user_id).bind(now)
                 .execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
-                sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
                 // No browser keeps the owner's privileges through a quarantine: the one that
                 // completes the second factor is remembered again.
                 sqlx::query(FORGET_DEVICES).bind(q.user_id).execute(&mut *tx).await?;
@@ -147,10 +149,10 @@ impl Store {
                       AND ($3 IS NULL OR id <> $3) RETURNING id";
         let revoked = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
             let changed = sqlx::query(update).bind(&event.user_id).bind(event.created_at)
                 .execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
-                sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
                 let revoked: Vec<String> = sqlx::query_scalar(revoke)
                     .bind(event.created_at).bind(&event.user_id).bind(keep)
                     .fetch_all(&mut *tx).await?;

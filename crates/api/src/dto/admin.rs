@@ -15,8 +15,8 @@ pub struct AdminUserQuery {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalQuery {
-    /// `pending` (default), `approved`, `rejected` or `expired`.
-    #[param(pattern = "^(pending|approved|rejected|expired)$")]
+    /// `pending` (default), `approving`, `approved`, `failed`, `rejected` or `expired`.
+    #[param(pattern = "^(pending|approving|approved|failed|rejected|expired)$")]
     pub status: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -111,10 +111,15 @@ pub struct ApprovalView {
     pub requested_by: String,
     pub requested_at: String,
     pub expires_at: String,
-    /// `pending`, `approved`, `rejected` or `expired`.
+    /// `pending`, `approving` (a withdrawal being posted), `approved`, `failed` (the ledger
+    /// refused the withdrawal), `rejected` or `expired`.
     pub status: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+    /// What it would do: `{role}` for a grant, `{account_id, amount, currency}` for a
+    /// withdrawal.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
     /// For an approved withdrawal: the transfer it posted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
@@ -132,6 +137,7 @@ impl From<app::admin::ApprovalView> for ApprovalView {
             status: view.status,
             decided_by: view.decided_by,
             decided_at: view.decided_at,
+            params: view.params,
             transfer_id: None,
         }
     }

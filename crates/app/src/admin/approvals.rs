@@ -20,11 +20,27 @@ pub struct ApprovalView {
     pub status: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
+    /// What the approval would do: the role, or the withdrawal's account, amount and currency.
+    pub params: serde_json::Value,
+}
+
+/// The parameters an approver sees and the audit log keeps: never free text or keys.
+pub(super) fn shown_params(params: &str) -> serde_json::Value {
+    let parsed: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
+    let source = parsed.get("request").unwrap_or(&parsed);
+    let mut shown = serde_json::Map::new();
+    for key in ["role", "account_id", "amount", "currency"] {
+        if let Some(value) = source.get(key) {
+            shown.insert(key.to_owned(), value.clone());
+        }
+    }
+    serde_json::Value::Object(shown)
 }
 
 impl ApprovalView {
     fn of(record: ApprovalRecord) -> ApprovalView {
         ApprovalView {
+            params: shown_params(&record.params),
             id: record.id,
             action: record.action,
             target: record.target,
@@ -46,7 +62,14 @@ pub struct Approved {
 }
 
 /// Statuses `GET /v1/admin/approvals?status=` accepts.
-const STATUSES: &[&str] = &["pending", "approved", "rejected", "expired"];
+const STATUSES: &[&str] = &[
+    "pending",
+    "approving",
+    "approved",
+    "failed",
+    "rejected",
+    "expired",
+];
 
 impl App {
     /// `GET /v1/admin/approvals?status=` (admin).
@@ -90,53 +113,133 @@ impl App {
         Ok((rows.into_iter().map(ApprovalView::of).collect(), next))
     }
 
-    /// `POST /v1/admin/approvals/{id}/approve` (admin, not the requester): the action executes
-    /// now, atomically with the approval.
+    /// `POST /v1/admin/approvals/{id}/approve` (admin, neither the requester nor the one it
+    /// empowers): the action executes now, atomically with the approval. A withdrawal is
+    /// posted by the ledger writer under its caller's idempotency key and the approval ends
+    /// `approved` (or `failed` when the ledger refused it); if the writer could not answer, it
+    /// stays `approving` and approving it again retries the same posting.
     pub async fn admin_approve(&self, ctx: &RequestContext, id: &str) -> Result<Approved> {
         let admin = self
             .admin_caller(ctx, &[ROLE_ADMIN], "admin.approve")
             .await?;
         let id = bounded_id(id)?;
         let approval = self.store.find_approval(id).await?.ok_or(Error::NotFound)?;
-        let details = json!({ "approval_id": id, "requested_by": approval.requested_by, "params": serde_json::from_str::<serde_json::Value>(&approval.params).unwrap_or_default() });
-        let records = [
-            self.audit_entry(
+        if approval.requested_by == admin || approval.target == format!("user:{admin}") {
+            return Err(self
+                .refused_decision(ctx, &approval, Decided::SameApprover)
+                .await?);
+        }
+        let retrying = approval.action == "withdrawal" && approval.status == "approving";
+        if !retrying {
+            if !self.requester_still_empowered(&approval).await? {
+                let closed = self.audit_entry(
+                    ctx,
+                    "approval.close",
+                    &approval.target,
+                    "success",
+                    json!({ "approval_id": id, "reason": "requester_contained" }),
+                );
+                self.store
+                    .reject_approval(
+                        id,
+                        "system:requester_contained",
+                        self.clock.now_ms(),
+                        &closed,
+                    )
+                    .await?;
+                return Err(self
+                    .refused_decision(ctx, &approval, Decided::Closed)
+                    .await?);
+            }
+            let mut records = vec![self.audit_entry(
                 ctx,
                 "approval.approve",
                 &approval.target,
                 "success",
-                json!({ "approval_id": id }),
-            ),
-            self.audit_entry(
-                ctx,
-                &format!("admin.{}", approval.action),
-                &approval.target,
-                "success",
-                details,
-            ),
-        ];
-        let now = self.clock.now_ms();
-        match self.store.approve(id, &admin, now, &records).await? {
-            Decided::Done { revoked_sessions } => {
-                for session in &revoked_sessions {
-                    self.session_revoked(session);
-                }
-                if let Some(user) = approval.target.strip_prefix("user:") {
-                    self.user_changed(user);
-                }
-                let transfer_id = if approval.action == "withdrawal" {
-                    Some(self.post_approved_withdrawal(&approval, ctx).await?)
-                } else {
-                    None
-                };
-                let decided = self.store.find_approval(id).await?.ok_or(Error::NotFound)?;
-                Ok(Approved {
-                    approval: ApprovalView::of(decided),
-                    transfer_id,
-                })
+                json!({ "approval_id": id, "requested_by": approval.requested_by, "params": shown_params(&approval.params) }),
+            )];
+            if approval.action != "withdrawal" {
+                records.push(self.audit_entry(
+                    ctx,
+                    &format!("admin.{}", approval.action),
+                    &approval.target,
+                    "success",
+                    json!({ "approval_id": id, "params": shown_params(&approval.params) }),
+                ));
             }
-            refused => Err(self.refused_decision(ctx, &approval, refused).await?),
+            match self
+                .store
+                .approve(id, &admin, self.clock.now_ms(), &records)
+                .await?
+            {
+                Decided::Done { revoked_sessions } => {
+                    for session in &revoked_sessions {
+                        self.session_revoked(session);
+                    }
+                    if let Some(user) = approval.target.strip_prefix("user:") {
+                        self.user_changed(user);
+                    }
+                }
+                refused => return Err(self.refused_decision(ctx, &approval, refused).await?),
+            }
         }
+        let transfer_id = if approval.action == "withdrawal" {
+            Some(self.finish_withdrawal(ctx, &approval).await?)
+        } else {
+            None
+        };
+        let decided = self.store.find_approval(id).await?.ok_or(Error::NotFound)?;
+        Ok(Approved {
+            approval: ApprovalView::of(decided),
+            transfer_id,
+        })
+    }
+
+    /// Posts an `approving` withdrawal and ends its approval: `approved` with the transfer, or
+    /// `failed` with the ledger's refusal. A writer that could not answer leaves it `approving`.
+    async fn finish_withdrawal(
+        &self,
+        ctx: &RequestContext,
+        approval: &ApprovalRecord,
+    ) -> Result<String> {
+        match self.post_approved_withdrawal(approval, ctx).await {
+            Ok(transfer_id) => {
+                let entry = self.audit_entry(ctx, "admin.withdrawal", &approval.target, "success", json!({ "approval_id": approval.id, "transfer_id": transfer_id, "params": shown_params(&approval.params) }));
+                self.store
+                    .finish_approval(&approval.id, true, &entry)
+                    .await?;
+                Ok(transfer_id)
+            }
+            Err(error @ (Error::Unavailable { .. } | Error::Internal)) => Err(error),
+            Err(refusal) => {
+                let entry = self.audit_entry(
+                    ctx,
+                    "admin.withdrawal",
+                    &approval.target,
+                    "failure",
+                    json!({ "approval_id": approval.id, "refusal": refusal.to_string() }),
+                );
+                self.store
+                    .finish_approval(&approval.id, false, &entry)
+                    .await?;
+                Err(refusal)
+            }
+        }
+    }
+
+    /// A request filed by an admin stays approvable only while its requester is an active
+    /// admin (a contained admin's requests die with their power); services' requests always.
+    async fn requester_still_empowered(&self, approval: &ApprovalRecord) -> Result<bool> {
+        if approval.requested_by.starts_with("service:") {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .find_user(&approval.requested_by)
+            .await?
+            .is_some_and(|user| {
+                user.status == "active" && user.roles.split(',').any(|role| role == ROLE_ADMIN)
+            }))
     }
 
     /// `POST /v1/admin/approvals/{id}/reject` (admin; the requester may withdraw their own).

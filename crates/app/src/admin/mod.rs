@@ -134,9 +134,19 @@ impl App {
     /// `POST /v1/admin/users/{id}/lock` (support, admin): at once, every session killed on
     /// every instance.
     pub async fn admin_lock(&self, ctx: &RequestContext, user_id: &str) -> Result<()> {
-        self.admin_caller(ctx, &[ROLE_SUPPORT, ROLE_ADMIN], "admin.lock")
+        let caller = self
+            .admin_caller(ctx, &[ROLE_SUPPORT, ROLE_ADMIN], "admin.lock")
             .await?;
         let id = bounded_id(user_id)?;
+        // Support contains customers; only an admin may lock staff (support cannot lock out
+        // every admin).
+        let target = self.store.find_user(id).await?.ok_or(Error::NotFound)?;
+        if roles_of(&target).any(|role| MANAGED_ROLES.contains(&role)) {
+            let own = self.store.find_user(&caller).await?;
+            if !own.is_some_and(|own| roles_of(&own).any(|role| role == ROLE_ADMIN)) {
+                return Err(Error::Forbidden);
+            }
+        }
         let entry = self.audit_entry(
             ctx,
             "admin.lock",
@@ -228,7 +238,15 @@ impl App {
             .admin_caller(ctx, &[ROLE_ADMIN], &format!("admin.{action}"))
             .await?;
         let id = bounded_id(user_id)?;
-        self.store.find_user(id).await?.ok_or(Error::NotFound)?;
+        let user = self.store.find_user(id).await?.ok_or(Error::NotFound)?;
+        // Only a user in the state the action undoes: no request filed ahead of a containment.
+        let (needed, code) = match action {
+            "unlock" => ("locked", "not_locked"),
+            _ => (crate::protection::STATUS_QUARANTINED, "not_quarantined"),
+        };
+        if user.status != needed {
+            return Err(Error::field("status", code));
+        }
         self.request_approval(ctx, &admin, action, &format!("user:{id}"), json!({}))
             .await
     }
@@ -246,6 +264,9 @@ impl App {
         let account = self.store.find_account(id).await?.ok_or(Error::NotFound)?;
         if account.user_id.is_none() {
             return Err(Error::NotFound);
+        }
+        if account.status != "frozen" {
+            return Err(Error::field("status", "not_frozen"));
         }
         self.request_approval(ctx, &admin, "unfreeze", &format!("account:{id}"), json!({}))
             .await
@@ -319,7 +340,7 @@ impl App {
             &format!("approval.request.{action}"),
             target,
             "pending",
-            json!({ "approval_id": approval.id, "params": params }),
+            json!({ "approval_id": approval.id, "params": approvals::shown_params(&approval.params) }),
         );
         self.store.create_approval(&approval, &entry).await?;
         Ok(AdminOutcome::Pending {

@@ -53,7 +53,6 @@ pub struct CheckpointState {
 impl CheckpointState {
     pub fn succeeded(&self, now_ms: i64) {
         self.last_ok_ms.store(now_ms, Ordering::Relaxed);
-        metrics::gauge!("strongroom_audit_checkpoint_age_seconds").set(0.0);
     }
 
     /// Late when no round has succeeded within two intervals (since `started_ms` at first).

@@ -37,19 +37,8 @@ impl App {
             scope,
             idempotency_key: key.0,
         };
-        if let Some(existing) = self.store.find_approval(&approval_id).await? {
-            let same = serde_json::from_str::<HeldWithdrawal>(&existing.params)
-                .ok()
-                .and_then(|earlier| request_hash("/internal/v1/withdrawals", &earlier.request).ok())
-                .is_some_and(|earlier| earlier == hash);
-            return if same {
-                Ok(Posted::PendingApproval {
-                    approval_id,
-                    status: existing.status,
-                })
-            } else {
-                Err(Error::IdempotencyKeyReused)
-            };
+        if let Some(answer) = self.earlier_withdrawal(&approval_id, &hash).await? {
+            return answer;
         }
         let account = self
             .store
@@ -87,11 +76,45 @@ impl App {
             decided_by: None,
             decided_at: None,
         };
-        self.store.create_approval(&approval, &entry).await?;
+        if let Err(error) = self.store.create_approval(&approval, &entry).await {
+            // The same request racing itself: the one that lost finds the winner's approval.
+            if let Some(answer) = self.earlier_withdrawal(&approval_id, &hash).await? {
+                return answer;
+            }
+            return Err(error.into());
+        }
         Ok(Posted::PendingApproval {
             approval_id,
             status: "pending".to_owned(),
         })
+    }
+
+    /// The answer for a withdrawal whose approval exists already: where it stands, or a reused
+    /// key when the earlier request differed.
+    async fn earlier_withdrawal(
+        &self,
+        approval_id: &str,
+        hash: &[u8],
+    ) -> Result<Option<Result<Posted>>> {
+        let Some(existing) = self.store.find_approval(approval_id).await? else {
+            return Ok(None);
+        };
+        let same = serde_json::from_str::<HeldWithdrawal>(&existing.params)
+            .ok()
+            .and_then(|earlier| request_hash("/internal/v1/withdrawals", &earlier.request).ok())
+            .is_some_and(|earlier| earlier == hash);
+        if !same {
+            return Ok(Some(Err(Error::IdempotencyKeyReused)));
+        }
+        let status = if existing.status == "pending" && existing.expires_at <= self.clock.now_ms() {
+            "expired".to_owned()
+        } else {
+            existing.status
+        };
+        Ok(Some(Ok(Posted::PendingApproval {
+            approval_id: approval_id.to_owned(),
+            status,
+        })))
     }
 
     /// Posts an approved withdrawal under its caller's own idempotency key; the transfer id.

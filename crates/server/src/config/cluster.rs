@@ -1,9 +1,10 @@
-//! `[redis]` and `[rate_limits]`: what instances share; `[audit]`: what they sign together.
+//! `[redis]` and `[rate_limits]`: what instances share; `[audit]`: what they sign together;
+//! `database.migrate_url`: who owns the schema they share.
 
 use app::cluster::{ClassLimit, LimitKey, ROUTE_CLASSES, RateLimitSettings, RouteClass};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::raw::{RawAudit, RawClassLimit, RawRateLimits, RawRedis};
+use super::raw::{RawAudit, RawClassLimit, RawDatabase, RawRateLimits, RawRedis};
 use super::{ConfigError, config_error, resolve_secret};
 use crate::limits::{RATE_LIMIT_BURST_MAX, RATE_LIMIT_PER_MINUTE_MAX};
 
@@ -103,4 +104,28 @@ pub(super) fn audit(
         checkpoint_secs: raw.checkpoint_secs,
         signing_key_file,
     })
+}
+
+/// `database.migrate_url` (a `file:`/`env:` reference allowed): the schema owner's URL, for
+/// PostgreSQL with a least-privilege runtime role in `database.url`; `None` when empty.
+pub(super) fn database_owner(
+    raw: &RawDatabase,
+    runtime: &store::DatabaseLocation,
+    base_dir: &std::path::Path,
+) -> Result<Option<store::DatabaseLocation>, ConfigError> {
+    if raw.migrate_url.trim().is_empty() {
+        return Ok(None);
+    }
+    let url = resolve_secret("database.migrate_url", &raw.migrate_url)?;
+    let owner = store::DatabaseLocation::parse(&url, base_dir)
+        .map_err(|error| config_error("database.migrate_url", error.to_string()))?;
+    match (&owner, runtime) {
+        (store::DatabaseLocation::Postgres(_), store::DatabaseLocation::Postgres(_)) => {
+            Ok(Some(owner))
+        }
+        _ => Err(config_error(
+            "database.migrate_url",
+            "only for PostgreSQL, with database.url a postgres:// URL too",
+        )),
+    }
 }

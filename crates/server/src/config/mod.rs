@@ -53,6 +53,9 @@ pub struct Config {
     pub server: ServerConfig,
     pub tls: TlsConfig,
     pub database: store::DatabaseLocation,
+    /// `database.migrate_url`: the schema owner, for `migrate` (PostgreSQL only). When set,
+    /// `database.url` is a least-privilege runtime role and `serve` never migrates.
+    pub database_owner: Option<store::DatabaseLocation>,
     pub keys: KeysConfig,
     pub auth: AuthConfig,
     pub ledger: LedgerConfig,
@@ -278,6 +281,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let database_url = resolve_secret("database.url", &raw.database.url)?;
     let database = store::DatabaseLocation::parse(&database_url, &base_dir)
         .map_err(|error| config_error("database.url", error.to_string()))?;
+    let database_owner = cluster::database_owner(&raw.database, &database, &base_dir)?;
     let provider = match raw.keys.provider.as_str() {
         "local" => KeyProvider::Local,
         "openbao" => KeyProvider::OpenBao,
@@ -412,6 +416,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         server,
         tls,
         database,
+        database_owner,
         keys,
         auth,
         ledger: LedgerConfig {

@@ -95,12 +95,14 @@ impl Default for RawTls {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawDatabase {
     pub(super) url: String,
+    pub(super) migrate_url: String,
 }
 
 impl Default for RawDatabase {
     fn default() -> Self {
         RawDatabase {
             url: "sqlite://data/strongroom.db".into(),
+            migrate_url: String::new(),
         }
     }
 }

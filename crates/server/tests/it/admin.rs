@@ -389,6 +389,109 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
     let small = withdraw(&server, &account, 1_000, "small-1").await;
     assert_eq!(small.status(), 201, "at the threshold it posts at once");
 
+    // Approving a withdrawal the balance no longer covers: the ledger refuses, the approval
+    // ends `failed`, nothing moves.
+    let short: Value = withdraw(&server, &account, 5_000, "big-2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let short_id = short["approval_id"].as_str().unwrap().to_owned();
+    let listed: Value = api
+        .get("/v1/admin/approvals", &carol)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == short_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        item["params"],
+        json!({"account_id": account, "amount": 5_000, "currency": "EUR"})
+    );
+    let refused = admin_post(
+        &api,
+        &format!("/v1/admin/approvals/{short_id}/approve"),
+        &carol,
+        None,
+    )
+    .await;
+    assert_eq!(code(refused).await, (422, "insufficient_funds".into()));
+    let failed: Value = api
+        .get("/v1/admin/approvals?status=failed", &carol)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["items"][0]["id"], short_id.as_str());
+    assert_eq!(balance(&api, &bob, &account).await, 1_990);
+
+    // Nobody approves power for themselves, support cannot lock staff, and a restore is filed
+    // only for a target in the state it undoes.
+    let grant: Value = admin_post(
+        &api,
+        &format!("/v1/admin/users/{dave_id}/roles"),
+        &carol,
+        Some(json!({"role": "admin", "action": "grant"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let grant_id = grant["approval_id"].as_str().unwrap().to_owned();
+    grant_role(&server, "dave@example.com", "support");
+    let (dave_pwd, _) = api.login("dave@example.com").await;
+    let (dave_secret, _) = enrol_totp(&api, &dave_pwd).await;
+    let dave = step_up_at(&api, &dave_pwd, &dave_secret, now() + 30).await;
+    let staff_lock = admin_post(&api, &format!("/v1/admin/users/{bob_id}/lock"), &dave, None).await;
+    assert_eq!(staff_lock.status(), 204, "support locks a customer");
+    let alice_id = user_id(&api, &carol, "alice@example.com").await["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lock_admin = admin_post(
+        &api,
+        &format!("/v1/admin/users/{alice_id}/lock"),
+        &dave,
+        None,
+    )
+    .await;
+    assert_eq!(code(lock_admin).await, (403, "forbidden".into()));
+    grant_role(&server, "dave@example.com", "admin");
+    let own = admin_post(
+        &api,
+        &format!("/v1/admin/approvals/{grant_id}/approve"),
+        &dave,
+        None,
+    )
+    .await;
+    assert_eq!(code(own).await, (403, "same_approver".into()));
+    let active = admin_post(
+        &api,
+        &format!("/v1/admin/accounts/{account}/unfreeze"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(code(active).await, (422, "validation_failed".into()));
+    let unlocked_fay = user_id(&api, &alice, "fay@example.com").await["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let not_locked = admin_post(
+        &api,
+        &format!("/v1/admin/users/{unlocked_fay}/unlock"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(code(not_locked).await, (422, "validation_failed".into()));
+
     // The auditor reads the log (and that read is itself audited) but cannot act.
     let page = api.get("/v1/admin/audit?limit=200", &erin).await;
     assert_eq!(page.status(), 200);
@@ -420,7 +523,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
     );
     let act = admin_post(&api, &format!("/v1/admin/users/{bob_id}/lock"), &erin, None).await;
     assert_eq!(code(act).await, (403, "forbidden".into()));
-    let customer = api.get("/v1/admin/audit", &bob).await;
+    let customer = api.get("/v1/admin/audit", &fay).await;
     assert_eq!(code(customer).await, (403, "forbidden".into()));
     let next: Value = api
         .get("/v1/admin/audit?limit=200", &erin)

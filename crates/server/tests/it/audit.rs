@@ -456,3 +456,104 @@ async fn an_anchor_catches_a_rewritten_audit_record_transfer_row_or_entry() {
         .success()
     );
 }
+
+#[tokio::test]
+async fn on_postgresql_the_runtime_role_cannot_rewrite_history() {
+    use test_support::{Database, PgCluster, TestServer, init_dir};
+
+    let cluster = PgCluster::start();
+    cluster.create_database("bank");
+    let roles = cluster.psql(
+        "bank",
+        "CREATE ROLE bank_owner LOGIN; CREATE ROLE bank_app LOGIN; \
+         ALTER DATABASE bank OWNER TO bank_owner; ALTER SCHEMA public OWNER TO bank_owner;",
+    );
+    assert!(roles.status.success(), "{roles:?}");
+    let superuser = cluster.url("bank");
+    let owner_url = superuser.replacen("postgres@", "bank_owner@", 1);
+    let app_url = superuser.replacen("postgres@", "bank_app@", 1);
+    let dir = tempfile::Builder::new()
+        .prefix("strongroom-it-")
+        .tempdir()
+        .unwrap();
+    let ca_dir = init_dir(crate::binary(), dir.path());
+    let config = dir.path().join("strongroom.toml");
+    let env = [
+        ("STRONGROOM__DATABASE__URL", app_url.as_str()),
+        ("STRONGROOM__DATABASE__MIGRATE_URL", owner_url.as_str()),
+    ];
+    let cli = |args: &[&str]| {
+        std::process::Command::new(crate::binary())
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .envs(env)
+            .output()
+            .unwrap()
+    };
+    let migrated = cli(&["migrate"]);
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert!(
+        stdout(&migrated).contains("runtime role bank_app"),
+        "{migrated:?}"
+    );
+
+    let server = TestServer::serve_in_with_ca(
+        crate::binary(),
+        dir,
+        ca_dir,
+        Database::Postgres(app_url.clone()),
+        &[("STRONGROOM__DATABASE__MIGRATE_URL", owner_url.as_str())],
+    );
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("pia@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (pia, _) = api.login("pia@example.com").await;
+    let account = open_account(&api, &pia, "EUR").await;
+    assert_eq!(deposit(&server, &account, 700, "pg-1").await.status(), 201);
+
+    // The runtime role's own attempts to rewrite history fail.
+    let mut app = sqlx::PgConnection::connect(&app_url).await.unwrap();
+    for attack in [
+        "UPDATE entries SET amount = 1",
+        "DELETE FROM entries",
+        "UPDATE transfers SET memo = 'x'",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET outcome = 'failure'",
+        "DELETE FROM audit_checkpoints",
+        "TRUNCATE audit_log",
+        "ALTER TABLE entries DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_log_is_immutable ON audit_log",
+        "DROP TABLE audit_log",
+        "CREATE TABLE shadow (id INT)",
+        "DELETE FROM _sqlx_migrations",
+    ] {
+        let error = sqlx::query(attack).execute(&mut app).await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("permission denied") || text.contains("must be owner"),
+            "{attack}: {text}"
+        );
+    }
+    app.close().await.unwrap();
+    let stale = cli(&["ledger", "verify"]);
+    assert!(stale.status.success(), "{stale:?}");
+
+    // A superuser can rewrite anything; verification still notices.
+    let rewrite = cluster.psql(
+        "bank",
+        "ALTER TABLE transfers DISABLE TRIGGER ALL; UPDATE transfers SET memo = 'rewritten'; \
+         ALTER TABLE audit_log DISABLE TRIGGER ALL; \
+         UPDATE audit_log SET outcome = 'failure' WHERE seq = 1;",
+    );
+    assert!(rewrite.status.success(), "{rewrite:?}");
+    let caught = cli(&["ledger", "verify"]);
+    assert_eq!(caught.status.code(), Some(1), "{caught:?}");
+    assert!(stderr(&caught).contains("transfer row"), "{caught:?}");
+    let caught = cli(&["audit", "verify"]);
+    assert_eq!(caught.status.code(), Some(1), "{caught:?}");
+    assert!(stderr(&caught).contains("audit record seq 1"), "{caught:?}");
+    drop(server);
+}

@@ -1,7 +1,9 @@
 -- The audit log: one hash-chained record per security event, money movement, admin action,
 -- approval, key operation and state-changing CLI action, appended in the same transaction as
 -- the change; its head (one row) is locked by every append, always as the transaction's last
--- lock. Signed checkpoints pin both chain heads; approvals hold four-eyes requests. Records,
+-- lock. Signed checkpoints pin both chain heads; approvals hold four-eyes requests (a
+-- withdrawal passes through `approving` until the ledger writer has posted it, then becomes
+-- `approved`, or `failed` when the ledger refused it). Records,
 -- checkpoints and decided approvals can never be changed or deleted (triggers).
 
 CREATE TABLE audit_log (
@@ -56,7 +58,7 @@ CREATE TABLE approvals (
     requested_by TEXT NOT NULL,
     requested_at BIGINT NOT NULL,
     expires_at   BIGINT NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'approving', 'approved', 'failed', 'rejected', 'expired')),
     decided_by   TEXT,
     decided_at   BIGINT
 );
@@ -67,7 +69,7 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'approvals are kept';
     END IF;
-    IF OLD.status <> 'pending' THEN
+    IF OLD.status NOT IN ('pending', 'approving') THEN
         RAISE EXCEPTION 'a decided approval is final';
     END IF;
     RETURN NEW;

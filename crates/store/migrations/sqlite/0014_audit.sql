@@ -1,7 +1,9 @@
 -- The audit log: one hash-chained record per security event, money movement, admin action,
 -- approval, key operation and state-changing CLI action, appended in the same transaction as
 -- the change; its head (one row) is locked by every append, always as the transaction's last
--- lock. Signed checkpoints pin both chain heads; approvals hold four-eyes requests. Records,
+-- lock. Signed checkpoints pin both chain heads; approvals hold four-eyes requests (a
+-- withdrawal passes through `approving` until the ledger writer has posted it, then becomes
+-- `approved`, or `failed` when the ledger refused it). Records,
 -- checkpoints and decided approvals can never be changed or deleted (triggers).
 
 CREATE TABLE audit_log (
@@ -54,13 +56,13 @@ CREATE TABLE approvals (
     requested_by TEXT NOT NULL,
     requested_at INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'approving', 'approved', 'failed', 'rejected', 'expired')),
     decided_by   TEXT,
     decided_at   INTEGER
 ) STRICT;
 CREATE INDEX approvals_by_status ON approvals (status, requested_at);
 CREATE TRIGGER approvals_decided_are_final BEFORE UPDATE ON approvals
-WHEN OLD.status <> 'pending'
+WHEN OLD.status NOT IN ('pending', 'approving')
 BEGIN SELECT RAISE(ABORT, 'a decided approval is final'); END;
 CREATE TRIGGER approvals_are_kept BEFORE DELETE ON approvals
 BEGIN SELECT RAISE(ABORT, 'approvals are kept'); END;

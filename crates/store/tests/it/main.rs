@@ -10,6 +10,7 @@
     reason = "tests fail loudly"
 )]
 
+mod approvals;
 mod conformance;
 mod protection;
 mod schema;

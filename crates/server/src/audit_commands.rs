@@ -256,23 +256,28 @@ pub async fn verify_audit(config: &Config, anchor: Option<&Path>) -> anyhow::Res
             Some(path) => Some(read_anchor(path, config, &mut audit, &mut ledger)?),
             None => None,
         };
+        // The head first: records appended while this runs (a serving instance) lie beyond it
+        // and are left for the next run, instead of looking like a head that moved.
+        let (head_seq, head_hash) = store.audit_head().await?;
         let mut replay = AuditReplay::new(audit);
-        loop {
+        while replay.last_seq() < head_seq {
             let page = store
                 .audit_after(replay.last_seq(), store::AUDIT_PAGE_LEN_MAX)
                 .await?;
             if page.is_empty() {
                 break;
             }
-            for record in &page {
+            for record in page.iter().filter(|record| record.seq <= head_seq) {
                 replay.record(&StoredRecord {
                     facts: record.facts(),
                     prev_hash: &record.prev_hash,
                     hash: &record.hash,
                 })?;
             }
+            if page.iter().any(|record| record.seq > head_seq) {
+                break;
+            }
         }
-        let (head_seq, head_hash) = store.audit_head().await?;
         let records = replay.finish((head_seq, &head_hash))?;
         let entries = match &anchor {
             Some(_) => Some(replay_ledger(&store, ledger).await?.entries),

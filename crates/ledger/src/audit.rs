@@ -90,7 +90,7 @@ pub struct Expectations {
 
 impl Expectations {
     /// The record at `seq` must have `hash`; `source` names who said so.
-    pub fn expect(&mut self, seq: i64, hash: &[u8], source: String) -> Result<(), VerifyError> {
+    pub fn pin(&mut self, seq: i64, hash: &[u8], source: String) -> Result<(), VerifyError> {
         if seq == 0 {
             return if hash == GENESIS_HASH {
                 Ok(())

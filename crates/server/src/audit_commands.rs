@@ -89,8 +89,8 @@ fn vouch(
     if !crypto::verify_audit_signature(&key.1, &message, &record.signature) {
         anyhow::bail!("{name}: the signature does not verify (forged or altered)");
     }
-    audit.expect(record.audit_seq, &record.audit_hash, name.to_owned())?;
-    ledger.expect(record.ledger_seq, &record.ledger_hash, name.to_owned())?;
+    audit.pin(record.audit_seq, &record.audit_hash, name.to_owned())?;
+    ledger.pin(record.ledger_seq, &record.ledger_hash, name.to_owned())?;
     Ok(())
 }
 

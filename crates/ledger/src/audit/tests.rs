@@ -104,7 +104,7 @@ fn an_altered_or_recomputed_record_is_named() {
     let (_, _, anchored) = &records[1];
     let mut expectations = Expectations::default();
     expectations
-        .expect(2, anchored, "the anchor".to_owned())
+        .pin(2, anchored, "the anchor".to_owned())
         .unwrap();
     let mut replay = AuditReplay::new(expectations);
     let mut failure = None;

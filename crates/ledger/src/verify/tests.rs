@@ -189,7 +189,7 @@ fn a_checkpoint_catches_a_recomputed_chain_and_a_truncated_one() {
     let h1 = hash_of(&genesis, &first);
     let mut expectations = Expectations::default();
     expectations
-        .expect(1, &[7; 32], "checkpoint 1".to_owned())
+        .pin(1, &[7; 32], "checkpoint 1".to_owned())
         .unwrap();
     let mut replay = Replay::new(1, expectations);
     let error = replay
@@ -201,9 +201,7 @@ fn a_checkpoint_catches_a_recomputed_chain_and_a_truncated_one() {
     assert!(error.0.contains("checkpoint 1"), "{error}");
 
     let mut expectations = Expectations::default();
-    expectations
-        .expect(3, &h1, "the anchor".to_owned())
-        .unwrap();
+    expectations.pin(3, &h1, "the anchor".to_owned()).unwrap();
     let mut replay = Replay::new(1, expectations);
     replay
         .entry(&JournalEntry {

@@ -65,6 +65,29 @@ async fn user_id(api: &Api, admin: &str, email: &str) -> Value {
     found.json().await.unwrap()
 }
 
+/// The `approval_id` of a 202 answer.
+async fn approval_id(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["approval_id"].as_str().unwrap().to_owned()
+}
+
+/// The approval `id` as `GET /v1/admin/approvals?status=` lists it.
+async fn listed_approval(api: &Api, admin: &str, status: &str, id: &str) -> Value {
+    let listed: Value = api
+        .get(&format!("/v1/admin/approvals?status={status}"), admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|approval| approval["id"] == id)
+        .unwrap()
+        .clone()
+}
+
 async fn withdraw(server: &TestServer, account: &str, amount: i64, key: &str) -> reqwest::Response {
     server
         .service_client("payments")
@@ -162,19 +185,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
     let pending: Value = pending.json().await.unwrap();
     assert_eq!(pending["status"], "pending");
     let unlock_id = pending["approval_id"].as_str().unwrap().to_owned();
-    let listed: Value = api
-        .get("/v1/admin/approvals?status=pending", &carol)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let item = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == unlock_id.as_str())
-        .unwrap()
-        .clone();
+    let item = listed_approval(&api, &carol, "pending", &unlock_id).await;
     assert_eq!(item["action"], "unlock");
     assert_eq!(item["target"], format!("user:{bob_id}"));
     let same = admin_post(
@@ -226,10 +237,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
     )
     .await;
     assert_eq!(grant.status(), 202);
-    let grant_id = grant.json::<Value>().await.unwrap()["approval_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let grant_id = approval_id(grant).await;
     assert_eq!(
         user_id(&api, &alice, "dave@example.com").await["roles"],
         json!(["customer"])
@@ -257,10 +265,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
         Some(json!({"role": "support", "action": "grant"})),
     )
     .await;
-    let grant_id = grant.json::<Value>().await.unwrap()["approval_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let grant_id = approval_id(grant).await;
     let approved = admin_post(
         &api,
         &format!("/v1/admin/approvals/{grant_id}/approve"),
@@ -332,10 +337,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
         None,
     )
     .await;
-    let unfreeze_id = unfreeze.json::<Value>().await.unwrap()["approval_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let unfreeze_id = approval_id(unfreeze).await;
     assert_eq!(
         admin_post(
             &api,
@@ -397,19 +399,7 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
         .await
         .unwrap();
     let short_id = short["approval_id"].as_str().unwrap().to_owned();
-    let listed: Value = api
-        .get("/v1/admin/approvals", &carol)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let item = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == short_id.as_str())
-        .unwrap()
-        .clone();
+    let item = listed_approval(&api, &carol, "pending", &short_id).await;
     assert_eq!(
         item["params"],
         json!({"account_id": account, "amount": 5_000, "currency": "EUR"})

@@ -140,7 +140,7 @@ impl ApiError {
                     "The service is temporarily unavailable",
                 ),
                 Error::Internal => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
-                Error::WeakPassword => (
+                Error::WeakPassword { .. } => (
                     S::UNPROCESSABLE_ENTITY,
                     "weak_password",
                     "The password is too short, too long, or too easy to guess",
@@ -263,6 +263,31 @@ impl ApiError {
                     "approval_closed",
                     "The approval is no longer pending",
                 ),
+                Error::InvalidResetToken => (
+                    S::BAD_REQUEST,
+                    "invalid_reset_token",
+                    "The password-reset link is unknown, already used or expired",
+                ),
+                Error::InvalidVerificationToken => (
+                    S::BAD_REQUEST,
+                    "invalid_verification_token",
+                    "The verification link is unknown, already used or expired",
+                ),
+                Error::EmailUnverified => (
+                    S::FORBIDDEN,
+                    "email_unverified",
+                    "Verify your email address before money can leave your account",
+                ),
+                Error::MfaEnrollmentRequired => (
+                    S::FORBIDDEN,
+                    "mfa_enrollment_required",
+                    "This action needs a second factor: add an authenticator app or a passkey first",
+                ),
+                Error::BalanceNotZero => (
+                    S::CONFLICT,
+                    "balance_not_zero",
+                    "An account still holds money: move it out before closing",
+                ),
             },
         }
     }
@@ -299,6 +324,13 @@ impl ApiError {
                 }],
             ),
             ApiError::App(Error::Validation { errors }) => (None, errors.clone()),
+            ApiError::App(Error::WeakPassword { field, rule }) => (
+                None,
+                vec![FieldError {
+                    field: (*field).to_owned(),
+                    code: rule,
+                }],
+            ),
             _ => (None, Vec::new()),
         };
         Problem {

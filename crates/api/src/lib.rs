@@ -32,8 +32,8 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    admin, auth as auth_routes, factors, health, internal, ledger, me, mfa, openapi, outbox,
-    profile, webauthn,
+    admin, auth as auth_routes, factors, health, internal, ledger, lifecycle, me, mfa, openapi,
+    outbox, profile, webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -56,6 +56,7 @@ fn admin_routes() -> Router<AppState> {
             post(admin::lift_quarantine),
         )
         .route("/v1/admin/users/{id}/roles", post(admin::roles))
+        .route("/v1/admin/users/{id}/reset-mfa", post(admin::reset_mfa))
         .route("/v1/admin/accounts/{id}/freeze", post(admin::freeze))
         .route("/v1/admin/accounts/{id}/unfreeze", post(admin::unfreeze))
         .route("/v1/admin/approvals", get(admin::approvals))
@@ -113,7 +114,18 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/v1/accounts/{id}/entries", get(ledger::account_entries))
         .route("/v1/transfers", post(ledger::create_transfer))
         .route("/v1/transfers/{id}", get(ledger::get_transfer))
-        .route("/v1/me", get(me::get_me).patch(me::patch_me))
+        .route(
+            "/v1/me",
+            get(me::get_me)
+                .patch(me::patch_me)
+                .delete(lifecycle::close_account),
+        )
+        .route("/v1/me/export", get(lifecycle::export))
+        .route("/v1/me/password", post(lifecycle::change_password))
+        .route("/v1/me/email", post(lifecycle::change_email))
+        .route("/v1/auth/password/forgot", post(lifecycle::forgot_password))
+        .route("/v1/auth/password/reset", post(lifecycle::reset_password))
+        .route("/v1/auth/email/verify", post(lifecycle::verify_email))
         .merge(admin_routes())
         .route("/v1/me/security-events", get(me::security_events))
         .route("/v1/me/factors", get(factors::list_factors))

@@ -42,7 +42,7 @@ pub enum BearerProblems {
     Unauthorized(Problem),
     #[response(
         status = 403,
-        description = "account_quarantined: account protection put the account on hold; only the step-up endpoints and GET /v1/me answer until a second factor is completed",
+        description = "account_quarantined: account protection put the account on hold; only the step-up endpoints and GET /v1/me answer until a second factor is completed; mfa_enrollment_required where a step-up is needed and the user has no second factor to step up with; email_unverified where money would leave the account of an unverified email (auth.require_verified_email)",
         content_type = "application/problem+json"
     )]
     Quarantined(Problem),

@@ -26,8 +26,13 @@ pub enum Error {
     Unavailable { retry_after_secs: u32 },
     #[error("internal error")]
     Internal,
-    #[error("the password is too weak")]
-    WeakPassword,
+    /// `rule`: `too_short`, `too_long` or `too_common` (common, breached-like or built from
+    /// the user's own details).
+    #[error("the password is too weak ({rule})")]
+    WeakPassword {
+        field: &'static str,
+        rule: &'static str,
+    },
     #[error("wrong email or password")]
     InvalidCredentials,
     #[error("wrong, expired or used code")]
@@ -76,6 +81,16 @@ pub enum Error {
     SameApprover,
     #[error("the approval is no longer pending")]
     ApprovalClosed,
+    #[error("the password-reset token is unknown, used or expired")]
+    InvalidResetToken,
+    #[error("the verification token is unknown, used or expired")]
+    InvalidVerificationToken,
+    #[error("the email address is not verified")]
+    EmailUnverified,
+    #[error("a step-up is required but the user has no second factor")]
+    MfaEnrollmentRequired,
+    #[error("an account still holds money")]
+    BalanceNotZero,
 }
 
 impl Error {

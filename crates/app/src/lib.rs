@@ -34,6 +34,8 @@ pub struct AuthSettings {
     pub access_token_ttl_secs: u64,
     pub refresh_family_ttl_secs: u64,
     pub step_up_max_age_secs: u64,
+    /// Money leaves an account only after its owner verified their email.
+    pub require_verified_email: bool,
 }
 
 /// `[ledger]` settings.

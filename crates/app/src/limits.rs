@@ -118,3 +118,9 @@ pub const ACCOUNT_OWNERS_CACHED_MAX: usize = 100_000;
 pub const APPROVAL_TTL_MS: i64 = 24 * 60 * 60 * 1_000;
 /// Audit records or approvals per admin page.
 pub const ADMIN_PAGE_LEN_MAX: i64 = 200;
+
+/// Items of each list (sessions, security events, entries of one account) in a data export;
+/// a longer history is cut there and the export says `truncated: true`.
+pub const EXPORT_ITEMS_MAX: usize = 100_000;
+/// Accounts of one user in a data export (one per currency, so far below this).
+pub const EXPORT_ACCOUNTS_MAX: usize = 1_000;

@@ -189,6 +189,7 @@ fn auth_settings(config: &Config) -> app::AuthSettings {
         access_token_ttl_secs: config.auth.access_token_ttl_secs,
         refresh_family_ttl_secs: config.auth.refresh_family_ttl_secs,
         step_up_max_age_secs: config.auth.step_up_max_age_secs,
+        require_verified_email: config.auth.require_verified_email,
     }
 }
 

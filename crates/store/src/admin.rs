@@ -46,6 +46,15 @@ macro_rules! approval_columns {
         "id, action, target, params, requested_by, requested_at, expires_at, status, decided_by, decided_at"
     };
 }
+/// What an approved MFA reset removes: every factor, pending enrolment and sign-in ticket,
+/// and the remembered browsers (the next second factor completed is remembered again).
+const RESET_MFA: &[&str] = &[
+    "DELETE FROM totp_credentials WHERE user_id = $1",
+    "DELETE FROM recovery_codes WHERE user_id = $1",
+    "DELETE FROM webauthn_credentials WHERE user_id = $1",
+    "DELETE FROM mfa_tickets WHERE user_id = $1",
+    "DELETE FROM known_devices WHERE user_id = $1",
+];
 const REVOKE_ALL_SESSIONS: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, \
     grace_blob = NULL WHERE user_id = $3 AND revoked_at IS NULL RETURNING id";
 
@@ -64,7 +73,7 @@ pub fn with_role(roles: &str, role: &str, grant: bool) -> String {
 /// Executes an approved action inside the approval's transaction `$tx`: whether it applied
 /// (its target still allowed it) and the sessions it revoked.
 macro_rules! apply_approved {
-    ($tx:expr, $action:expr, $target_id:expr, $role:expr, $now:expr) => {{
+    ($tx:expr, $action:expr, $target_id:expr, $role:expr, $now:expr, $outbox_lock:expr) => {{
         let (tx, target_id, role, now) = (&mut $tx, $target_id, $role, $now);
         let mut revoked: Vec<String> = Vec::new();
         let applied = match $action {
@@ -137,6 +146,43 @@ macro_rules! apply_approved {
                 .await?
                 .rows_affected()
                     == 1
+            }
+            "reset_mfa" => {
+                let open = sqlx::query(
+                    "UPDATE users SET status_changed_at = $2 WHERE id = $1 AND status <> 'closed'",
+                )
+                .bind(target_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if open {
+                    for statement in RESET_MFA {
+                        sqlx::query(*statement)
+                            .bind(target_id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    revoked = sqlx::query_scalar(REVOKE_ALL_SESSIONS)
+                        .bind(now)
+                        .bind("mfa_reset")
+                        .bind(target_id)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    // The owner hears of it, in the transaction that did it.
+                    if let Some(lock) = $outbox_lock {
+                        sqlx::query(lock).execute(&mut **tx).await?;
+                    }
+                    sqlx::query(crate::protection::INSERT_NOTIFICATION)
+                        .bind(target_id)
+                        .bind("mfa_changed")
+                        .bind(now)
+                        .bind(serde_json::json!({ "change": "mfa_reset" }).to_string())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                open
             }
             "withdrawal" => true,
             _ => false,
@@ -338,7 +384,7 @@ impl Store {
     }
 
     /// Approves a pending approval filed by someone else and executes its action in the same
-    /// transaction (`unlock`, `lift_quarantine`, `grant_role`, `unfreeze`); `audit` holds the
+    /// transaction (`unlock`, `lift_quarantine`, `grant_role`, `unfreeze`, `reset_mfa`); `audit` holds the
     /// approval's and the action's records. A withdrawal is marked approved here and posted by
     /// the ledger writer under the approval's idempotency key.
     pub async fn approve(
@@ -377,6 +423,7 @@ impl Store {
                     .map(str::to_owned)
             })
             .unwrap_or_default();
+        let outbox_lock = self.outbox_lock();
         let decided = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(decide).bind(id).bind(approver).bind(now)
@@ -389,7 +436,7 @@ impl Store {
                 // Before any account or user row: the order every ledger writer locks in.
                 sqlx::query(BUMP_LEDGER_GENERATION).execute(&mut *tx).await?;
             }
-            let (applied, revoked_sessions) = apply_approved!(tx, approval.action.as_str(), &target_id, &role, now);
+            let (applied, revoked_sessions) = apply_approved!(tx, approval.action.as_str(), &target_id, &role, now, outbox_lock);
             if !applied {
                 // The target no longer allows the action: the request is closed, never left
                 // pending to undo a later containment.

@@ -15,6 +15,8 @@ pub struct UserRecord {
     pub roles: String,
     pub status: String,
     pub created_at: i64,
+    /// When the user proved they receive mail at `email`; `None` until then.
+    pub email_verified_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -123,7 +125,7 @@ pub(crate) use bind_event;
 
 macro_rules! user_columns {
     () => {
-        "id, email, display_name, password_hash, roles, status, created_at"
+        "id, email, display_name, password_hash, roles, status, created_at, email_verified_at"
     };
 }
 macro_rules! session_columns {

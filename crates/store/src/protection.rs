@@ -55,7 +55,7 @@ pub struct Quarantine<'a> {
 }
 
 const FORGET_DEVICES: &str = "DELETE FROM known_devices WHERE user_id = $1";
-const INSERT_NOTIFICATION: &str =
+pub(crate) const INSERT_NOTIFICATION: &str =
     "INSERT INTO notifications (user_id, kind, created_at, data) VALUES ($1, $2, $3, $4)";
 /// Bumping the ledger generation makes every ledger writer re-read account owners, so a
 /// quarantined customer's accounts stop sending at the writer too.
@@ -65,7 +65,7 @@ const BUMP_LEDGER_GENERATION: &str =
 impl Store {
     /// On PostgreSQL, notification writers take turns (the outbox is drained by id, so ids
     /// must become visible in order); SQLite has one writer anyway.
-    fn outbox_lock(&self) -> Option<&'static str> {
+    pub(crate) fn outbox_lock(&self) -> Option<&'static str> {
         (self.backend() == Backend::Postgres)
             .then_some("LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE")
     }

@@ -132,6 +132,7 @@ async fn the_passkey_cap_holds_under_concurrent_registrations() {
         roles: "customer".into(),
         status: "active".into(),
         created_at: 1,
+        email_verified_at: None,
     };
     assert!(store.create_user(&user).await.unwrap());
     let attempts = (0..40).map(|i| {
@@ -186,6 +187,7 @@ async fn concurrent_factor_removals_cannot_remove_the_last_required_factor() {
         roles: "admin".into(),
         status: "active".into(),
         created_at: 1,
+        email_verified_at: None,
     };
     assert!(store.create_user(&user).await.unwrap());
     for id in ["key-a", "key-b"] {

@@ -546,6 +546,10 @@ fn cache_accounts(cache: &mut HashMap<String, AccountState>, rows: Vec<AccountRo
         let Some(kind) = AccountKind::parse(&kind) else {
             continue;
         };
+        // A closed account (its owner closed their account) takes part in no posting.
+        if status == "closed" {
+            continue;
+        }
         cache.insert(
             id,
             AccountState {

@@ -212,6 +212,20 @@ impl PgCluster {
         .unwrap()
     }
 
+    /// A plain-SQL `pg_dump` of `database` (data and schema), as the superuser.
+    pub fn dump(&self, database: &str) -> String {
+        let port = self.port.to_string();
+        let output = self
+            .command(
+                "pg_dump",
+                &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", database],
+            )
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }

@@ -254,6 +254,8 @@ pub struct Me {
     pub roles: Vec<String>,
     pub mfa: MfaStatus,
     pub status: String,
+    /// True once the user used a verification token sent to `email`.
+    pub email_verified: bool,
 }
 
 impl From<app::identity::account::Me> for Me {
@@ -266,6 +268,7 @@ impl From<app::identity::account::Me> for Me {
                 .filter(|role| !role.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            email_verified: user.email_verified_at.is_some(),
             user_id: user.id,
             email: user.email,
             display_name: user.display_name,

@@ -5,6 +5,7 @@
 mod admin;
 mod identity;
 mod ledger;
+mod lifecycle;
 mod outbox;
 mod passkeys;
 mod profile;
@@ -12,6 +13,7 @@ mod profile;
 pub use admin::*;
 pub use identity::*;
 pub use ledger::*;
+pub use lifecycle::*;
 pub use outbox::*;
 pub use passkeys::*;
 pub use profile::*;

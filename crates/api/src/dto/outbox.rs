@@ -26,7 +26,9 @@ pub struct NotificationView {
     /// `account_quarantined`, `new_device`, …
     pub kind: String,
     pub created_at: String,
-    /// Ids and labels (`reason`, `location`, `device`), never personal data.
+    /// Ids and labels (`reason`, `location`, `device`); for mails the account lifecycle
+    /// sends (`verify_email`, `password_reset`, `email_changed`, `email_change_requested`),
+    /// also the address to write to (`to`) and, for the first two, the single-use `token`.
     pub data: serde_json::Value,
 }
 

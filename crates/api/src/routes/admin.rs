@@ -115,6 +115,25 @@ pub async fn lift_quarantine(
     ))
 }
 
+/// Reset a user's second factors (admin): waits for a second admin's approval; then every
+/// factor is removed, every session revoked and the user notified (`mfa_changed`).
+#[utoipa::path(post, path = "/v1/admin/users/{id}/reset-mfa", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 202, description = "Pending approval", body = PendingApproval),
+        (status = 422, description = "validation_failed: mfa not_enrolled (nothing to reset)", content_type = "application/problem+json", body = Problem),
+        AdminProblems, NotFoundProblem,
+    ))]
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    UserCtx(ctx): UserCtx,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(outcome(
+        state.app.admin_restore_user(&ctx, &id, "reset_mfa").await?,
+    ))
+}
+
 /// Grant (after approval) or revoke (at once) a role (admin).
 #[utoipa::path(post, path = "/v1/admin/users/{id}/roles", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")), request_body = RoleChange,

@@ -7,6 +7,7 @@ pub mod factors;
 pub mod health;
 pub mod internal;
 pub mod ledger;
+pub mod lifecycle;
 pub mod me;
 pub mod mfa;
 pub mod openapi;

@@ -14,16 +14,18 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use crate::dto::{
     AccountList, AccountView, Address, AdminMfa, AdminUser, ApprovalList, ApprovalView,
     AssertionCredentialDoc, AssertionExtensionsDoc, AssertionRequest, AssertionResponseDoc,
-    AttestationResponseDoc, AuditActor, AuditList, AuditRecordView, CodeRequest, CredPropsDoc,
-    EnrolRequest, EntryList, EntryView, FactorList, Health, LoginAnswer, LoginOptionsRequest,
-    LoginRequest, Me, MfaChallenge, MfaStatus, NewAccount, NewTransfer, PasskeyRegistered,
-    PasskeyView, PendingApproval, ProfileInput, ProfileView, RecoveryCodes, RegisterPasskeyRequest,
-    RegisterRequest, RegisterResponse, RegistrationCredentialDoc, RegistrationExtensionsDoc,
-    RoleChange, RoleChangeAction, SecurityEvent, SecurityEventList, SessionList, SessionView,
-    TicketCodeRequest, TicketRecoveryRequest, TokenResponse, TotpEnrolment, TransferView, UpdateMe,
+    AttestationResponseDoc, AuditActor, AuditList, AuditRecordView, ChangeEmailRequest,
+    ChangePasswordRequest, CodeRequest, CredPropsDoc, DataExport, EnrolRequest, EntryList,
+    EntryView, ExportAccount, FactorList, ForgotPasswordRequest, Health, LoginAnswer,
+    LoginOptionsRequest, LoginRequest, Me, MfaChallenge, MfaStatus, NewAccount, NewTransfer,
+    PasskeyRegistered, PasskeyView, PendingApproval, ProfileInput, ProfileView, RecoveryCodes,
+    RegisterPasskeyRequest, RegisterRequest, RegisterResponse, RegistrationCredentialDoc,
+    RegistrationExtensionsDoc, ResetPasswordRequest, RoleChange, RoleChangeAction, SecurityEvent,
+    SecurityEventList, SessionList, SessionView, TicketCodeRequest, TicketRecoveryRequest,
+    TokenResponse, TotpEnrolment, TransferView, UpdateMe, VerifyEmailRequest,
 };
 use crate::error::{FieldErrorDoc, Problem};
-use crate::routes::{admin, auth, factors, health, ledger, me, mfa, profile, webauthn};
+use crate::routes::{admin, auth, factors, health, ledger, lifecycle, me, mfa, profile, webauthn};
 use crate::state::AppState;
 
 /// Declares the bearer (JWT access token) security scheme.
@@ -60,8 +62,10 @@ impl utoipa::Modify for BearerScheme {
         ledger::account_entries, ledger::create_transfer, ledger::get_transfer,
         factors::list_factors, factors::delete_totp, factors::delete_passkey,
         factors::regenerate_recovery_codes, admin::find_user, admin::lock, admin::unlock,
-        admin::lift_quarantine, admin::roles, admin::freeze, admin::unfreeze, admin::approvals,
-        admin::approve, admin::reject, admin::audit,
+        admin::lift_quarantine, admin::reset_mfa, admin::roles, admin::freeze, admin::unfreeze, admin::approvals,
+        admin::approve, admin::reject, admin::audit, lifecycle::forgot_password,
+        lifecycle::reset_password, lifecycle::verify_email, lifecycle::change_password,
+        lifecycle::change_email, lifecycle::close_account, lifecycle::export,
     ),
     components(schemas(
         Health, Problem, FieldErrorDoc, RegisterRequest, RegisterResponse, LoginRequest,
@@ -74,7 +78,8 @@ impl utoipa::Modify for BearerScheme {
         AttestationResponseDoc, RegistrationExtensionsDoc, CredPropsDoc, AssertionCredentialDoc,
         AssertionResponseDoc, AssertionExtensionsDoc, AdminUser, AdminMfa, RoleChange,
         RoleChangeAction, PendingApproval, ApprovalView, ApprovalList, AuditActor,
-        AuditRecordView, AuditList,
+        AuditRecordView, AuditList, ForgotPasswordRequest, ResetPasswordRequest,
+        ChangePasswordRequest, VerifyEmailRequest, ChangeEmailRequest, ExportAccount, DataExport,
     )),
     modifiers(&BearerScheme)
 )]

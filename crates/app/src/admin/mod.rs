@@ -227,7 +227,7 @@ impl App {
         }
     }
 
-    /// `unlock`, `lift_quarantine` (admin): filed for a second admin's approval.
+    /// `unlock`, `lift_quarantine`, `reset_mfa` (admin): filed for a second admin's approval.
     pub async fn admin_restore_user(
         &self,
         ctx: &RequestContext,
@@ -240,12 +240,25 @@ impl App {
         let id = bounded_id(user_id)?;
         let user = self.store.find_user(id).await?.ok_or(Error::NotFound)?;
         // Only a user in the state the action undoes: no request filed ahead of a containment.
-        let (needed, code) = match action {
-            "unlock" => ("locked", "not_locked"),
-            _ => (crate::protection::STATUS_QUARANTINED, "not_quarantined"),
-        };
-        if user.status != needed {
-            return Err(Error::field("status", code));
+        match action {
+            // Any account that is not closed, with at least one factor to remove.
+            "reset_mfa" => {
+                if user.status == crate::identity::STATUS_CLOSED {
+                    return Err(Error::NotFound);
+                }
+                if !self.has_any_factor(id).await? {
+                    return Err(Error::field("mfa", "not_enrolled"));
+                }
+            }
+            _ => {
+                let (needed, code) = match action {
+                    "unlock" => ("locked", "not_locked"),
+                    _ => (crate::protection::STATUS_QUARANTINED, "not_quarantined"),
+                };
+                if user.status != needed {
+                    return Err(Error::field("status", code));
+                }
+            }
         }
         self.request_approval(ctx, &admin, action, &format!("user:{id}"), json!({}))
             .await

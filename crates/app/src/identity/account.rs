@@ -39,17 +39,12 @@ impl App {
         let admission = identity.hashing.admit().await?;
         let email = Email::parse(&input.email).map_err(|_| Error::field("email", "invalid"))?;
         let display_name = validate_display_name(&input.display_name)?;
-        let local_part = email
-            .as_str()
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        identity::password::check_policy(
+        super::check_password_policy(
+            "password",
             input.password.expose_secret(),
-            &[&local_part, &display_name],
-        )
-        .map_err(|_: PasswordError| Error::WeakPassword)?;
+            email.as_str(),
+            &display_name,
+        )?;
         let password_hash = identity.hashing.hash(admission, input.password).await?;
         let user = UserRecord {
             id: new_id(),
@@ -59,11 +54,14 @@ impl App {
             roles: DEFAULT_ROLE.to_owned(),
             status: STATUS_ACTIVE.to_owned(),
             created_at: self.clock.now_ms(),
+            email_verified_at: None,
         };
-        // Both branches make one insert attempt; the event is written off the response path
-        // so a new and an existing email take the same time.
+        // Both branches make one insert attempt; the event and the verification token are
+        // written off the response path so a new and an existing email take the same time.
+        let (token, token_hash) = super::recovery::new_user_token()?;
         if self.store.create_user(&user).await? {
             self.record_event_detached(ctx, &user.id, "registered");
+            self.send_verification_detached(ctx, &user, token, token_hash);
         }
         Ok(user.id)
     }

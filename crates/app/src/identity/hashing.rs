@@ -182,7 +182,14 @@ impl HashingPool {
             .await?
             .map_err(|error| match error {
                 PasswordError::Hashing => Error::Internal,
-                _ => Error::WeakPassword,
+                PasswordError::TooLong => Error::WeakPassword {
+                    field: "password",
+                    rule: "too_long",
+                },
+                _ => Error::WeakPassword {
+                    field: "password",
+                    rule: "too_short",
+                },
             })
     }
 

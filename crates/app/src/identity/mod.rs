@@ -5,15 +5,18 @@
 //! in-memory session table (`sessions`), throttles (`throttle`) and security events (`events`).
 
 pub mod account;
+pub mod closing;
 pub mod events;
 pub mod factors;
 pub mod hashing;
 pub mod mfa;
 pub mod passkeys;
+pub mod recovery;
 pub mod session;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod verification;
 
 use identity::{AccessClaims, Acr, SigningKeys};
 
@@ -28,6 +31,8 @@ use crate::{Error, Result};
 pub const TOKEN_AUDIENCE: &str = "strongroom";
 const DEFAULT_ROLE: &str = "customer";
 const STATUS_ACTIVE: &str = "active";
+/// A closed account: its personal data is gone and nobody signs in to it again.
+pub const STATUS_CLOSED: &str = "closed";
 
 /// Active and quarantined accounts may sign in (a quarantined one's tokens are held until a
 /// second factor is completed).
@@ -92,6 +97,26 @@ impl crate::App {
         caller.require_mfa(self.clock.now_secs(), self.auth.step_up_max_age_secs)?;
         Ok(caller)
     }
+}
+
+/// The password policy (`identity::password::check_policy`) against the user's own details
+/// (the email's local part, the display name); a refusal names the field and the rule.
+pub(crate) fn check_password_policy(
+    field: &'static str,
+    password: &str,
+    email: &str,
+    display_name: &str,
+) -> Result<()> {
+    use identity::password::PasswordError;
+    let local_part = email.split('@').next().unwrap_or_default();
+    identity::password::check_policy(password, &[local_part, display_name]).map_err(|error| {
+        let rule = match error {
+            PasswordError::TooShort => "too_short",
+            PasswordError::TooLong => "too_long",
+            PasswordError::Weak | PasswordError::Hashing => "too_common",
+        };
+        Error::WeakPassword { field, rule }
+    })
 }
 
 /// User-Agent text as kept with sessions and events: no control characters, bounded.

@@ -69,6 +69,14 @@ pub const REFRESH_IP_PERIOD: Duration = Duration::from_millis(500);
 pub const DEVICE_LOOKUP_IP_BURST: u32 = 20;
 pub const DEVICE_LOOKUP_IP_PERIOD: Duration = Duration::from_secs(3);
 
+/// Password-reset and verification mails per address (whether or not it has an account):
+/// a burst, then one every `MAIL_ADDRESS_PERIOD`.
+pub const MAIL_ADDRESS_BURST: u32 = 3;
+pub const MAIL_ADDRESS_PERIOD: Duration = Duration::from_secs(300);
+/// Such requests per client network, across addresses.
+pub const MAIL_IP_BURST: u32 = 10;
+pub const MAIL_IP_PERIOD: Duration = Duration::from_secs(60);
+
 const _: () = assert!(LOGIN_ACCOUNT_BURST > LOGIN_ACCOUNT_IP_BURST * 4);
 const _: () = assert!(OTP_USER_BURST > OTP_USER_CLIENT_BURST);
 
@@ -87,6 +95,8 @@ pub struct Throttles {
     register_ip: Keyed<IpAddr>,
     refresh_ip: Keyed<IpAddr>,
     device_lookup_ip: Keyed<IpAddr>,
+    mail_address: Keyed<String>,
+    mail_ip: Keyed<IpAddr>,
     otp_user_client: Keyed<(String, IpAddr)>,
     otp_user: Keyed<String>,
     /// Client networks that completed a second factor, per user.
@@ -103,6 +113,8 @@ impl Default for Throttles {
             register_ip: keyed(REGISTER_IP_BURST, REGISTER_IP_PERIOD),
             refresh_ip: keyed(REFRESH_IP_BURST, REFRESH_IP_PERIOD),
             device_lookup_ip: keyed(DEVICE_LOOKUP_IP_BURST, DEVICE_LOOKUP_IP_PERIOD),
+            mail_address: keyed(MAIL_ADDRESS_BURST, MAIL_ADDRESS_PERIOD),
+            mail_ip: keyed(MAIL_IP_BURST, MAIL_IP_PERIOD),
             otp_user_client: keyed(OTP_USER_CLIENT_BURST, OTP_USER_CLIENT_PERIOD),
             otp_user: keyed(OTP_USER_BURST, OTP_USER_PERIOD),
             known_networks: std::sync::Mutex::default(),
@@ -167,6 +179,13 @@ impl Throttles {
 
     pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
         self.check(&self.register_ip, &client_network(ip), REGISTER_IP_BURST)
+    }
+
+    /// Admits a request that mails a token (password reset, email verification): the client
+    /// network's allowance first, so a flood from one network never spends an address's.
+    pub fn mail(&self, address: &str, ip: IpAddr) -> Result<(), Error> {
+        self.check(&self.mail_ip, &client_network(ip), MAIL_IP_BURST)?;
+        self.check(&self.mail_address, &address.to_owned(), MAIL_ADDRESS_BURST)
     }
 
     pub fn refresh(&self, ip: IpAddr) -> Result<(), Error> {
@@ -263,6 +282,8 @@ impl Throttles {
         self.register_ip.retain_recent();
         self.refresh_ip.retain_recent();
         self.device_lookup_ip.retain_recent();
+        self.mail_address.retain_recent();
+        self.mail_ip.retain_recent();
         self.otp_user_client.retain_recent();
         self.otp_user.retain_recent();
     }

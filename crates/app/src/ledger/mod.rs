@@ -264,8 +264,9 @@ impl App {
             return Err(Error::NotFound);
         }
         if amount.minor_units() > self.ledger.step_up_amount {
-            self.require_step_up(ctx)?;
+            self.require_step_up_or_enrolment(ctx).await?;
         }
+        self.require_verified_email(caller.user_id.as_str()).await?;
         // A source that is not the caller's never takes a place in the writer's queue. The
         // writer checks ownership, existence, kinds and currencies again, against the same
         // account states it posts on.
@@ -341,6 +342,13 @@ impl App {
         }
         let settlement = format!("settlement-{}", currency.as_str());
         let hash = request_hash(operation, &request)?;
+        if movement == Movement::Withdrawal && self.auth.require_verified_email {
+            // An unknown account is the writer's to refuse (404), as without the rule.
+            let owner = self.store.find_account(&request.account_id).await?;
+            if let Some(owner) = owner.and_then(|account| account.user_id) {
+                self.require_verified_email(&owner).await?;
+            }
+        }
         if movement == Movement::Withdrawal && amount.minor_units() > self.ledger.four_eyes_amount {
             let scope = format!("service:{}", service.name);
             return self

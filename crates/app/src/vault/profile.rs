@@ -272,7 +272,7 @@ impl App {
             (None, None) => return Err(Error::field("national_id", "required")),
             (None, Some(national_id)) => Zeroizing::new(national_id),
             (Some(_), Some(national_id)) => {
-                self.require_step_up(ctx)?;
+                self.require_step_up_or_enrolment(ctx).await?;
                 Zeroizing::new(national_id)
             }
             (Some(record), None) => self.open_profile(&record).await?.2,
@@ -389,7 +389,7 @@ impl App {
 
     /// Crypto-shreds the caller's profile (step-up): its data key is destroyed.
     pub async fn delete_profile(&self, ctx: &RequestContext) -> Result<()> {
-        let caller = self.require_step_up(ctx)?;
+        let caller = self.require_step_up_or_enrolment(ctx).await?;
         if !self.store.delete_profile(caller.user_id.as_str()).await? {
             return Err(Error::NotFound);
         }

@@ -164,6 +164,7 @@ pub struct AuthConfig {
     pub access_token_ttl_secs: u64,
     pub refresh_family_ttl_secs: u64,
     pub step_up_max_age_secs: u64,
+    pub require_verified_email: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +410,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
         access_token_ttl_secs: raw.auth.access_token_ttl_secs,
         refresh_family_ttl_secs: raw.auth.refresh_family_ttl_secs,
         step_up_max_age_secs: raw.auth.step_up_max_age_secs,
+        require_verified_email: raw.auth.require_verified_email,
     };
     let audit = cluster::audit(&raw.audit, &resolve)?;
     Ok(Config {

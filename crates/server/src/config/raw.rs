@@ -153,6 +153,7 @@ pub(super) struct RawAuth {
     pub(super) access_token_ttl_secs: u64,
     pub(super) refresh_family_ttl_secs: u64,
     pub(super) step_up_max_age_secs: u64,
+    pub(super) require_verified_email: bool,
 }
 
 impl Default for RawAuth {
@@ -161,6 +162,7 @@ impl Default for RawAuth {
             access_token_ttl_secs: 900,
             refresh_family_ttl_secs: 604_800,
             step_up_max_age_secs: 300,
+            require_verified_email: false,
         }
     }
 }

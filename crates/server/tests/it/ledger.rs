@@ -401,6 +401,11 @@ async fn large_transfers_need_step_up_and_tampering_is_detected() {
         201
     );
     let large = json!({"from_account_id": omar_eur, "to_account_id": pia_eur, "amount": 501, "currency": "EUR"});
+    // Without a second factor there is nothing to step up with: enrol one first.
+    let refused = transfer(&api, &omar, Some("large"), large.clone()).await;
+    assert_eq!(code(refused).await, (403, "mfa_enrollment_required".into()));
+    // With one, a password-level session must step up (RFC 9470).
+    crate::mfa::enrol_totp(&api, &omar).await;
     let refused = transfer(&api, &omar, Some("large"), large).await;
     assert_eq!(
         refused.headers()["www-authenticate"],

@@ -17,6 +17,7 @@ mod hardening;
 mod identity;
 mod kms;
 mod ledger;
+mod lifecycle;
 mod mfa;
 mod mtls;
 mod passkeys;

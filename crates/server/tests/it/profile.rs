@@ -268,10 +268,11 @@ async fn shredding_rotation_duplicates_and_validation() {
             .bearer_auth(token)
             .send()
     };
-    // Shredding is irreversible: a password-level token cannot do it.
+    // Shredding is irreversible: a password-level token cannot do it (and a user without a
+    // second factor is told to enrol one, not sent to a step-up they cannot pass).
     assert_eq!(
         code(delete(owner.clone()).await.unwrap()).await,
-        (401, "step_up_required".into())
+        (403, "mfa_enrollment_required".into())
     );
     let (secret, _) = crate::mfa::enrol_totp(&api, &owner).await;
     let owner = crate::mfa::step_up_at(&api, &owner, &secret, crate::mfa::now() + 30).await;

@@ -15,6 +15,7 @@ pub(crate) fn user(id: &str, email: &str) -> UserRecord {
         roles: "customer".into(),
         status: "active".into(),
         created_at: 1,
+        email_verified_at: None,
     }
 }
 

@@ -40,6 +40,7 @@ async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply
         roles: "customer".into(),
         status: "active".into(),
         created_at: 1,
+        email_verified_at: None,
     };
     store.create_user(&user).await.unwrap();
     let session = store::SessionRecord {

@@ -21,17 +21,19 @@ const NEW_PASSWORD: &str = "a rather longer passphrase, 2026";
 /// A server whose `payments` service may also read the outbox (as the mailer), and which
 /// believes forwarding headers from loopback (so tests act from several client addresses).
 fn lifecycle_server(database: Database) -> TestServer {
-    TestServer::start(
-        binary(),
-        database,
-        &[
-            ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
-            (
-                "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
-                "[\"ledger:deposit\",\"ledger:withdraw\",\"ledger:read\",\"notifications:read\"]",
-            ),
-        ],
-    )
+    lifecycle_server_with(database, &[])
+}
+
+fn lifecycle_server_with(database: Database, extra: &[(&str, &str)]) -> TestServer {
+    let mut env = vec![
+        ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+        (
+            "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+            "[\"ledger:deposit\",\"ledger:withdraw\",\"ledger:read\",\"notifications:read\"]",
+        ),
+    ];
+    env.extend_from_slice(extra);
+    TestServer::start(binary(), database, &env)
 }
 
 /// Every unacknowledged outbox item, oldest first.
@@ -696,4 +698,59 @@ async fn an_mfa_reset_needs_two_admins_and_removes_every_factor() {
     );
     let audit = cli(&server, &["audit", "verify"]);
     assert!(audit.status.success(), "{audit:?}");
+}
+
+#[tokio::test]
+async fn with_verified_email_required_money_leaves_only_verified_accounts() {
+    let server = lifecycle_server_with(
+        Database::Sqlite,
+        &[("STRONGROOM__AUTH__REQUIRE_VERIFIED_EMAIL", "true")],
+    );
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("una@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(
+        api.register("vic@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (una, _) = api.login("una@example.com").await;
+    let (vic, _) = api.login("vic@example.com").await;
+    let account = open_account(&api, &una, "EUR").await;
+    let vics = open_account(&api, &vic, "EUR").await;
+    // Money comes in; it does not go out until Una proves her address.
+    assert_eq!(deposit(&server, &account, 900, "una-1").await.status(), 201);
+    let body = json!({"from_account_id": account, "to_account_id": vics, "amount": 100, "currency": "EUR"});
+    let refused = transfer(&api, &una, Some("una-t1"), body.clone()).await;
+    assert_eq!(code(refused).await, (403, "email_unverified".into()));
+    let withdrawal = server
+        .service_client("payments")
+        .post(format!("{}/internal/v1/withdrawals", server.internal_url))
+        .header("idempotency-key", "una-w1")
+        .json(&json!({"account_id": account, "amount": 100, "currency": "EUR", "external_ref": "bank-una-w1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(withdrawal).await, (403, "email_unverified".into()));
+    // A lost mail: she asks for another with her own address (no step-up needed).
+    let again = post(
+        &api,
+        "/v1/me/email",
+        Some(&una),
+        json!({"new_email": "una@example.com"}),
+    )
+    .await;
+    assert_eq!(again.status(), 202);
+    let verify = token(&server, "verify_email", "una@example.com", 2).await;
+    let verified = post(
+        &api,
+        "/v1/auth/email/verify",
+        None,
+        json!({"token": verify}),
+    )
+    .await;
+    assert_eq!(verified.status(), 204);
+    let sent = transfer(&api, &una, Some("una-t1"), body).await;
+    assert_eq!(sent.status(), 201);
 }

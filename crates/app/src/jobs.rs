@@ -1,6 +1,7 @@
 //! Background jobs, off the request path: forgetting idle throttle keys, purging expired
 //! identity records (MFA tickets, WebAuthn ceremonies, sessions past their end), old security
-//! events and expired idempotency keys, re-reading a replaced GeoIP database, signing audit checkpoints, and checkpointing the SQLite WAL beside the ledger
+//! events and expired idempotency keys, re-reading a replaced GeoIP database or signing-key
+//! file, signing audit checkpoints, and checkpointing the SQLite WAL beside the ledger
 //! writer. Each runs forever on its own interval; a failure is logged and retried next time.
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 pub const PURGE_CHUNK: i64 = 5_000;
 /// How often the GeoIP database file is checked for a replacement.
 pub const GEOIP_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the token-signing key file is checked for a rotation or a retirement.
+pub const SIGNING_KEYS_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the SQLite WAL is checkpointed beside the ledger writer.
 pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -64,6 +67,20 @@ impl App {
             loop {
                 interval.tick().await;
                 app.checkpoint_round().await;
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(SIGNING_KEYS_RELOAD_INTERVAL);
+            loop {
+                interval.tick().await;
+                let app = app.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if app.identity.keys.reload_if_changed() == Some(true) {
+                        app.identity.verified.clear();
+                    }
+                })
+                .await;
             }
         });
         let app = self.clone();

@@ -132,6 +132,11 @@ impl SigningKeys {
         &self.audience
     }
 
+    /// Every key id, oldest first (the last one signs).
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.iter().map(|key| key.kid.as_str()).collect()
+    }
+
     /// Key id of the key that signs new tokens.
     pub fn active_kid(&self) -> Option<&str> {
         self.keys.last().map(|key| key.kid.as_str())

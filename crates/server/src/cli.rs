@@ -152,10 +152,24 @@ pub enum KeysCommand {
         #[arg(long)]
         version: u32,
     },
-    /// Add a new token-signing key; tokens signed by older keys verify until they expire.
+    /// Add a new token-signing key; running servers sign with it within 10 seconds, and
+    /// tokens signed by older keys verify until they expire.
     RotateSigning {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Remove an old token-signing key once no unexpired token can carry it (exit 1 saying
+    /// how long to wait); running servers refuse its tokens within 10 seconds.
+    RetireSigning {
+        #[arg(long)]
+        config: PathBuf,
+        /// The key id (`kid` in the JWKS and in token headers).
+        #[arg(long)]
+        kid: String,
+        /// Retire it now even though tokens it signed may be unexpired (a compromised key):
+        /// those access tokens are refused, and clients refresh them.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -16,6 +16,7 @@ mod listener;
 mod pki;
 mod pki_commands;
 mod serve;
+mod signing_keys;
 mod telemetry;
 mod tls;
 
@@ -25,7 +26,6 @@ use clap::Parser;
 
 use crate::cli::{AuditCommand, Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand};
 use crate::config::{Config, ConfigError};
-use crate::limits::SIGNING_KEYS_KEPT_MAX;
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -115,8 +115,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             command: KeysCommand::RotateSigning { config },
         } => {
             let config = Config::load(&config)?;
-            let result = rotate_signing(&config);
+            let result = signing_keys::rotate(&config);
             audit_commands::audited(&config, "cli.keys_rotate_signing", "signing_key", result).await
+        }
+        Command::Keys {
+            command: KeysCommand::RetireSigning { config, kid, force },
+        } => {
+            let config = Config::load(&config)?;
+            let result = signing_keys::retire(&config, &kid, force);
+            audit_commands::audited(&config, "cli.keys_retire_signing", "signing_key", result).await
         }
         Command::Pki {
             command:
@@ -368,32 +375,5 @@ async fn retire_kek(config: &Config, version: u32) -> anyhow::Result<()> {
         );
     }
     println!("KEK {kek_id} version {version} retired; version {current} is current");
-    Ok(())
-}
-
-fn rotate_signing(config: &Config) -> anyhow::Result<()> {
-    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-    let path = &config.keys.signing_key_file;
-    let existing = std::fs::read_to_string(path)?;
-    let mut blocks: Vec<String> = existing
-        .split_inclusive("-----END PRIVATE KEY-----")
-        .filter_map(|block| block.find(BEGIN).and_then(|start| block.get(start..)))
-        .map(|block| format!("{}\n", block.trim_end()))
-        .collect();
-    blocks.push(pki::generate_signing_key()?);
-    while blocks.len() > SIGNING_KEYS_KEPT_MAX {
-        blocks.remove(0);
-    }
-    let bundle = blocks.concat();
-    // Refuse to write a bundle the server could not load.
-    let keys = identity::SigningKeys::from_pem_bundle(bundle.as_bytes(), "check", "check")?;
-    let staging = path.with_extension("new");
-    init::write_file(&staging, bundle.as_bytes(), 0o600)?;
-    std::fs::rename(&staging, path)?;
-    println!(
-        "signing keys: {} (new active kid {}); restart the server to use it",
-        blocks.len(),
-        keys.active_kid().unwrap_or_default()
-    );
     Ok(())
 }

@@ -201,10 +201,9 @@ fn ledger_settings(config: &Config) -> app::LedgerSettings {
     }
 }
 
-/// The application: store, ledger writer, clock, identity services and vault, with
-/// second-factor secrets sealed the old way moved under the KEK provider first.
-async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::App> {
-    let clock = app::Clock::System;
+/// The token-signing keys from `keys.signing_key_file` (re-read while serving), and the key id
+/// that signs.
+fn signing_keys(config: &Config) -> anyhow::Result<(app::identity::keyring::KeyRing, String)> {
     let pem = std::fs::read(&config.keys.signing_key_file).map_err(|_| ConfigError {
         key: "keys.signing_key_file".into(),
         reason: "cannot be read".into(),
@@ -214,12 +213,24 @@ async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::
             key: "keys.signing_key_file".into(),
             reason: error.to_string(),
         })?;
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    tracing::info!(
-        kid = keys.active_kid().unwrap_or_default(),
-        argon2_slots = cores,
-        "identity ready"
+    let kid = keys.active_kid().unwrap_or_default().to_owned();
+    let ring = app::identity::keyring::KeyRing::watched(
+        keys,
+        &pem,
+        config.keys.signing_key_file.clone(),
+        &config.server.public_origin,
+        TOKEN_AUDIENCE,
     );
+    Ok((ring, kid))
+}
+
+/// The application: store, ledger writer, clock, identity services and vault, with
+/// second-factor secrets sealed the old way moved under the KEK provider first.
+async fn build_app(config: &Config, store: store::Store) -> anyhow::Result<app::App> {
+    let clock = app::Clock::System;
+    let (keys, kid) = signing_keys(config)?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tracing::info!(kid, argon2_slots = cores, "identity ready");
     let identity = app::identity::Identity {
         verified: Default::default(),
         keys,

@@ -154,5 +154,5 @@ pub async fn delete_session(
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
     responses((status = 200, description = "JWKS", content_type = "application/json", body = Object), crate::problems::EdgeProblems))]
 pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.app.identity.keys.jwks())
+    Json(state.app.identity.keys.current().jwks())
 }

@@ -9,6 +9,7 @@ pub mod closing;
 pub mod events;
 pub mod factors;
 pub mod hashing;
+pub mod keyring;
 pub mod mfa;
 pub mod passkeys;
 pub mod recovery;
@@ -18,7 +19,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod verification;
 
-use identity::{AccessClaims, Acr, SigningKeys};
+use identity::{AccessClaims, Acr};
 
 pub use hashing::HashingPool;
 pub use sessions::SessionTable;
@@ -42,7 +43,8 @@ fn may_sign_in(status: &str) -> bool {
 
 /// The identity services the use cases share.
 pub struct Identity {
-    pub keys: SigningKeys,
+    /// The token-signing keys, re-read when their file changes.
+    pub keys: keyring::KeyRing,
     pub hashing: HashingPool,
     pub sessions: SessionTable,
     /// Access tokens already verified (a cache in front of `keys.verify`).

@@ -38,6 +38,14 @@ impl VerifiedTokens {
             .cloned()
     }
 
+    /// Forgets every token (the signing keys changed: a retired key's tokens must fail their
+    /// next verification).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     pub fn insert(&self, token: &str, claims: &AccessClaims, now: u64) {
         let (Some(digest), Ok(mut entries)) = (Self::digest(token), self.entries.lock()) else {
             return;
@@ -81,6 +89,7 @@ impl App {
             None => {
                 let claims = identity
                     .keys
+                    .current()
                     .verify(token, now)
                     .map_err(|_| Error::InvalidToken)?;
                 identity.verified.insert(token, &claims, now);
@@ -109,7 +118,7 @@ impl App {
         if let Some(claims) = identity.verified.get(token, now) {
             return Some((claims.sub, claims.sid));
         }
-        let claims = identity.keys.verify(token, now).ok()?;
+        let claims = identity.keys.current().verify(token, now).ok()?;
         identity.verified.insert(token, &claims, now);
         Some((claims.sub, claims.sid))
     }
@@ -138,7 +147,7 @@ impl App {
                 .collect()
         };
         let claims = AccessClaims {
-            iss: self.identity.keys.issuer().to_owned(),
+            iss: self.identity.keys.current().issuer().to_owned(),
             aud: TOKEN_AUDIENCE.to_owned(),
             sub: session.user_id.clone(),
             sid: session.id.clone(),
@@ -157,6 +166,7 @@ impl App {
         let token = self
             .identity
             .keys
+            .current()
             .sign(&claims)
             .map_err(|error| crate::error::internal("cannot sign an access token", error))?;
         Ok((token, exp))

@@ -15,6 +15,7 @@ mod edge;
 mod factor_keys;
 mod hardening;
 mod identity;
+mod keys;
 mod kms;
 mod ledger;
 mod lifecycle;

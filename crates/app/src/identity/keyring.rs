@@ -1,0 +1,95 @@
+//! The token-signing keys in service, re-read from their file while the server runs: after
+//! `strongroom keys rotate-signing` every instance signs with the new key (and publishes both
+//! in the JWKS) within `SIGNING_KEYS_RELOAD_INTERVAL`; after `keys retire-signing` a retired
+//! key's tokens are refused from that moment (the verified-token cache is emptied with it).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use identity::SigningKeys;
+
+/// The keys in service and the file they come from.
+pub struct KeyRing {
+    current: RwLock<Arc<SigningKeys>>,
+    source: Option<KeySource>,
+}
+
+struct KeySource {
+    path: PathBuf,
+    issuer: String,
+    audience: String,
+    /// SHA-256 of the file contents last loaded.
+    digest: Mutex<Vec<u8>>,
+}
+
+impl KeyRing {
+    /// Keys loaded from `pem` (the contents of `path`), re-read when the file changes.
+    pub fn watched(
+        keys: SigningKeys,
+        pem: &[u8],
+        path: PathBuf,
+        issuer: &str,
+        audience: &str,
+    ) -> KeyRing {
+        KeyRing {
+            current: RwLock::new(Arc::new(keys)),
+            source: Some(KeySource {
+                path,
+                issuer: issuer.to_owned(),
+                audience: audience.to_owned(),
+                digest: Mutex::new(digest(pem)),
+            }),
+        }
+    }
+
+    /// The keys in service now.
+    pub fn current(&self) -> Arc<SigningKeys> {
+        match self.current.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the file when its contents changed. `Some(true)` when a new key set is in
+    /// service, `Some(false)` when nothing changed, `None` when the file cannot be read or
+    /// holds no usable key (the keys in service stay).
+    pub fn reload_if_changed(&self) -> Option<bool> {
+        let source = self.source.as_ref()?;
+        let pem = match std::fs::read(&source.path) {
+            Ok(pem) => pem,
+            Err(error) => {
+                tracing::error!(%error, path = %source.path.display(), "signing keys cannot be read; keeping the keys in service");
+                return None;
+            }
+        };
+        let new_digest = digest(&pem);
+        let mut last = source.digest.lock().ok()?;
+        if *last == new_digest {
+            return Some(false);
+        }
+        match SigningKeys::from_pem_bundle(&pem, &source.issuer, &source.audience) {
+            Ok(keys) => {
+                tracing::info!(
+                    kids = ?keys.kids(),
+                    active = keys.active_kid().unwrap_or_default(),
+                    "signing keys reloaded"
+                );
+                if let Ok(mut slot) = self.current.write() {
+                    *slot = Arc::new(keys);
+                }
+                *last = new_digest;
+                Some(true)
+            }
+            Err(error) => {
+                tracing::error!(%error, path = %source.path.display(), "signing keys file holds no usable key; keeping the keys in service");
+                None
+            }
+        }
+    }
+}
+
+fn digest(bytes: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}

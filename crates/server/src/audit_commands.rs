@@ -231,27 +231,41 @@ async fn replay_ledger(
 /// checkpoint's ledger head; exit 1 naming the first problem.
 pub async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
     let store = crate::serve::open_store(config).await?;
-    let result = async {
-        let (_, expectations, checkpoints) = stored_checkpoints(&store, config).await?;
-        let summary = replay_ledger(&store, expectations).await?;
-        anyhow::Ok((summary, checkpoints))
-    }
-    .await;
+    let result = check_ledger(&store, config).await;
     store.close().await;
-    let (summary, checkpoints) = result?;
-    println!(
+    println!("{}", result?);
+    Ok(())
+}
+
+/// `ledger verify` on `store` (the checkpoints checked with `config`'s audit key): what it
+/// found, as one line.
+pub async fn check_ledger(store: &Store, config: &Config) -> anyhow::Result<String> {
+    let (_, expectations, checkpoints) = stored_checkpoints(store, config).await?;
+    let summary = replay_ledger(store, expectations).await?;
+    Ok(format!(
         "ledger verified: {} entries, {} accounts, every currency nets to zero, {checkpoints} signed checkpoint(s) agree",
         summary.entries, summary.accounts
-    );
-    Ok(())
+    ))
 }
 
 /// `audit verify [--anchor FILE]`: the audit chain and every signed checkpoint; with an anchor,
 /// also that neither the audit log nor the journal was rewritten up to it.
 pub async fn verify_audit(config: &Config, anchor: Option<&Path>) -> anyhow::Result<()> {
     let store = crate::serve::open_store(config).await?;
+    let result = check_audit(&store, config, anchor).await;
+    store.close().await;
+    println!("{}", result?);
+    Ok(())
+}
+
+/// `audit verify [--anchor]` on `store`: what it found.
+pub async fn check_audit(
+    store: &Store,
+    config: &Config,
+    anchor: Option<&Path>,
+) -> anyhow::Result<String> {
     let result = async {
-        let (mut audit, mut ledger, checkpoints) = stored_checkpoints(&store, config).await?;
+        let (mut audit, mut ledger, checkpoints) = stored_checkpoints(store, config).await?;
         let anchor = match anchor {
             Some(path) => Some(read_anchor(path, config, &mut audit, &mut ledger)?),
             None => None,
@@ -280,24 +294,24 @@ pub async fn verify_audit(config: &Config, anchor: Option<&Path>) -> anyhow::Res
         }
         let records = replay.finish((head_seq, &head_hash))?;
         let entries = match &anchor {
-            Some(_) => Some(replay_ledger(&store, ledger).await?.entries),
+            Some(_) => Some(replay_ledger(store, ledger).await?.entries),
             None => None,
         };
         anyhow::Ok((records, checkpoints, anchor, entries))
     }
     .await;
-    store.close().await;
     let (records, checkpoints, anchor, entries) = result?;
-    println!("audit log verified: {records} records, {checkpoints} signed checkpoint(s) agree");
+    let mut report =
+        format!("audit log verified: {records} records, {checkpoints} signed checkpoint(s) agree");
     if let (Some(anchor), Some(entries)) = (anchor, entries) {
-        println!(
-            "anchor of {} holds: audit seq {} and ledger seq {} unchanged ({entries} entries replayed)",
+        report.push_str(&format!(
+            "\nanchor of {} holds: audit seq {} and ledger seq {} unchanged ({entries} entries replayed)",
             app::rfc3339(anchor.at_ms),
             anchor.audit_seq,
             anchor.ledger_seq
-        );
+        ));
     }
-    Ok(())
+    Ok(report)
 }
 
 /// `audit checkpoint --out FILE`: signs the current heads now and writes the checkpoint to

@@ -64,6 +64,42 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write an encrypted, verifiable backup of the store to PATH (a new file) while the
+    /// server serves; `backup verify` checks one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore a backup: checks it completely first, then replaces the store atomically (on
+    /// SQLite; on PostgreSQL it loads into an empty database). Refused (exit 2) while a
+    /// server listens on server.public_addr, and over an existing store without --force.
+    Restore {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace the existing store (the server must be stopped).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Decrypt a backup into a temporary directory and run `ledger verify` and `audit verify`
+    /// on it; the live store is not touched. Exit 1 naming the problem (truncated, altered,
+    /// reordered, or encrypted under a KEK the configuration cannot use).
+    Verify {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod audit_commands;
+mod backup;
 mod cli;
 mod config;
 mod crl;
@@ -24,7 +25,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand};
+use crate::cli::{
+    AuditCommand, BackupCommand, Cli, Command, KeysCommand, LedgerCommand, PkiCommand, UserCommand,
+};
 use crate::config::{Config, ConfigError};
 
 const EXIT_FAILED: u8 = 1;
@@ -43,7 +46,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let usage = error.downcast_ref::<ConfigError>().is_some()
-                || error.downcast_ref::<init::WouldOverwrite>().is_some();
+                || error.downcast_ref::<init::WouldOverwrite>().is_some()
+                || error.downcast_ref::<backup::Refused>().is_some();
             if usage {
                 eprintln!("strongroom: configuration error: {error}");
                 ExitCode::from(EXIT_USAGE)
@@ -117,6 +121,37 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             let result = signing_keys::rotate(&config);
             audit_commands::audited(&config, "cli.keys_rotate_signing", "signing_key", result).await
+        }
+        Command::Backup {
+            command: Some(BackupCommand::Verify { config, from }),
+            ..
+        } => {
+            let config = Config::load(&config)?;
+            backup::verify(&config, &from).await
+        }
+        Command::Backup {
+            command: None,
+            config,
+            out,
+        } => {
+            let (Some(config), Some(out)) = (config, out) else {
+                return Err(ConfigError {
+                    key: "--config, --out".into(),
+                    reason: "`backup` needs both".into(),
+                }
+                .into());
+            };
+            let config = Config::load(&config)?;
+            let result = backup::backup(&config, &out).await;
+            audit_commands::audited(&config, "cli.backup", "store", result).await
+        }
+        Command::Restore {
+            config,
+            from,
+            force,
+        } => {
+            let config = Config::load(&config)?;
+            backup::restore(&config, &from, force).await
         }
         Command::Keys {
             command: KeysCommand::RetireSigning { config, kid, force },

@@ -279,6 +279,40 @@ impl Store {
     }
 
     /// Waits for in-flight queries and closes every connection (graceful shutdown).
+    /// SQLite: writes a transactionally consistent copy of the whole database to `path`
+    /// (which must not exist) while the server reads and writes (`VACUUM INTO`, SQLite's
+    /// online copy: one read transaction, never a copy of live files). PostgreSQL: an error.
+    pub async fn snapshot_into(&self, path: &str) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Pool::Postgres(_) => Err(StoreError::Invariant(
+                "snapshots of PostgreSQL are taken with pg_dump",
+            )),
+        }
+    }
+
+    /// How many tables the database has in its default schema (0: an empty database).
+    pub async fn table_count(&self) -> Result<i64, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            )
+            .fetch_one(pool)
+            .await?),
+            Pool::Postgres(pool) => Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .fetch_one(pool)
+            .await?),
+        }
+    }
+
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(pool) => pool.close().await,

@@ -10,6 +10,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod cli;
 mod edge;
 mod factor_keys;

@@ -163,24 +163,28 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
         wrapped_key: format::hex(&wrapped.bytes),
     };
     let partial = work.path().join("backup");
-    {
-        let mut output = BufWriter::new(private_file(&partial)?);
-        let bar = progress(size, "encrypting");
-        format::write(
-            &mut output,
-            &header,
-            &dek,
-            &mut BufReader::new(File::open(&plain)?),
-            |n| bar.inc(n),
-        )?;
-        bar.finish_and_clear();
-        let file = output.into_inner().map_err(|error| error.into_error())?;
-        file.sync_all()?;
-    }
+    encrypt(&plain, &partial, &header, &dek)?;
     // Never a half-written backup under the chosen name.
     std::fs::hard_link(&partial, out)
         .with_context(|| format!("cannot create {}", out.display()))?;
     print_manifest("backed up", &header.manifest);
+    Ok(())
+}
+
+/// Writes the backup of `plain` to the new file `to` and syncs it.
+fn encrypt(plain: &Path, to: &Path, header: &Header, dek: &crypto::Dek) -> anyhow::Result<()> {
+    let mut output = BufWriter::new(private_file(to)?);
+    let bar = progress(header.manifest.size, "encrypting");
+    format::write(
+        &mut output,
+        header,
+        dek,
+        &mut BufReader::new(File::open(plain)?),
+        |n| bar.inc(n),
+    )?;
+    bar.finish_and_clear();
+    let file = output.into_inner().map_err(|error| error.into_error())?;
+    file.sync_all()?;
     Ok(())
 }
 

@@ -186,11 +186,14 @@ async fn replay_ledger(
     expectations: Expectations,
 ) -> anyhow::Result<ledger::verify::Summary> {
     let mut replay = ledger::verify::Replay::new(store.transfer_hashed_from().await?, expectations);
+    let (total, _) = store.ledger_head().await?;
+    let bar = crate::progress::items(u64::try_from(total).unwrap_or(0), "ledger entries");
     loop {
         let page = store.journal_after(replay.last_seq()).await?;
         if page.is_empty() {
             break;
         }
+        bar.inc(page.len() as u64);
         for record in &page {
             let entry = &record.entry;
             replay.entry(&ledger::verify::JournalEntry {
@@ -209,6 +212,7 @@ async fn replay_ledger(
             })?;
         }
     }
+    bar.finish_and_clear();
     let (head_seq, head_hash) = store.ledger_head().await?;
     let accounts = store.all_accounts().await?;
     let transfers = u64::try_from(store.transfer_count().await?).unwrap_or(0);
@@ -274,6 +278,7 @@ pub async fn check_audit(
         // and are left for the next run, instead of looking like a head that moved.
         let (head_seq, head_hash) = store.audit_head().await?;
         let mut replay = AuditReplay::new(audit);
+        let bar = crate::progress::items(u64::try_from(head_seq).unwrap_or(0), "audit records");
         while replay.last_seq() < head_seq {
             let page = store
                 .audit_after(replay.last_seq(), store::AUDIT_PAGE_LEN_MAX)
@@ -281,6 +286,7 @@ pub async fn check_audit(
             if page.is_empty() {
                 break;
             }
+            bar.inc(page.len() as u64);
             for record in page.iter().filter(|record| record.seq <= head_seq) {
                 replay.record(&StoredRecord {
                     facts: record.facts(),
@@ -292,6 +298,7 @@ pub async fn check_audit(
                 break;
             }
         }
+        bar.finish_and_clear();
         let records = replay.finish((head_seq, &head_hash))?;
         let entries = match &anchor {
             Some(_) => Some(replay_ledger(store, ledger).await?.entries),

@@ -16,6 +16,7 @@ mod limits;
 mod listener;
 mod pki;
 mod pki_commands;
+mod progress;
 mod serve;
 mod signing_keys;
 mod telemetry;
@@ -269,6 +270,14 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let (mut rewrapped, mut failed) = (0_u64, Vec::new());
+    let total: i64 = store
+        .wrapped_key_versions()
+        .await?
+        .iter()
+        .filter(|(id, used, _)| !(*id == kek_id && *used == i64::from(version)))
+        .map(|(_, _, count)| *count)
+        .sum();
+    let bar = crate::progress::items(u64::try_from(total).unwrap_or(0), "data keys");
     loop {
         let batch = store
             .wrapped_keys_not_at(&kek_id, i64::from(version))
@@ -311,6 +320,7 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
                 .await?
             {
                 rewrapped = rewrapped.saturating_add(1);
+                bar.inc(1);
             }
             progressed = true;
         }
@@ -318,6 +328,7 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
             break;
         }
     }
+    bar.finish_and_clear();
     store.close().await;
     println!("KEK version {version} is current; rewrapped {rewrapped} data keys");
     if failed.is_empty() {

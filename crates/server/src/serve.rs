@@ -113,6 +113,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     crl_watch.abort();
     // The last checkpoint pins everything this instance wrote (a failure is logged).
     app.checkpoint_round().await;
+    // SQLite: everything in the database file, the log emptied.
+    match store.truncate_log().await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("the SQLite log was still in use at shutdown"),
+        Err(error) => tracing::warn!(%error, "cannot checkpoint the SQLite log at shutdown"),
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -28,26 +28,10 @@ const WRAP_CONTEXT: &str = "backup";
 #[error("{0}")]
 pub struct Refused(pub String);
 
-/// A progress bar on a terminal (done / total bytes, rate, time left); drawn nowhere when
-/// stderr is not a terminal.
-pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_owned());
-    bar
-}
-
 fn sha256_file(path: &Path) -> anyhow::Result<(u64, String)> {
     let mut file = BufReader::new(File::open(path)?);
     let total = std::fs::metadata(path)?.len();
-    let bar = progress(total, "hashing");
+    let bar = crate::progress::bytes(total, "hashing");
     let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut buf = vec![0_u8; format::CHUNK_BYTES];
     let mut size = 0_u64;
@@ -174,7 +158,7 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
 /// Writes the backup of `plain` to the new file `to` and syncs it.
 fn encrypt(plain: &Path, to: &Path, header: &Header, dek: &crypto::Dek) -> anyhow::Result<()> {
     let mut output = BufWriter::new(private_file(to)?);
-    let bar = progress(header.manifest.size, "encrypting");
+    let bar = crate::progress::bytes(header.manifest.size, "encrypting");
     format::write(
         &mut output,
         header,
@@ -229,7 +213,7 @@ async fn decrypt_to(config: &Config, from: &Path, plain: &Path) -> anyhow::Resul
         )
     })?;
     let mut output = BufWriter::new(private_file(plain)?);
-    let bar = progress(manifest.size, "decrypting");
+    let bar = crate::progress::bytes(manifest.size, "decrypting");
     format::decrypt(&mut input, &header, &raw, &dek, &mut output, |n| {
         bar.inc(n);
     })?;

@@ -336,3 +336,84 @@ async fn postgres_backups_go_through_pg_dump_and_restore_into_an_empty_database(
         3_500
     );
 }
+
+#[tokio::test]
+async fn sigterm_under_load_keeps_every_acknowledged_transfer_and_signs_a_last_checkpoint() {
+    // A long checkpoint interval: only the one signed at shutdown can cover the last postings.
+    let server = crate::sqlite_server(&[("STRONGROOM__AUDIT__CHECKPOINT_SECS", "3600")]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("dee@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (dee, _) = api.login("dee@example.com").await;
+    let account = open_account(&api, &dee, "EUR").await;
+    let (url, client) = (
+        server.internal_url.clone(),
+        server.service_client("payments"),
+    );
+    let workers: Vec<_> = (0..4)
+        .map(|worker| {
+            let (url, client, account) = (url.clone(), client.clone(), account.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = 0_i64;
+                for n in 0.. {
+                    let sent = client
+                        .post(format!("{url}/internal/v1/deposits"))
+                        .header("idempotency-key", format!("term-{worker}-{n}"))
+                        .json(&json!({"account_id": account, "amount": 100, "currency": "EUR", "external_ref": format!("term-{worker}-{n}")}))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(response) if response.status() == 201 => acknowledged += 1,
+                        // Refused while stopping (503) or the connection closed: stop here.
+                        _ => return acknowledged,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // SIGTERM, from a blocking thread so this runtime keeps serving the clients' connections.
+    let dir = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("\"stopped\""), "not a graceful stop: {log}");
+    let mut acknowledged = 0;
+    for worker in workers {
+        acknowledged += worker.await.unwrap();
+    }
+    assert!(acknowledged > 0);
+    assert!(
+        !dir.path().join("data/strongroom.db-wal").exists()
+            || std::fs::metadata(dir.path().join("data/strongroom.db-wal"))
+                .unwrap()
+                .len()
+                == 0,
+        "the log was checkpointed at shutdown"
+    );
+    let db = dir.path().join("data/strongroom.db");
+    let query = |sql: &str| {
+        let out = Command::new("sqlite3").arg(&db).arg(sql).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        query("SELECT MAX(ledger_seq) FROM audit_checkpoints"),
+        query("SELECT seq FROM ledger_head"),
+        "the last signed checkpoint covers every posting"
+    );
+    let server = TestServer::serve_in(crate::binary(), dir, Database::Sqlite, &[]);
+    let api = Api::new(&server);
+    let (dee, _) = api.login("dee@example.com").await;
+    let balance = crate::ledger::balance(&api, &dee, &account).await;
+    assert!(
+        balance >= 100 * acknowledged,
+        "{balance} < {}",
+        100 * acknowledged
+    );
+    let verified = cli(&server.config_path(), &["audit", "verify"], &[]);
+    assert!(verified.status.success(), "{}", text(&verified));
+}

@@ -30,8 +30,9 @@ export default defineConfig({
       use: { viewport: { width: 1280, height: 860 } },
     },
     {
+      // The phone-width pass, and the account-lifecycle journeys again at that width.
       name: 'phone',
-      testMatch: /phone\.spec\.ts/,
+      testMatch: /(phone|lifecycle)\.spec\.ts/,
       use: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
     },
   ],

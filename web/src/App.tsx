@@ -6,16 +6,19 @@ import { Busy, ErrorAlert, Page } from './components/ui';
 import { Link, match, navigate, usePath, useVisit } from './router';
 import { AccountPage } from './pages/Account';
 import { AccountsPage } from './pages/Accounts';
+import { ForgotPasswordPage } from './pages/ForgotPassword';
 import { NotFoundPage } from './pages/NotFound';
 import { ProfilePage } from './pages/Profile';
 import { QuarantinePage } from './pages/Quarantine';
+import { ResetPasswordPage } from './pages/ResetPassword';
 import { SecurityPage } from './pages/Security';
 import { SignInPage } from './pages/SignIn';
 import { SignUpPage } from './pages/SignUp';
 import { TransferPage } from './pages/Transfer';
+import { VerifyEmailPage } from './pages/VerifyEmail';
 import { useSession } from './session';
 
-const PUBLIC_PATHS = ['/signin', '/signup'];
+const PUBLIC_PATHS = ['/signin', '/signup', '/forgot-password'];
 const HOME = '/accounts';
 /** Where a signed-out visitor was going: shown after they sign in. */
 let returnTo: string | null = null;
@@ -84,8 +87,12 @@ function Content(): ReactNode {
       </Page>
     );
   }
+  // Links from mails: they work signed in or not.
+  if (path === '/reset-password') return <ResetPasswordPage />;
+  if (path === '/verify-email') return <VerifyEmailPage />;
   if (status === 'signed-out') {
     if (path === '/signup') return <SignUpPage />;
+    if (path === '/forgot-password') return <ForgotPasswordPage />;
     if (path !== '/signin') {
       if (path !== '/') returnTo = path;
       return <Redirect to="/signin" />;

@@ -61,4 +61,12 @@ describe('problem messages', () => {
     expect(fieldMessage({ field: 'amount', code: 'out_of_range' })).toContain('amount');
     expect(fieldMessage({ field: 'whatever', code: 'new_code' })).toBe('This value is not accepted.');
   });
+
+  it('name the password rule a weak password broke', () => {
+    expect(fieldMessage({ field: 'new_password', code: 'too_short' })).toBe('Use at least 12 characters.');
+    expect(fieldMessage({ field: 'new_password', code: 'too_long' })).toBe('Use at most 256 characters.');
+    expect(fieldMessage({ field: 'new_password', code: 'too_common' })).toContain('too easy to guess');
+    expect(fieldMessage({ field: 'current_password', code: 'invalid_credentials' })).toBe('This is not your current password.');
+    expect(fieldMessage({ field: 'new_email', code: 'invalid' })).toContain('email address');
+  });
 });

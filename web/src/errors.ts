@@ -72,11 +72,18 @@ export const FIELD_MESSAGES: Readonly<Record<string, string>> = {
   out_of_range: 'This amount is not allowed. It must be more than zero and at most 10,000,000,000,000.00.',
   unsupported_currency: 'This currency is not supported.',
   unknown_field: 'This field is not accepted.',
+  // The password policy (weak_password names the rule it failed).
+  too_short: 'Use at least 12 characters.',
+  too_long: 'Use at most 256 characters.',
+  too_common: 'This password is too easy to guess. Avoid common passwords and your own name or email.',
 };
 
 /** Field-specific overrides, by `field:code`. */
 const FIELD_CODE_MESSAGES: Readonly<Record<string, string>> = {
   'email:invalid': 'Enter an email address like name@example.com.',
+  'new_email:invalid': 'Enter an email address like name@example.com.',
+  // Not a field error of the server (a 401 invalid_credentials), placed on its field.
+  'current_password:invalid_credentials': 'This is not your current password.',
   'display_name:length': 'Enter a name of 1 to 100 characters.',
   'legal_name:length': 'Enter your legal name (at most 200 characters).',
   'national_id:length': 'Enter your national id (at most 64 characters).',

@@ -53,6 +53,15 @@ export const SECURITY_EVENT_TEXT: Readonly<Record<string, string>> = {
   account_quarantined: 'Account put on hold',
   quarantine_lifted: 'Hold lifted',
   data_integrity_error: 'Stored data failed a safety check',
+  profile_revealed: 'National id shown',
+  profile_deleted: 'Personal details deleted',
+  password_changed: 'Password changed',
+  password_reset: 'Password reset with an emailed link',
+  email_verified: 'Email address verified',
+  email_change_requested: 'Email address change requested',
+  email_changed: 'Email address changed',
+  data_exported: 'Your data was downloaded',
+  account_closed: 'Account closed',
 };
 
 export function describeEvent(kind: string): string {
@@ -62,4 +71,10 @@ export function describeEvent(kind: string): string {
 /** A new random Idempotency-Key. */
 export function newIdempotencyKey(): string {
   return crypto.randomUUID();
+}
+
+/** The name of the data export's file, from the export's own time: `strongroom-data-2026-11-28.json`. */
+export function exportFileName(exportedAt: string, now: Date = new Date()): string {
+  const day = /^\d{4}-\d{2}-\d{2}/.exec(exportedAt)?.[0] ?? now.toISOString().slice(0, 10);
+  return `strongroom-data-${day}.json`;
 }

@@ -1,9 +1,11 @@
-// Shared page logic: cursor-paginated lists and form errors from problems.
+// Shared page logic: cursor-paginated lists, form errors from problems, and the token of a
+// link from a mail.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiProblem } from './api/problem';
 import type { Page } from './api/types';
 import { fieldMessage, problemMessage } from './errors';
+import { takeTokenFromAddress, tokenFromFragment } from './fragment';
 import { StepUpCancelled } from './stepup';
 
 export interface Paged<T> {
@@ -107,9 +109,27 @@ export function useFormErrors(): FormErrors {
   return { message, fields, show, setField, setMessage, clear };
 }
 
+/** Frames to wait for React to show the errors set just before (after an awaited call its
+ *  render is scheduled, not immediate). */
+const FOCUS_FRAMES_MAX = 10;
+
 /** Moves focus to the first invalid field of a form, so keyboard users land on it. */
 export function focusFirstInvalid(form: HTMLFormElement | null): void {
-  window.setTimeout(() => {
-    form?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
-  }, 0);
+  let frames = 0;
+  const attempt = () => {
+    const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+    else if (form?.isConnected && ++frames < FOCUS_FRAMES_MAX) window.requestAnimationFrame(attempt);
+  };
+  window.setTimeout(attempt, 0);
+}
+
+/** The token of the mail link that opened this page (`#token=...`), read once; the fragment is
+ *  then removed from the address bar. */
+export function useLinkToken(): string | null {
+  const [token] = useState(() => tokenFromFragment(window.location.hash));
+  useEffect(() => {
+    takeTokenFromAddress();
+  }, []);
+  return token;
 }

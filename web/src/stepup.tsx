@@ -1,6 +1,8 @@
 // Step-up (RFC 9470): when the server answers 401 `step_up_required`, a dialog asks for the
 // second factor (TOTP code or passkey), then the action is sent again — with the same
-// Idempotency-Key for a transfer, so it can never be paid twice.
+// Idempotency-Key for a transfer, so it can never be paid twice. When the account has no second
+// factor the server answers 403 `mfa_enrollment_required` instead: the dialog then offers to set
+// one up (the Security page's authenticator app and passkey sections), never a dead end.
 
 import { createContext, useCallback, useContext, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { isProblem } from './api/problem';
@@ -10,7 +12,7 @@ import { problemMessage } from './errors';
 import { Link } from './router';
 import { api, tokens } from './services';
 import { useSession } from './session';
-import { getAssertion, passkeyErrorMessage, type Ceremony } from './webauthn';
+import { getAssertion, passkeyErrorMessage, passkeysSupported, type Ceremony } from './webauthn';
 
 /** The person closed the dialog: nothing was done. */
 export class StepUpCancelled extends Error {
@@ -21,15 +23,25 @@ export class StepUpCancelled extends Error {
 }
 
 export interface StepUp {
-  /** Runs `task`; on `step_up_required` asks for the second factor and runs it once more. */
+  /** Runs `task`; on `step_up_required` asks for the second factor and runs it once more. On
+   *  `mfa_enrollment_required` offers to set up a second factor and rethrows the problem (so
+   *  the page says, through errors.ts, that nothing was done and why). */
   run: <T>(task: () => Promise<T>, reason?: string) => Promise<T>;
   /** Asks for the second factor now; true when the session was raised. */
   confirm: (reason?: string) => Promise<boolean>;
+  /** Tells the person this needs a second factor they do not have yet, with the way to add one. */
+  offerEnrolment: (reason?: string) => void;
 }
+
+/** Where the Security page's set-up sections are: `/security#authenticator`, `#passkeys`. */
+export const ENROL_AUTHENTICATOR_PATH = '/security#authenticator';
+export const ENROL_PASSKEY_PATH = '/security#passkeys';
 
 const StepUpContext = createContext<StepUp | null>(null);
 
 interface Request {
+  /** `confirm`: ask for the second factor; `enrol`: there is none, offer to add one. */
+  kind: 'confirm' | 'enrol';
   reason: string;
   resolve: (confirmed: boolean) => void;
 }
@@ -41,24 +53,36 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
 
   const confirm = useCallback(
     (reason?: string) =>
-      new Promise<boolean>((resolve) => setRequest({ reason: reason ?? DEFAULT_REASON, resolve })),
+      new Promise<boolean>((resolve) => setRequest({ kind: 'confirm', reason: reason ?? DEFAULT_REASON, resolve })),
     [],
   );
 
+  const offerEnrolment = useCallback((reason?: string) => {
+    setRequest({ kind: 'enrol', reason: reason ?? DEFAULT_REASON, resolve: () => undefined });
+  }, []);
+
   const run = useCallback(
     async <T,>(task: () => Promise<T>, reason?: string): Promise<T> => {
+      const attempt = async (): Promise<T> => {
+        try {
+          return await task();
+        } catch (error) {
+          if (isProblem(error, 'mfa_enrollment_required')) offerEnrolment(reason);
+          throw error;
+        }
+      };
       try {
-        return await task();
+        return await attempt();
       } catch (error) {
         if (!isProblem(error, 'step_up_required')) throw error;
         if (!(await confirm(reason))) throw new StepUpCancelled();
-        return await task();
+        return await attempt();
       }
     },
-    [confirm],
+    [confirm, offerEnrolment],
   );
 
-  const value = useMemo(() => ({ run, confirm }), [run, confirm]);
+  const value = useMemo(() => ({ run, confirm, offerEnrolment }), [run, confirm, offerEnrolment]);
   const finish = (confirmed: boolean) => {
     request?.resolve(confirmed);
     setRequest(null);
@@ -66,8 +90,13 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
   return (
     <StepUpContext.Provider value={value}>
       {children}
-      <Dialog open={request !== null} title="Confirm it’s you" onCancel={() => finish(false)}>
-        {request ? <StepUpForm reason={request.reason} onDone={finish} /> : null}
+      <Dialog
+        open={request !== null}
+        title={request?.kind === 'enrol' ? 'Set up a second factor first' : 'Confirm it’s you'}
+        onCancel={() => finish(false)}
+      >
+        {request?.kind === 'enrol' ? <EnrolmentOffer reason={request.reason} onDone={() => finish(false)} /> : null}
+        {request?.kind === 'confirm' ? <StepUpForm reason={request.reason} onDone={finish} /> : null}
       </Dialog>
     </StepUpContext.Provider>
   );
@@ -139,22 +168,7 @@ function StepUpForm({ reason, onDone }: { reason: string; onDone: (confirmed: bo
     }
   };
 
-  if (!hasTotp && !hasPasskey) {
-    return (
-      <>
-        <p>{reason}</p>
-        <p>
-          This needs a second factor, and your account has none yet. Add an authenticator app or a passkey on
-          the <Link to="/security" onClick={() => onDone(false)}>Security page</Link> first.
-        </p>
-        <div className="actions">
-          <button type="button" className="secondary" onClick={() => onDone(false)}>
-            Close
-          </button>
-        </div>
-      </>
-    );
-  }
+  if (!hasTotp && !hasPasskey) return <EnrolmentOffer reason={reason} onDone={() => onDone(false)} />;
 
   return (
     <>
@@ -195,6 +209,32 @@ function StepUpForm({ reason, onDone }: { reason: string; onDone: (confirmed: bo
           )}
         </div>
       ) : null}
+    </>
+  );
+}
+
+/** No second factor yet: what it is for, and links straight to setting one up. */
+function EnrolmentOffer({ reason, onDone }: { reason: string; onDone: () => void }) {
+  return (
+    <>
+      <p>{reason}</p>
+      <p>
+        This needs a second factor, and your account has none yet. Add an authenticator app or a passkey on the
+        Security page, then try again. Nothing was changed.
+      </p>
+      <div className="actions">
+        <Link to={ENROL_AUTHENTICATOR_PATH} className="button" onClick={onDone} data-autofocus>
+          Set up an authenticator app
+        </Link>
+        {passkeysSupported() ? (
+          <Link to={ENROL_PASSKEY_PATH} className="button secondary" onClick={onDone}>
+            Add a passkey
+          </Link>
+        ) : null}
+        <button type="button" className="secondary" onClick={onDone}>
+          Not now
+        </button>
+      </div>
     </>
   );
 }

@@ -68,6 +68,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       // Screening refuses what it matches, so the browser journeys also measure its false
       // positives.
       STRONGROOM__PROTECTION__SCREENING: 'block',
+      // The `payments` service also reads the notifications outbox, as the operator's mailer
+      // would: the lifecycle journeys follow the links in the mails it would send.
+      STRONGROOM__SERVICES__PAYMENTS__SCOPES: '["ledger:deposit","ledger:withdraw","ledger:read","notifications:read"]',
       STRONGROOM_LOG: process.env.STRONGROOM_LOG ?? 'warn',
     },
     stdio: ['ignore', 'pipe', openSync(log, 'w')],

@@ -1,5 +1,6 @@
 // Talking to the test server from Node: the public API (to create users quickly) and the
-// internal mutual-TLS API (deposits by the `payments` service, as an operator's system would).
+// internal mutual-TLS API as an operator's systems would use it: deposits and withdrawals by
+// the `payments` service, and the notifications outbox read as the operator's mailer would.
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -132,4 +133,65 @@ export async function replayRefreshCookieElsewhere(cookie: string): Promise<numb
     false,
   );
   return answer.status;
+}
+
+/** Withdraws through the internal API with the `payments` service's client certificate. */
+export async function withdraw(accountId: string, amountMinor: number, currency: string): Promise<void> {
+  const answer = await send(
+    `${process.env.STRONGROOM_INTERNAL_URL}/internal/v1/withdrawals`,
+    'POST',
+    { account_id: accountId, amount: amountMinor, currency, external_ref: `e2e-${randomUUID()}` },
+    { 'idempotency-key': randomUUID() },
+    true,
+  );
+  if (answer.status !== 201) throw new Error(`withdraw: ${answer.status} ${JSON.stringify(answer.body)}`);
+}
+
+/** One notification of the outbox (`GET /internal/v1/outbox`). */
+export interface Notification {
+  id: string;
+  user_id: string;
+  kind: string;
+  created_at: string;
+  data: Record<string, unknown>;
+}
+
+interface OutboxPage {
+  items: Notification[];
+  next_cursor: string | null;
+}
+
+const OUTBOX_PAGE_LEN = 500;
+
+/** Every notification not yet acknowledged, oldest first, read page by page with the mailer's
+ *  scope (`notifications:read`). Nothing is acknowledged: the specs share one outbox. */
+export async function outbox(): Promise<Notification[]> {
+  const items: Notification[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const query = new URLSearchParams({ limit: String(OUTBOX_PAGE_LEN) });
+    if (after !== null) query.set('after', after);
+    const answer = await send(`${process.env.STRONGROOM_INTERNAL_URL}/internal/v1/outbox?${query}`, 'GET', undefined, {}, true);
+    if (answer.status !== 200) throw new Error(`outbox: ${answer.status} ${JSON.stringify(answer.body)}`);
+    const page = answer.body as OutboxPage;
+    items.push(...page.items);
+    if (page.next_cursor === null || page.items.length === 0) return items;
+    after = page.next_cursor;
+  }
+}
+
+/** The mails of `kind` to `to`, oldest first. */
+export async function mailsTo(kind: string, to: string): Promise<Notification[]> {
+  return (await outbox()).filter((item) => item.kind === kind && item.data.to === to);
+}
+
+/** The link a mailer builds from a token notification, with the shapes the web app handles:
+ *  `/reset-password#token=...` for `password_reset`, `/verify-email#token=...` for
+ *  `verify_email` (the token in the fragment never reaches a server log or a Referer). */
+export function linkOf(mail: Notification): string {
+  const token = mail.data.token;
+  if (typeof token !== 'string') throw new Error(`${mail.kind} mail without a token`);
+  const page = mail.kind === 'password_reset' ? '/reset-password' : mail.kind === 'verify_email' ? '/verify-email' : null;
+  if (page === null) throw new Error(`no link for a ${mail.kind} mail`);
+  return `${page}#token=${encodeURIComponent(token)}`;
 }

@@ -13,6 +13,8 @@ export interface Me {
   mfa: { totp: boolean; webauthn: boolean };
   /** `active`; `quarantined` once account protection lands. */
   status: string;
+  /** True once the owner opened a verification link sent to `email`. */
+  email_verified: boolean;
 }
 
 export interface MfaChallenge {
@@ -106,4 +108,16 @@ export interface SecurityEvent {
   created_at: string;
   ip: string;
   user_agent: string;
+}
+
+/** `GET /v1/me/export`: everything held about the signed-in user (kept as the server sends it,
+ *  only the fields the app reads are typed). */
+export interface DataExport {
+  exported_at: string;
+  user: Me;
+  profile: Profile | null;
+  sessions: unknown[];
+  security_events: unknown[];
+  accounts: { account: Account; entries: unknown[] }[];
+  truncated: boolean;
 }

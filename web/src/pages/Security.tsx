@@ -1,5 +1,6 @@
-// Security: second factors (authenticator app with a QR code rendered here, recovery codes
-// shown once, passkeys), sessions with revoke, and the security events of the account.
+// Security: the email address and password, second factors (authenticator app with a QR code
+// rendered here, recovery codes shown once, passkeys), sessions with revoke, the security events
+// of the account, a download of one's data, and closing the account.
 
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { isProblem } from '../api/problem';
@@ -14,6 +15,7 @@ import { useSession } from '../session';
 import { StepUpCancelled, useStepUp } from '../stepup';
 import { PASSKEY_NAME_CHARS_MAX, checkName } from '../validation';
 import { createCredential, passkeyErrorMessage, passkeysSupported, type Ceremony } from '../webauthn';
+import { CloseAccountSection, DataSection, EmailSection, PasswordSection } from './AccountSettings';
 
 const SESSIONS_PAGE_LEN = 50;
 const EVENTS_PAGE_LEN = 20;
@@ -29,8 +31,19 @@ interface Confirmation {
   run: () => Promise<void>;
 }
 
+/** The sections a link may point at (`/security#authenticator`, from the offer to set up a
+ *  second factor), and where the focus goes in each once it is shown. */
+const TARGETS: Readonly<Record<string, string>> = {
+  email: '#new_email',
+  password: '#current_password',
+  authenticator: 'button',
+  passkeys: '#passkey-name',
+  'your-data': 'button',
+  'close-account': 'button',
+};
+
 export function SecurityPage() {
-  const { reloadMe } = useSession();
+  const { me, reloadMe } = useSession();
   const stepUp = useStepUp();
   const [factors, setFactors] = useState<Factors | null>(null);
   const [factorsError, setFactorsError] = useState<string | null>(null);
@@ -52,6 +65,16 @@ export function SecurityPage() {
   useEffect(() => {
     void loadFactors();
   }, [loadFactors]);
+
+  const loaded = factors !== null;
+  useEffect(() => {
+    const target = window.location.hash.slice(1);
+    const focus = Object.hasOwn(TARGETS, target) ? TARGETS[target] : undefined;
+    if (!loaded || focus === undefined) return;
+    const section = document.getElementById(target);
+    section?.scrollIntoView({ block: 'start' });
+    section?.querySelector<HTMLElement>(focus)?.focus({ preventScroll: true });
+  }, [loaded]);
 
   const factorChanged = async (message: string) => {
     setNotice(`${message} Any other devices signed in to your account were signed out.`);
@@ -82,6 +105,8 @@ export function SecurityPage() {
     <Page title="Security">
       <Notice message={notice} />
       <ErrorAlert message={factorsError} />
+      {me ? <EmailSection me={me} /> : null}
+      {me ? <PasswordSection me={me} onChanged={() => setSessionsKey((key) => key + 1)} /> : null}
       {factors === null && !factorsError ? <Busy label="Loading your security settings…" /> : null}
       {factors ? (
         <>
@@ -136,6 +161,8 @@ export function SecurityPage() {
       ) : null}
       <SessionsSection key={`sessions-${sessionsKey}`} />
       <EventsSection key={`events-${sessionsKey}`} />
+      <DataSection />
+      <CloseAccountSection />
       <PasswordDialog request={passwordRequest} />
       <ConfirmDialog confirmation={confirmation} onClose={() => setConfirmation(null)} />
     </Page>
@@ -196,7 +223,7 @@ function TotpSection({
   };
 
   return (
-    <Section title="Authenticator app">
+    <Section title="Authenticator app" id="authenticator">
       <ErrorAlert message={error} />
       {factors.totp ? (
         <>
@@ -353,7 +380,7 @@ function PasskeySection({
   };
 
   return (
-    <Section title="Passkeys">
+    <Section title="Passkeys" id="passkeys">
       <p>A passkey signs you in with this device’s screen lock or a security key — no password to type or steal.</p>
       <ErrorAlert message={error} />
       {factors.passkeys.length > 0 ? (

@@ -120,6 +120,9 @@ export function SignInPage() {
             Sign in
           </button>
         </div>
+        <p>
+          <Link to="/forgot-password">Forgot your password?</Link>
+        </p>
       </form>
       {passkeysSupported() ? (
         <div className="narrow alternative">

@@ -1,10 +1,11 @@
 // Sign up: the password rules are shown as the person types, with the server's own rules
 // (length, and a zxcvbn strength score with the email and name as inputs).
 
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { isProblem } from '../api/problem';
 import type { MfaChallenge } from '../api/types';
 import type { TokenResponse } from '../auth/tokens';
+import { PasswordRuleList, passwordRulesError, useStrengthEstimator } from '../components/PasswordRules';
 import { ErrorAlert, Page, TextField } from '../components/ui';
 import { problemMessage } from '../errors';
 import { focusFirstInvalid, useFormErrors } from '../hooks';
@@ -13,45 +14,12 @@ import { api } from '../services';
 import { useSession } from '../session';
 import {
   DISPLAY_NAME_CHARS_MAX,
-  PASSWORD_CHARS_MAX,
-  PASSWORD_CHARS_MIN,
   checkName,
   checkPassword,
   isValidEmail,
   passwordAcceptable,
   strengthInputs,
-  type StrengthEstimator,
 } from '../validation';
-
-/** zxcvbn is large (its dictionaries): loaded only on this page, as its own file. */
-function useStrengthEstimator(): StrengthEstimator | null {
-  const [estimate, setEstimate] = useState<StrengthEstimator | null>(null);
-  useEffect(() => {
-    let live = true;
-    void import('zxcvbn').then((module) => {
-      const zxcvbn = module.default;
-      if (live) setEstimate(() => (password: string, inputs: string[]) => zxcvbn(password, inputs).score);
-    });
-    return () => {
-      live = false;
-    };
-  }, []);
-  return estimate;
-}
-
-function Rule({ met, children }: { met: boolean | null; children: string }) {
-  const state = met === null ? 'checking' : met ? 'met' : 'unmet';
-  const label = met === null ? 'Checking:' : met ? 'Done:' : 'Not yet:';
-  return (
-    <li className={`rule rule-${state}`}>
-      <span aria-hidden="true" className="rule-mark">
-        {met === null ? '…' : met ? '✓' : '✗'}
-      </span>
-      <span className="visually-hidden">{label} </span>
-      {children}
-    </li>
-  );
-}
 
 export function SignUpPage() {
   const { signIn, showNotice } = useSession();
@@ -79,10 +47,7 @@ export function SignUpPage() {
       valid = false;
     }
     if (!passwordAcceptable(rules)) {
-      errors.setField(
-        'password',
-        rules.hardToGuess === null ? 'Still checking the password; try again in a moment.' : 'This password does not meet the rules below.',
-      );
+      errors.setField('password', passwordRulesError(rules));
       valid = false;
     }
     if (!valid) {
@@ -155,18 +120,7 @@ export function SignUpPage() {
           onChange={(event) => setPassword(event.target.value)}
           error={errors.fields.password}
           required
-          details={
-            <>
-              <span id="password-rules-title" className="hint">Your password must:</span>
-              <ul className="rules" aria-labelledby="password-rules-title" aria-live="polite">
-                <Rule met={rules.longEnough}>{`have at least ${PASSWORD_CHARS_MIN} characters`}</Rule>
-                <Rule met={rules.notTooLong}>{`have at most ${PASSWORD_CHARS_MAX} characters`}</Rule>
-                <Rule met={rules.hardToGuess}>
-                  be hard to guess: not a common password, and not based on your name or email
-                </Rule>
-              </ul>
-            </>
-          }
+          details={<PasswordRuleList id="password" rules={rules} />}
         />
         <div className="actions">
           <button type="submit" disabled={busy}>

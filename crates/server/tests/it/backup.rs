@@ -155,6 +155,8 @@ async fn a_backup_taken_while_money_moves_restores_every_acknowledged_transfer()
         &[],
     );
     assert!(verified.status.success(), "{}", text(&verified));
+    // Progress is drawn only on a terminal: scripts see the report and nothing else.
+    assert!(verified.stderr.is_empty(), "{}", text(&verified));
     for says in ["backup intact", "ledger verified", "audit log verified"] {
         assert!(text(&verified).contains(says), "{}", text(&verified));
     }

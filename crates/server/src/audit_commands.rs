@@ -53,32 +53,36 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The audit key's public half, from the configured key file.
-fn audit_public_key(config: &Config) -> anyhow::Result<(String, Vec<u8>)> {
+/// Every audit key a checkpoint may be signed with, as (key id, public key): the configured
+/// key, then those `keys rotate-audit` retired (their public halves, in
+/// `crate::signing_keys::retired_audit_keys_file`).
+fn audit_public_keys(config: &Config) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let key = crypto::AuditKey::from_file(&config.audit.signing_key_file).with_context(|| {
         format!(
             "audit.signing_key_file {}",
             config.audit.signing_key_file.display()
         )
     })?;
-    Ok((key.key_id().to_owned(), key.public_key()))
+    let mut keys = vec![(key.key_id().to_owned(), key.public_key())];
+    keys.extend(crate::signing_keys::retired_audit_keys(config)?);
+    Ok(keys)
 }
 
 /// Checks one checkpoint's key and signature, then records what it vouches for.
 fn vouch(
     record: &CheckpointRecord,
     name: &str,
-    key: &(String, Vec<u8>),
+    keys: &[(String, Vec<u8>)],
     audit: &mut Expectations,
     ledger: &mut Expectations,
 ) -> anyhow::Result<()> {
-    if record.key_id != key.0 {
+    let Some(key) = keys.iter().find(|(id, _)| *id == record.key_id) else {
         anyhow::bail!(
-            "{name}: signed by key {} but the configured audit key is {}",
+            "{name}: signed by key {}, which is neither the configured audit key {} nor one it retired",
             record.key_id,
-            key.0
+            keys.first().map_or("", |(id, _)| id.as_str())
         );
-    }
+    };
     let message = checkpoint_message(&CheckpointFacts {
         at: record.at,
         audit_seq: record.audit_seq,
@@ -111,7 +115,7 @@ async fn stored_checkpoints(
             break;
         }
         if key.is_none() {
-            key = Some(audit_public_key(config)?);
+            key = Some(audit_public_keys(config)?);
         }
         for record in &page {
             if let Some(key) = &key {
@@ -173,7 +177,7 @@ fn read_anchor(
     vouch(
         &record,
         "the anchor",
-        &audit_public_key(config)?,
+        &audit_public_keys(config)?,
         audit,
         ledger,
     )?;

@@ -194,6 +194,12 @@ pub enum KeysCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Make a new audit key sign checkpoints (running servers use it from their next round);
+    /// the old key's public half is kept beside it, so what it signed still verifies.
+    RotateAudit {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Remove an old token-signing key once no unexpired token can carry it (exit 1 saying
     /// how long to wait); running servers refuse its tokens within 10 seconds.
     RetireSigning {

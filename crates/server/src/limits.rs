@@ -35,6 +35,8 @@ pub const RATE_LIMIT_BURST_MAX: u32 = 1_000_000;
 pub const AUDIT_CHECKPOINT_SECS_MAX: u64 = 3_600;
 /// The largest anchor file `audit verify --anchor` reads (one is about 500 bytes).
 pub const ANCHOR_FILE_BYTES_MAX: u64 = 16 * 1024;
+/// Retired audit keys read from `audit.ed25519.retired` (one rotation a day for 27 years).
+pub const RETIRED_AUDIT_KEYS_MAX: usize = 10_000;
 /// The largest backup header (manifest and wrapped key; one is under 2 KiB).
 pub const BACKUP_HEADER_BYTES_MAX: usize = 64 * 1024;
 /// The largest sealed chunk a backup may hold: one plaintext chunk, its nonce and its tag.

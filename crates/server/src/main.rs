@@ -155,6 +155,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             backup::restore(&config, &from, force).await
         }
         Command::Keys {
+            command: KeysCommand::RotateAudit { config },
+        } => {
+            let config = Config::load(&config)?;
+            let result = signing_keys::rotate_audit(&config);
+            audit_commands::audited(&config, "cli.keys_rotate_audit", "audit_key", result).await
+        }
+        Command::Keys {
             command: KeysCommand::RetireSigning { config, kid, force },
         } => {
             let config = Config::load(&config)?;

@@ -1,4 +1,4 @@
-//! `keys rotate-signing` and `keys retire-signing`: the token-signing key file is a bundle of
+//! `keys rotate-signing`, `keys retire-signing` and `keys rotate-audit`. The token-signing key file is a bundle of
 //! PKCS#8 Ed25519 keys, oldest first; the last one signs. Running servers re-read it within
 //! `app::jobs::SIGNING_KEYS_RELOAD_INTERVAL`, so neither command needs a restart. The file's
 //! modification time is the moment of the last rotation (a retirement keeps it): every key but
@@ -7,6 +7,8 @@
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
 
 use crate::config::Config;
 use crate::limits::SIGNING_KEYS_KEPT_MAX;
@@ -111,6 +113,65 @@ pub fn retire(config: &Config, kid: &str, force: bool) -> anyhow::Result<()> {
     println!(
         "signing key {kid} retired; running servers refuse its tokens within {} seconds",
         app::jobs::SIGNING_KEYS_RELOAD_INTERVAL.as_secs()
+    );
+    Ok(())
+}
+
+/// Where `keys rotate-audit` keeps the public halves of retired audit keys, one hex-encoded
+/// Ed25519 public key per line, beside `audit.signing_key_file` (`audit.ed25519.retired`).
+pub fn retired_audit_keys_file(config: &Config) -> std::path::PathBuf {
+    let mut name = config.audit.signing_key_file.as_os_str().to_owned();
+    name.push(".retired");
+    std::path::PathBuf::from(name)
+}
+
+/// The retired audit keys as (key id, public key); none when the file does not exist.
+pub fn retired_audit_keys(config: &Config) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let path = retired_audit_keys_file(config);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error).with_context(|| path.display().to_string()),
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .take(crate::limits::RETIRED_AUDIT_KEYS_MAX)
+        .map(|line| {
+            let public = crate::backup::format::unhex(line)
+                .filter(|bytes| bytes.len() == 32)
+                .with_context(|| {
+                    format!("{}: {line:?} is not an Ed25519 public key", path.display())
+                })?;
+            Ok((crypto::audit_key_id(&public), public))
+        })
+        .collect()
+}
+
+/// `keys rotate-audit`: a new audit key signs from the servers' next checkpoint round; the old
+/// key's public half is kept so checkpoints and anchors it signed still verify.
+pub fn rotate_audit(config: &Config) -> anyhow::Result<()> {
+    let path = &config.audit.signing_key_file;
+    let old = crypto::AuditKey::from_file(path)
+        .with_context(|| format!("audit.signing_key_file {}", path.display()))?;
+    let retired = retired_audit_keys_file(config);
+    let mut text = std::fs::read_to_string(&retired).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&crate::backup::format::hex(&old.public_key()));
+    text.push('\n');
+    // The old public half first: a crash in between leaves the old key signing, still trusted.
+    init::write_file_atomically(&retired, text.as_bytes(), 0o644)?;
+    let staging = path.with_extension("new");
+    crypto::AuditKey::generate_file(&staging)?;
+    let new = crypto::AuditKey::from_file(&staging)?;
+    std::fs::rename(&staging, path)?;
+    println!(
+        "audit key rotated: {} signs from each server's next checkpoint round; {} is kept in {} so what it signed still verifies",
+        new.key_id(),
+        old.key_id(),
+        retired.display()
     );
     Ok(())
 }

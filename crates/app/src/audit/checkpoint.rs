@@ -13,11 +13,19 @@ use store::{CheckpointRecord, Store};
 
 use crate::Result;
 
-/// The audit key, loaded from its file when first needed and again after a failure.
+/// The audit key, loaded from its file when first needed, again after a failure, and again
+/// when the file changed (`keys rotate-audit` needs no restart).
 #[derive(Debug)]
 pub struct AuditSigner {
     path: PathBuf,
-    key: Mutex<Option<Arc<AuditKey>>>,
+    key: Mutex<Option<(FileStamp, Arc<AuditKey>)>>,
+}
+
+/// What identifies a version of the key file: its modification time and length.
+type FileStamp = (Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &std::path::Path) -> FileStamp {
+    std::fs::metadata(path).map_or((None, 0), |m| (m.modified().ok(), m.len()))
 }
 
 impl AuditSigner {
@@ -34,11 +42,27 @@ impl AuditSigner {
             .key
             .lock()
             .map_err(|_| crypto::AuditKeyError::Unreadable)?;
-        if let Some(key) = slot.as_ref() {
+        let current = stamp(&self.path);
+        if let Some((loaded, key)) = slot.as_ref()
+            && *loaded == current
+        {
             return Ok(key.clone());
         }
-        let key = Arc::new(AuditKey::from_file(&self.path)?);
-        *slot = Some(key.clone());
+        let key = match (AuditKey::from_file(&self.path), slot.as_ref()) {
+            (Ok(key), previous) => {
+                if previous.is_some() {
+                    tracing::info!(key_id = key.key_id(), "audit key reloaded");
+                }
+                Arc::new(key)
+            }
+            // A file being replaced or damaged: the key in service keeps signing.
+            (Err(error), Some((_, previous))) => {
+                tracing::error!(%error, "the audit key file cannot be read; keeping the key in service");
+                return Ok(previous.clone());
+            }
+            (Err(error), None) => return Err(error),
+        };
+        *slot = Some((current, key.clone()));
         Ok(key)
     }
 }

@@ -135,3 +135,44 @@ async fn signing_keys_rotate_and_retire_on_running_instances() {
     let body: Value = refreshed.json().await.unwrap();
     assert_eq!(kid(body["access_token"].as_str().unwrap()), new_kid);
 }
+
+#[tokio::test]
+async fn the_audit_key_rotates_under_a_running_server_and_old_checkpoints_still_verify() {
+    let server = crate::sqlite_server(&[("STRONGROOM__AUDIT__CHECKPOINT_SECS", "1")]);
+    let api = Api::new(&server);
+    let db = server.path("data/strongroom.db");
+    let key_ids = move || {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg("SELECT COUNT(DISTINCT key_id) FROM audit_checkpoints")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // Something to sign: checkpoints are written when a head moved.
+    assert_eq!(
+        api.register("ada@example.com", PASSWORD).await.status(),
+        201
+    );
+    eventually("a checkpoint by the first key", || async {
+        key_ids() == "1"
+    })
+    .await;
+    let rotated = cli(&server, &["keys", "rotate-audit"]);
+    assert!(rotated.status.success(), "{rotated:?}");
+    assert_eq!(api.register("bo@example.com", PASSWORD).await.status(), 201);
+    eventually("a checkpoint by the new key", || async { key_ids() == "2" }).await;
+    // Both keys' checkpoints verify: the old one through its kept public half.
+    let verified = cli(&server, &["audit", "verify"]);
+    assert!(verified.status.success(), "{verified:?}");
+    let ledger = cli(&server, &["ledger", "verify"]);
+    assert!(ledger.status.success(), "{ledger:?}");
+    // Without it, the old checkpoints name a key nobody vouches for.
+    std::fs::remove_file(server.path("keys/audit.ed25519.retired")).unwrap();
+    let refused = cli(&server, &["audit", "verify"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("nor one it retired"),
+        "{refused:?}"
+    );
+}

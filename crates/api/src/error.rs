@@ -133,7 +133,9 @@ impl ApiError {
                     "validation_failed",
                     "A field has an invalid value",
                 ),
-                Error::Forbidden => (S::FORBIDDEN, "forbidden", "Forbidden"),
+                Error::Forbidden | Error::MissingScope { .. } => {
+                    (S::FORBIDDEN, "forbidden", "Forbidden")
+                }
                 Error::Unavailable { .. } => (
                     S::SERVICE_UNAVAILABLE,
                     "service_unavailable",
@@ -324,6 +326,10 @@ impl ApiError {
                 }],
             ),
             ApiError::App(Error::Validation { errors }) => (None, errors.clone()),
+            ApiError::App(Error::MissingScope { scope }) => (
+                Some(format!("This service lacks the scope `{scope}`.")),
+                Vec::new(),
+            ),
             ApiError::App(Error::WeakPassword { field, rule }) => (
                 None,
                 vec![FieldError {

@@ -22,6 +22,9 @@ pub enum Error {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// A service without the scope an internal endpoint needs (403 `forbidden`, naming it).
+    #[error("the service lacks the scope {scope}")]
+    MissingScope { scope: &'static str },
     #[error("temporarily unavailable")]
     Unavailable { retry_after_secs: u32 },
     #[error("internal error")]

@@ -48,6 +48,16 @@ pub struct LedgerSettings {
     pub four_eyes_amount: i64,
 }
 
+/// Every scope an internal endpoint checks; a configured service may hold only these.
+pub const SCOPES: &[&str] = &[
+    "ledger:deposit",
+    "ledger:withdraw",
+    "ledger:read",
+    "ledger:freeze",
+    "profiles:search",
+    protection::outbox::OUTBOX_SCOPE,
+];
+
 /// A configured service (`[services.NAME]`) and the scopes it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePrincipal {
@@ -56,11 +66,11 @@ pub struct ServicePrincipal {
 }
 
 impl ServicePrincipal {
-    pub fn require_scope(&self, scope: &str) -> Result<()> {
+    pub fn require_scope(&self, scope: &'static str) -> Result<()> {
         if self.scopes.contains(scope) {
             Ok(())
         } else {
-            Err(Error::Forbidden)
+            Err(Error::MissingScope { scope })
         }
     }
 }
@@ -97,7 +107,7 @@ impl RequestContext {
     }
 
     /// The calling service holding `scope`, or `Forbidden`.
-    pub fn service(&self, scope: &str) -> Result<&ServicePrincipal> {
+    pub fn service(&self, scope: &'static str) -> Result<&ServicePrincipal> {
         match &self.principal {
             Principal::Service(service) => {
                 service.require_scope(scope)?;

@@ -1,6 +1,8 @@
 //! `[redis]` and `[rate_limits]`: what instances share; `[audit]`: what they sign together;
 //! `database.migrate_url`: who owns the schema they share.
 
+use std::net::SocketAddr;
+
 use app::cluster::{ClassLimit, LimitKey, ROUTE_CLASSES, RateLimitSettings, RouteClass};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -128,4 +130,18 @@ pub(super) fn database_owner(
             "only for PostgreSQL, with database.url a postgres:// URL too",
         )),
     }
+}
+
+/// `server.ops_addr`, which serves `/metrics` and `/readyz` without authentication: only on
+/// loopback unless `server.ops_public = true` says the exposure is intended.
+pub(super) fn ops_addr(addr: SocketAddr, ops_public: bool) -> Result<SocketAddr, ConfigError> {
+    if !addr.ip().is_loopback() && !ops_public {
+        return Err(ConfigError {
+            key: "server.ops_addr".into(),
+            reason: "is not a loopback address: the ops listener has no authentication; keep it \
+                     on loopback, or set server.ops_public = true behind a firewall"
+                .into(),
+        });
+    }
+    Ok(addr)
 }

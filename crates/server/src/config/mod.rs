@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::limits::{SCOPES_PER_SERVICE_MAX, SECRET_FILE_BYTES_MAX, SERVICES_LEN_MAX};
+use crate::limits::SECRET_FILE_BYTES_MAX;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use http::HeaderValue;
@@ -40,6 +40,7 @@ fn config_error(key: impl Into<String>, reason: impl Into<String>) -> ConfigErro
 mod cluster;
 mod figment_errors;
 mod raw;
+mod services;
 
 use figment_errors::describe_figment_error;
 use raw::RawConfig;
@@ -203,7 +204,7 @@ impl Config {
     }
 }
 
-fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
+fn validate(mut raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let resolve = |value: &str| -> PathBuf {
         let path = Path::new(value);
         if path.is_absolute() {
@@ -220,7 +221,10 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     let server = ServerConfig {
         public_addr: parse_addr("server.public_addr", &raw.server.public_addr)?,
         internal_addr: parse_addr("server.internal_addr", &raw.server.internal_addr)?,
-        ops_addr: parse_addr("server.ops_addr", &raw.server.ops_addr)?,
+        ops_addr: cluster::ops_addr(
+            parse_addr("server.ops_addr", &raw.server.ops_addr)?,
+            raw.server.ops_public,
+        )?,
         public_origin: validate_origin("server.public_origin", &raw.server.public_origin)?,
         cors_allowed_origins: raw
             .server
@@ -354,45 +358,7 @@ fn validate(raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError> {
     check_private_file("keys.signing_key_file", &keys.signing_key_file)?;
     check_private_file("tls.key", &tls.key)?;
     validate_unused_sections(&raw)?;
-    if raw.services.len() > SERVICES_LEN_MAX {
-        return Err(config_error(
-            "services",
-            format!("at most {SERVICES_LEN_MAX} services"),
-        ));
-    }
-    let mut services = Vec::with_capacity(raw.services.len());
-    for (name, service) in raw.services {
-        let key = format!("services.{name}");
-        let principal = service_principal(&service.subject)
-            .ok_or_else(|| {
-                config_error(
-                    format!("{key}.subject"),
-                    format!(
-                        "must be a service name like \"payments\" (1-64 of a-z, 0-9, - and _) \
-                         or {}NAME",
-                        crate::pki::SERVICE_URI_PREFIX
-                    ),
-                )
-            })?
-            .to_owned();
-        if service.scopes.len() > SCOPES_PER_SERVICE_MAX {
-            return Err(config_error(format!("{key}.scopes"), "too many scopes"));
-        }
-        if services
-            .iter()
-            .any(|other: &ServiceConfig| other.principal == principal)
-        {
-            return Err(config_error(
-                format!("{key}.subject"),
-                "names the same principal as another service",
-            ));
-        }
-        services.push(ServiceConfig {
-            name,
-            principal,
-            scopes: service.scopes,
-        });
-    }
+    let services = services::parse(std::mem::take(&mut raw.services))?;
     let protection = ProtectionConfig {
         geoip_db: (!raw.protection.geoip_db.trim().is_empty())
             .then(|| resolve(&raw.protection.geoip_db)),
@@ -511,16 +477,6 @@ fn bounded_secs(
         return Err(config_error(key, reason));
     }
     Ok(Duration::from_secs(value))
-}
-
-/// The principal named by `[services.NAME] subject`: a bare service name (`payments`) or its
-/// URI (`spiffe://strongroom/service/payments`).
-fn service_principal(subject: &str) -> Option<&str> {
-    if crate::pki::is_valid_service_name(subject) {
-        Some(subject)
-    } else {
-        crate::pki::service_name_from_uri(subject)
-    }
 }
 
 /// `scheme://host[:port]` exactly: no wildcard, no `null`, no path.

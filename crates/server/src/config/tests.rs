@@ -1,5 +1,6 @@
 //! Unit tests of configuration validation (the CLI tests cover files and the environment).
 
+use super::services::service_principal;
 use super::*;
 
 #[test]

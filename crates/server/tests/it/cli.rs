@@ -207,6 +207,22 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         migrate_with(|_| {}, &[("STRONGROOM__LEDGER__CURRENCIES", "[\"euro\"]")]),
         "ledger.currencies",
     );
+    // Unauthenticated metrics on every interface need an explicit yes.
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__SERVER__OPS_ADDR", "0.0.0.0:9100")]),
+        "server.ops_addr",
+    );
+    // A misspelt or invented scope stops the server instead of quietly granting nothing.
+    check(
+        migrate_with(
+            |_| {},
+            &[(
+                "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+                "[\"ledger:raed\", \"admin:everything\"]",
+            )],
+        ),
+        "services.payments.scopes",
+    );
     check(
         migrate_with(
             |_| {},

@@ -428,9 +428,15 @@ async fn large_transfers_need_step_up_and_tampering_is_detected() {
         .await
         .unwrap();
     assert_eq!(
-        code(freeze).await,
-        (403, "forbidden".into()),
+        freeze.status(),
+        403,
         "freezing needs the ledger:freeze scope"
+    );
+    let problem: Value = freeze.json().await.unwrap();
+    assert_eq!(problem["code"], "forbidden");
+    assert_eq!(
+        problem["detail"], "This service lacks the scope `ledger:freeze`.",
+        "the operator learns which scope to grant"
     );
 
     // An intruder with file access rewrites an entry (after dropping the guard trigger).

@@ -124,3 +124,6 @@ pub const ADMIN_PAGE_LEN_MAX: i64 = 200;
 pub const EXPORT_ITEMS_MAX: usize = 100_000;
 /// Accounts of one user in a data export (one per currency, so far below this).
 pub const EXPORT_ACCOUNTS_MAX: usize = 1_000;
+/// Data exports built at once (each may hold up to `EXPORT_ITEMS_MAX` items per list in
+/// memory); more answer 503 with `Retry-After`.
+pub const EXPORTS_CONCURRENT_MAX: usize = 2;

@@ -91,12 +91,13 @@ pub fn retire(config: &Config, kid: &str, force: bool) -> anyhow::Result<()> {
         anyhow::bail!("{kid} signs new tokens; run `keys rotate-signing` first");
     }
     let rotated_at = std::fs::metadata(path)?.modified()?;
+    // Servers sign with the old key until their next reload after the rotation.
     let ttl = Duration::from_secs(
         config
             .auth
             .access_token_ttl_secs
             .saturating_add(identity::tokens::TOKEN_LEEWAY_SECS),
-    );
+    ) + app::jobs::SIGNING_KEYS_RELOAD_INTERVAL;
     let safe_at = rotated_at + ttl;
     let now_ms = u64::try_from(app::Clock::System.now_ms()).unwrap_or_default();
     let now = SystemTime::UNIX_EPOCH + Duration::from_millis(now_ms);

@@ -161,9 +161,17 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash).bind(user_id).execute(pool).await?.rows_affected());
+    /// Replaces the password hash `old` by `hash` (a rehash with current parameters); nothing
+    /// when the password changed meanwhile.
+    pub async fn update_password_hash(
+        &self,
+        user_id: &str,
+        old: &str,
+        hash: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(hash).bind(user_id).bind(old).execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -174,35 +182,52 @@ impl Store {
     }
 
     /// Creates a session with its first refresh token (generation 0) and its security event,
-    /// atomically.
+    /// atomically — only while the user may still sign in with the password hash the caller
+    /// read (`password_hash`): a sign-in that straddles a password reset or a closing gets no
+    /// session (`false`, nothing written). On PostgreSQL the user row is share-locked first,
+    /// so a reset or closing waits for this insert and then revokes the session with the rest.
     pub async fn create_session(
         &self,
         session: &SessionRecord,
         refresh_hash: &[u8],
         event: &SecurityEventRecord,
-    ) -> Result<(), StoreError> {
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         let insert_session = concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+             WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 \
+             AND status IN ('active', 'quarantined') AND password_hash = $16)"
         );
         let insert_token = "INSERT INTO refresh_tokens (token_hash, session_id, generation, created_at) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, pool => {
+        let lock_user = (self.backend() == crate::Backend::Postgres)
+            .then_some("SELECT 1 FROM users WHERE id = $1 FOR SHARE");
+        let created = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(insert_session)
+            if let Some(lock) = lock_user {
+                sqlx::query(lock).bind(&session.user_id).fetch_optional(&mut *tx).await?;
+            }
+            let inserted = sqlx::query(insert_session)
                 .bind(&session.id).bind(&session.user_id).bind(session.created_at).bind(session.last_seen_at)
                 .bind(session.expires_at).bind(&session.ip).bind(&session.user_agent).bind(session.auth_time)
                 .bind(&session.acr).bind(&session.amr).bind(session.generation).bind(session.rotated_at)
                 .bind(&session.grace_blob).bind(session.revoked_at).bind(&session.location)
-                .execute(&mut *tx).await?;
-            sqlx::query(insert_token)
-                .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
-                .execute(&mut *tx).await?;
-            bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
-            append_audit!(tx, &[AuditEntry::of_event(event)]);
-            tx.commit().await?;
+                .bind(password_hash)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if inserted {
+                sqlx::query(insert_token)
+                    .bind(refresh_hash).bind(&session.id).bind(session.generation).bind(session.created_at)
+                    .execute(&mut *tx).await?;
+                bind_event!(sqlx::query(INSERT_EVENT), event).execute(&mut *tx).await?;
+                append_audit!(tx, &[AuditEntry::of_event(event)]);
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            inserted
         });
-        Ok(())
+        Ok(created)
     }
 
     pub async fn find_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {

@@ -209,7 +209,9 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let lock = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1";
-        let update = "UPDATE accounts SET status = $1 WHERE id = $2 AND kind = 'customer'";
+        // A closed account (its owner closed their account) is never reopened.
+        let update = "UPDATE accounts SET status = $1 WHERE id = $2 AND kind = 'customer' \
+                      AND status <> 'closed'";
         let status = if active { "active" } else { "frozen" };
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -232,6 +232,9 @@ impl Store {
                 None => false,
             };
             if updated {
+                // A reset link sent to the address being replaced must not outlive it.
+                sqlx::query("DELETE FROM user_tokens WHERE user_id = $1 AND purpose = 'password_reset'")
+                    .bind(&token.user_id).execute(&mut *tx).await?;
                 announce!(tx, lock, announcement);
                 tx.commit().await?;
             } else {

@@ -267,6 +267,14 @@ impl Store {
         Ok(deleted)
     }
 
+    /// True when a notification up to `up_to` announces a closed account.
+    pub async fn closing_notices_up_to(&self, up_to: i64) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM notifications WHERE id <= $1 AND kind = 'account_closed'";
+        let count: i64 =
+            on_pool!(self, pool => sqlx::query_scalar(sql).bind(up_to).fetch_one(pool).await?);
+        Ok(count > 0)
+    }
+
     /// Up to `limit` unacknowledged notifications with ids above `after`, oldest first.
     pub async fn outbox_page(
         &self,

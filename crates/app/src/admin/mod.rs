@@ -246,6 +246,10 @@ impl App {
                 if user.status == crate::identity::STATUS_CLOSED {
                     return Err(Error::NotFound);
                 }
+                // A stolen admin session must not turn a step-up into lasting access.
+                if id == admin {
+                    return Err(Error::Forbidden);
+                }
                 if !self.has_any_factor(id).await? {
                     return Err(Error::field("mfa", "not_enrolled"));
                 }

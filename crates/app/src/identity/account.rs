@@ -11,7 +11,6 @@ use super::mfa::MfaChallenge;
 use super::throttle::LoginClient;
 use super::tokens::IssuedTokens;
 use super::{DEFAULT_ROLE, STATUS_ACTIVE, validate_display_name};
-use crate::limits::ACCOUNT_KEY_CHARS_MAX;
 use crate::{App, Error, RequestContext, Result, new_id};
 
 /// What a registration asks for.
@@ -75,17 +74,7 @@ impl App {
     ) -> Result<LoginOutcome> {
         let identity = &self.identity;
         let parsed = Email::parse(email).ok();
-        let account_key = parsed.as_ref().map_or_else(
-            || {
-                email
-                    .trim()
-                    .to_lowercase()
-                    .chars()
-                    .take(ACCOUNT_KEY_CHARS_MAX)
-                    .collect()
-            },
-            |email| email.as_str().to_owned(),
-        );
+        let account_key = super::throttle_key(email, parsed.as_ref());
         // A browser that signed in to this account before keeps its own budget and its own
         // places in the Argon2 pool: a password-spraying flood cannot keep the owner out.
         let known = match (&ctx.device, &parsed) {
@@ -126,8 +115,11 @@ impl App {
             self.record_event_detached(ctx, &user.id, "login_failed");
             return Err(Error::InvalidCredentials);
         }
-        if let Some(new_hash) = rehashed {
-            self.store.update_password_hash(&user.id, &new_hash).await?;
+        if let Some(hash) = rehashed {
+            let store = &self.store;
+            store
+                .update_password_hash(&user.id, &user.password_hash, &hash)
+                .await?;
         }
         if self.has_any_factor(&user.id).await? {
             return Ok(LoginOutcome::SecondFactor(self.challenge(&user.id).await?));

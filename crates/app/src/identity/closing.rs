@@ -10,7 +10,10 @@ use store::{
 };
 
 use super::Caller;
-use crate::limits::{EXPORT_ACCOUNTS_MAX, EXPORT_ITEMS_MAX, PAGE_LEN_MAX};
+use crate::limits::{EXPORT_ACCOUNTS_MAX, EXPORT_ITEMS_MAX, EXPORTS_CONCURRENT_MAX, PAGE_LEN_MAX};
+
+/// Exports being built at once, across users: each may hold a large history in memory.
+static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(EXPORTS_CONCURRENT_MAX);
 use crate::vault::profile::Profile;
 use crate::{App, Error, RequestContext, Result};
 
@@ -56,7 +59,8 @@ impl App {
         let (unusable, _) = super::recovery::new_user_token()?;
         let admission = self.identity.hashing.admit().await?;
         let password_hash = self.identity.hashing.hash(admission, unusable).await?;
-        let email = format!("closed+{user_id}@closed.invalid");
+        // Not an email address at all: nobody can register it ahead of the closing.
+        let email = format!("closed:{user_id}");
         let tombstone = Tombstone {
             email: &email,
             display_name: "Closed account",
@@ -66,9 +70,25 @@ impl App {
         // The closing request's client details go with the rest of the user's.
         event.user_agent = String::new();
         event.location = None;
+        // The owner hears of it at the address the account had (a stolen session that drains
+        // and closes an account does not go unnoticed); the notice is the one thing kept
+        // with that address, until the mailer acknowledges it.
+        let address = self
+            .store
+            .find_user(user_id)
+            .await?
+            .map(|user| user.email)
+            .unwrap_or_default();
+        let notice = store::NotificationRecord {
+            id: 0,
+            user_id: user_id.to_owned(),
+            kind: "account_closed".to_owned(),
+            created_at: event.created_at,
+            data: serde_json::json!({ "to": address }).to_string(),
+        };
         let announcement = Announcement {
             event: &event,
-            notifications: &[],
+            notifications: std::slice::from_ref(&notice),
         };
         match self
             .store
@@ -82,16 +102,20 @@ impl App {
                 self.vault
                     .forget(&crate::vault::profile::record_context(user_id));
                 self.user_changed(user_id);
-                // The replaced personal data must not linger in the SQLite log either.
-                match self.store.truncate_log().await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(
-                        "the log still holds pages of a closed account until the next checkpoint"
-                    ),
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot truncate the log after closing an account")
+                // The replaced personal data must not linger in the SQLite log either (off the
+                // response path: the truncation waits for writers).
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    match store.truncate_log().await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(
+                            "the log still holds pages of a closed account until the next checkpoint"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot truncate the log after closing an account")
+                        }
                     }
-                }
+                });
                 tracing::info!(target: "strongroom::security", user_id, "account closed");
                 Ok(())
             }
@@ -104,6 +128,9 @@ impl App {
     /// security events, accounts and their entries.
     pub async fn export(&self, ctx: &RequestContext) -> Result<Export> {
         let caller = self.require_step_up_or_enrolment(ctx).await?;
+        let _building = EXPORTS.try_acquire().map_err(|_| Error::Unavailable {
+            retry_after_secs: 2,
+        })?;
         let user_id = caller.user_id.as_str();
         let user = self
             .store

@@ -10,7 +10,9 @@ use identity::SigningKeys;
 
 /// The keys in service and the file they come from.
 pub struct KeyRing {
-    current: RwLock<Arc<SigningKeys>>,
+    /// The keys and their generation (bumped on every reload: a token verified under an
+    /// older generation is verified again).
+    current: RwLock<(Arc<SigningKeys>, u64)>,
     source: Option<KeySource>,
 }
 
@@ -32,7 +34,7 @@ impl KeyRing {
         audience: &str,
     ) -> KeyRing {
         KeyRing {
-            current: RwLock::new(Arc::new(keys)),
+            current: RwLock::new((Arc::new(keys), 0)),
             source: Some(KeySource {
                 path,
                 issuer: issuer.to_owned(),
@@ -44,6 +46,11 @@ impl KeyRing {
 
     /// The keys in service now.
     pub fn current(&self) -> Arc<SigningKeys> {
+        self.current_with_generation().0
+    }
+
+    /// The keys in service now and their generation.
+    pub fn current_with_generation(&self) -> (Arc<SigningKeys>, u64) {
         match self.current.read() {
             Ok(keys) => keys.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -75,7 +82,8 @@ impl KeyRing {
                     "signing keys reloaded"
                 );
                 if let Ok(mut slot) = self.current.write() {
-                    *slot = Arc::new(keys);
+                    let generation = slot.1.wrapping_add(1);
+                    *slot = (Arc::new(keys), generation);
                 }
                 *last = new_digest;
                 Some(true)

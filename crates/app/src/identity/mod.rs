@@ -121,6 +121,22 @@ pub(crate) fn check_password_policy(
     })
 }
 
+/// The key an address is throttled under: as the account lookup sees it (NFKC, lower case),
+/// so look-alike spellings of one address share a budget; bounded raw text when it does not
+/// parse.
+fn throttle_key(raw: &str, parsed: Option<&identity::Email>) -> String {
+    parsed.map_or_else(
+        || {
+            raw.trim()
+                .to_lowercase()
+                .chars()
+                .take(crate::limits::ACCOUNT_KEY_CHARS_MAX)
+                .collect()
+        },
+        |email| email.as_str().to_owned(),
+    )
+}
+
 /// User-Agent text as kept with sessions and events: no control characters, bounded.
 pub fn clean_user_agent(raw: &str) -> String {
     raw.chars()

@@ -9,7 +9,6 @@ use serde_json::json;
 use store::{Announcement, NotificationRecord, UserTokenRecord};
 
 use super::{STATUS_CLOSED, check_password_policy};
-use crate::limits::ACCOUNT_KEY_CHARS_MAX;
 use crate::{App, Error, RequestContext, Result};
 
 /// How long a password-reset token lives.
@@ -33,14 +32,12 @@ impl App {
     /// a reset token replaces any live one and goes to the outbox (`password_reset`), written
     /// off the response path so both cases take the same time.
     pub async fn forgot_password(&self, ctx: &RequestContext, raw_email: &str) -> Result<()> {
-        let key: String = raw_email
-            .trim()
-            .to_lowercase()
-            .chars()
-            .take(ACCOUNT_KEY_CHARS_MAX)
-            .collect();
+        // The address as the account lookup sees it (NFKC, lower case): look-alike spellings
+        // of one address share its budget.
+        let parsed = Email::parse(raw_email).ok();
+        let key = super::throttle_key(raw_email, parsed.as_ref());
         self.identity.throttles.mail(&key, ctx.ip)?;
-        let email = Email::parse(raw_email).map_err(|_| Error::field("email", "invalid"))?;
+        let email = parsed.ok_or_else(|| Error::field("email", "invalid"))?;
         // Every request builds its token and records; only a known address writes them.
         let (token, token_hash) = new_user_token()?;
         let user = self.store.find_user_by_email(email.as_str()).await?;

@@ -18,7 +18,8 @@ use crate::{App, Error, RequestContext, Result, new_id};
 /// or the session check. Holds no secret a client does not already have.
 #[derive(Default)]
 pub struct VerifiedTokens {
-    entries: Mutex<HashMap<[u8; 32], AccessClaims>>,
+    /// Claims by token digest, with the signing-key generation they were verified under.
+    entries: Mutex<HashMap<[u8; 32], (AccessClaims, u64)>>,
 }
 
 impl VerifiedTokens {
@@ -29,13 +30,17 @@ impl VerifiedTokens {
             .ok()
     }
 
-    pub fn get(&self, token: &str, now: u64) -> Option<AccessClaims> {
+    /// The claims of `token` if it was verified under key generation `generation` and is
+    /// still current.
+    pub fn get(&self, token: &str, now: u64, generation: u64) -> Option<AccessClaims> {
         let digest = Self::digest(token)?;
         let entries = self.entries.lock().ok()?;
         entries
             .get(&digest)
-            .filter(|claims| claims.is_current(now))
-            .cloned()
+            .filter(|(claims, verified_under)| {
+                *verified_under == generation && claims.is_current(now)
+            })
+            .map(|(claims, _)| claims.clone())
     }
 
     /// Forgets every token (the signing keys changed: a retired key's tokens must fail their
@@ -46,17 +51,17 @@ impl VerifiedTokens {
         }
     }
 
-    pub fn insert(&self, token: &str, claims: &AccessClaims, now: u64) {
+    pub fn insert(&self, token: &str, claims: &AccessClaims, now: u64, generation: u64) {
         let (Some(digest), Ok(mut entries)) = (Self::digest(token), self.entries.lock()) else {
             return;
         };
         if entries.len() >= VERIFIED_TOKENS_MAX {
-            entries.retain(|_, claims| claims.is_current(now));
+            entries.retain(|_, (claims, _)| claims.is_current(now));
             if entries.len() >= VERIFIED_TOKENS_MAX {
                 entries.clear();
             }
         }
-        entries.insert(digest, claims.clone());
+        entries.insert(digest, (claims.clone(), generation));
     }
 }
 
@@ -84,15 +89,12 @@ impl App {
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         let now = self.clock.now_secs();
         let identity = &self.identity;
-        let claims = match identity.verified.get(token, now) {
+        let (keys, generation) = identity.keys.current_with_generation();
+        let claims = match identity.verified.get(token, now, generation) {
             Some(claims) => claims,
             None => {
-                let claims = identity
-                    .keys
-                    .current()
-                    .verify(token, now)
-                    .map_err(|_| Error::InvalidToken)?;
-                identity.verified.insert(token, &claims, now);
+                let claims = keys.verify(token, now).map_err(|_| Error::InvalidToken)?;
+                identity.verified.insert(token, &claims, now, generation);
                 claims
             }
         };
@@ -115,11 +117,12 @@ impl App {
     pub fn token_session(&self, token: &str) -> Option<(String, String)> {
         let now = self.clock.now_secs();
         let identity = &self.identity;
-        if let Some(claims) = identity.verified.get(token, now) {
+        let (keys, generation) = identity.keys.current_with_generation();
+        if let Some(claims) = identity.verified.get(token, now, generation) {
             return Some((claims.sub, claims.sid));
         }
-        let claims = identity.keys.current().verify(token, now).ok()?;
-        identity.verified.insert(token, &claims, now);
+        let claims = keys.verify(token, now).ok()?;
+        identity.verified.insert(token, &claims, now, generation);
         Some((claims.sub, claims.sid))
     }
 
@@ -191,9 +194,14 @@ impl App {
         let held = acr == Acr::Pwd
             && (self.check_travel(ctx, &user.id, None).await?
                 || self.is_quarantined(&user.id).await?);
-        self.store
-            .create_session(&session, &refresh_hash, &event)
-            .await?;
+        // Not when the account was closed, or its password reset, since `user` was read.
+        if !self
+            .store
+            .create_session(&session, &refresh_hash, &event, &user.password_hash)
+            .await?
+        {
+            return Err(Error::InvalidCredentials);
+        }
         if acr == Acr::Mfa {
             self.lift_quarantine_after_mfa(ctx, &user.id, Some(&session.id))
                 .await?;
@@ -303,14 +311,19 @@ mod tests {
     #[test]
     fn remembered_tokens_still_expire_and_only_the_exact_bytes_hit() {
         let cache = VerifiedTokens::default();
-        cache.insert("token-a", &claims(1_000, 1_600), 1_000);
-        assert_eq!(cache.get("token-a", 1_100), Some(claims(1_000, 1_600)));
-        assert_eq!(cache.get("token-a ", 1_100), None);
-        assert_eq!(cache.get("token-b", 1_100), None);
+        cache.insert("token-a", &claims(1_000, 1_600), 1_000, 7);
+        assert_eq!(cache.get("token-a", 1_100, 7), Some(claims(1_000, 1_600)));
+        assert_eq!(cache.get("token-a ", 1_100, 7), None);
+        assert_eq!(cache.get("token-b", 1_100, 7), None);
         assert_eq!(
-            cache.get("token-a", 1_700),
+            cache.get("token-a", 1_700, 7),
             None,
             "expired claims are not served"
+        );
+        assert_eq!(
+            cache.get("token-a", 1_100, 8),
+            None,
+            "verified under older signing keys: verified again"
         );
     }
 
@@ -318,7 +331,7 @@ mod tests {
     fn the_cache_stays_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..VERIFIED_TOKENS_MAX + 10 {
-            cache.insert(&format!("token-{i}"), &claims(1_000, 1_600), 1_000);
+            cache.insert(&format!("token-{i}"), &claims(1_000, 1_600), 1_000, 0);
         }
         let len = cache
             .entries

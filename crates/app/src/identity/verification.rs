@@ -159,18 +159,8 @@ impl App {
             .find_user_by_email(email.as_str())
             .await?
             .is_some();
-        let target = format!("user:{}", user.id);
-        if taken {
-            let entry = self.audit_entry(
-                ctx,
-                "security.email_change_refused",
-                &target,
-                "failure",
-                json!({ "reason": "address_taken" }),
-            );
-            self.store.append_audit(&[entry]).await?;
-            return Ok(());
-        }
+        // Everything the caller can see — the answer, their event, the notice to their own
+        // address — is the same whether the address is taken; only the token is missing.
         let event = self.event(
             ctx,
             &user.id,
@@ -187,6 +177,17 @@ impl App {
         self.store
             .record_event_with_notification(&event, &notice)
             .await?;
+        if taken {
+            let entry = self.audit_entry(
+                ctx,
+                "security.email_change_refused",
+                &format!("user:{}", user.id),
+                "failure",
+                json!({ "reason": "address_taken" }),
+            );
+            self.store.append_audit(&[entry]).await?;
+            return Ok(());
+        }
         self.send_verification(ctx, &user, email.as_str(), token, token_hash)
             .await
     }

@@ -47,6 +47,9 @@ impl App {
     pub async fn ack_outbox(&self, ctx: &RequestContext, up_to: &str) -> Result<()> {
         let service = ctx.service(OUTBOX_SCOPE)?;
         let up_to = parse_id(up_to).ok_or_else(|| Error::field("up_to", "invalid"))?;
+        // The notice of a closed account holds its old address: once it is delivered, the
+        // address leaves the SQLite log too.
+        let closing_notices = self.store.closing_notices_up_to(up_to).await?;
         let acknowledged = self
             .store
             .ack_outbox(up_to)
@@ -58,6 +61,14 @@ impl App {
             acknowledged,
             "outbox acknowledged"
         );
+        if closing_notices {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.truncate_log().await {
+                    tracing::warn!(%error, "cannot truncate the log after a closing notice");
+                }
+            });
+        }
         Ok(())
     }
 }

@@ -95,30 +95,14 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
     if out.exists() {
         anyhow::bail!("{} exists; choose a new path", out.display());
     }
-    let work = work_dir(out)?;
-    let plain = work.path().join("plain");
-    let store = crate::serve::open_store(config).await?;
-    let (backend, described) = match sqlite_path(config) {
-        Some(_) => {
-            let snapshot = plain.to_str().context("the output path is not UTF-8")?;
-            let taken = store.snapshot_into(snapshot).await;
-            store.close().await;
-            taken?;
-            // Describe the snapshot itself: exactly what the backup holds.
-            let copy = Store::connect(&DatabaseLocation::SqliteFile(plain.clone())).await?;
-            let described = describe(&copy).await;
-            copy.close().await;
-            ("sqlite", described?)
-        }
-        None => {
-            // pg_dump's snapshot starts after these reads: the heads are at or before it.
-            let described = describe(&store).await;
-            store.close().await;
-            let described = described?;
-            postgres::dump(config, &plain)?;
-            ("postgres", described)
-        }
+    // The plaintext stays beside the database (or in the private temporary directory for
+    // PostgreSQL), never on the backup destination.
+    let work = match sqlite_path(config) {
+        Some(db) => work_dir(db)?,
+        None => work_dir(&std::env::temp_dir().join("x"))?,
     };
+    let plain = work.path().join("plain");
+    let (backend, described) = take_plaintext(config, &plain).await?;
     let (schema_version, ledger_head, audit_head, checkpoint) = described;
     let (size, sha256) = sha256_file(&plain)?;
     let provider = crate::serve::build_kek_provider(config)?;
@@ -146,13 +130,53 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
         },
         wrapped_key: format::hex(&wrapped.bytes),
     };
-    let partial = work.path().join("backup");
-    encrypt(&plain, &partial, &header, &dek)?;
-    // Never a half-written backup under the chosen name.
-    std::fs::hard_link(&partial, out)
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    // Written beside `out` under a temporary name, then linked into place: never a
+    // half-written backup under the chosen name, and never one written over another.
+    let name = out
+        .file_name()
+        .and_then(|name| name.to_str())
+        .context("--out names no file")?;
+    let partial = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let written = encrypt(&plain, &partial, &header, &dek).and_then(|()| {
+        std::fs::hard_link(&partial, out)
+            .with_context(|| format!("cannot create {}", out.display()))
+    });
+    let _ = std::fs::remove_file(&partial);
+    written?;
     print_manifest("backed up", &header.manifest);
     Ok(())
+}
+
+/// The store's plaintext copy at `plain` and what it holds: a SQLite snapshot described from
+/// the copy itself, or a `pg_dump` described just before it started.
+async fn take_plaintext(
+    config: &Config,
+    plain: &Path,
+) -> anyhow::Result<(&'static str, (i64, Head, Head, Option<CheckpointRef>))> {
+    // Never migrated here: a backup taken before an upgrade is of the schema that runs.
+    let store = Store::connect(&config.database).await?;
+    let taken = match sqlite_path(config) {
+        Some(_) => {
+            let snapshot = plain.to_str().context("the output path is not UTF-8")?;
+            let taken = store.snapshot_into(snapshot).await;
+            store.close().await;
+            taken?;
+            // Describe the snapshot itself: exactly what the backup holds.
+            let copy = Store::connect(&DatabaseLocation::SqliteFile(plain.to_owned())).await?;
+            let described = describe(&copy).await;
+            copy.close().await;
+            ("sqlite", described?)
+        }
+        None => {
+            // pg_dump's snapshot starts after these reads: the heads are at or before it.
+            let described = describe(&store).await;
+            store.close().await;
+            let described = described?;
+            postgres::dump(config, plain)?;
+            ("postgres", described)
+        }
+    };
+    Ok(taken)
 }
 
 /// Writes the backup of `plain` to the new file `to` and syncs it.
@@ -275,9 +299,17 @@ pub async fn restore(config: &Config, from: &Path, force: bool) -> anyhow::Resul
         return postgres::restore(config, from).await;
     };
     let live = target.exists() && std::fs::metadata(&target)?.len() > 0;
-    if live && !force {
+    // A log left beside the path (of a store deleted by hand) would be replayed onto the
+    // restored file: it goes too, and like a store it needs --force.
+    let stale: Vec<PathBuf> = ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| sidecar(&target, suffix))
+        .filter(|path| path.exists())
+        .collect();
+    if (live || !stale.is_empty()) && !force {
         return Err(Refused(format!(
-            "{} holds a store; restoring replaces it: pass --force once the server is stopped",
+            "{} holds a store or its log files; restoring replaces them: pass --force once the \
+             server is stopped",
             target.display()
         ))
         .into());
@@ -306,11 +338,11 @@ pub async fn restore(config: &Config, from: &Path, force: bool) -> anyhow::Resul
         if !truncated? {
             anyhow::bail!("the old store's log is in use; is a server still running?");
         }
-        for suffix in ["-wal", "-shm"] {
-            let side = sidecar(&target, suffix);
-            if side.exists() {
-                std::fs::remove_file(&side)?;
-            }
+    }
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let side = sidecar(&target, suffix);
+        if side.exists() {
+            std::fs::remove_file(&side)?;
         }
     }
     std::fs::rename(&plain, &target)?;

@@ -22,8 +22,29 @@ fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
         key: "database.url".into(),
         reason: "is not a PostgreSQL URL".into(),
     })?;
-    let password = parsed.password().map(str::to_owned);
+    // The password as libpq would read it (percent-decoded), from the URL's user info or a
+    // `password` query parameter; neither stays in the URL passed as an argument.
+    let mut password = parsed.password().map(|encoded| {
+        percent_encoding::percent_decode_str(encoded)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     let _ = parsed.set_password(None);
+    let query: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(name, value)| {
+            if name == "password" {
+                password = Some(value.into_owned());
+                None
+            } else {
+                Some((name.into_owned(), value.into_owned()))
+            }
+        })
+        .collect();
+    parsed.set_query(None);
+    if !query.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(query);
+    }
     let mut command = Command::new(program);
     command.arg(format!("--dbname={parsed}"));
     if let Some(password) = password {

@@ -205,9 +205,19 @@ async fn a_backup_taken_while_money_moves_restores_every_acknowledged_transfer()
         .tempdir()
         .unwrap();
     copy_without_data(server.dir.path(), restored_dir.path());
-    let restored = cli(
+    // A log left from a store deleted by hand would be replayed onto the restored file: it
+    // needs --force, and then it is gone.
+    let stale = restored_dir.path().join("data/strongroom.db-wal");
+    std::fs::write(&stale, b"frames of another database").unwrap();
+    let refused = cli(
         &restored_dir.path().join("strongroom.toml"),
         &["restore", "--from", backup.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let restored = cli(
+        &restored_dir.path().join("strongroom.toml"),
+        &["restore", "--from", backup.to_str().unwrap(), "--force"],
         &[],
     );
     assert!(restored.status.success(), "{}", text(&restored));

@@ -104,10 +104,25 @@ async fn users_sessions_refresh_families_events_and_purges() {
                     &session(id, "u1", at, 100_000),
                     id.as_bytes(),
                     &event(&format!("e-{id}"), "u1", at),
+                    "hash",
                 )
                 .await
                 .unwrap();
         }
+        // A sign-in that read the user before a password change gets no session.
+        assert!(
+            !store
+                .create_session(
+                    &session("s-stale", "u1", 4_000, 100_000),
+                    b"stale",
+                    &event("e-stale", "u1", 4_000),
+                    "an older hash",
+                )
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        assert!(store.find_session("s-stale").await.unwrap().is_none());
         let page = store.list_sessions("u1", 5_000, None, 2).await.unwrap();
         let ids: Vec<&str> = page.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["s3", "s2"], "{backend}");
@@ -219,6 +234,7 @@ async fn second_factors_tickets_and_their_one_time_rules() {
                 &session("s1", "u1", 1, 1_000_000),
                 b"t",
                 &event("e1", "u1", 1),
+                "hash",
             )
             .await
             .unwrap();

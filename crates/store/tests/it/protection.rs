@@ -36,6 +36,7 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
                 &session("s1", "u1", 1, 100_000),
                 b"rt",
                 &event("e0", "u1", 1),
+                "hash",
             )
             .await
             .unwrap();
@@ -138,6 +139,7 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
                 &session("s2", "u1", 4, 100_000),
                 b"rt2",
                 &event("e-s2", "u1", 4),
+                "hash",
             )
             .await
             .unwrap();
@@ -146,6 +148,7 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
                 &session("s3", "u1", 4, 100_000),
                 b"rt3",
                 &event("e-s3", "u1", 4),
+                "hash",
             )
             .await
             .unwrap();

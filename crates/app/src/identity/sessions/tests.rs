@@ -72,7 +72,7 @@ async fn a_cached_live_session_is_rechecked_so_other_instances_revocations_apply
         request_id: "r1".into(),
     };
     store
-        .create_session(&session, b"hash", &event)
+        .create_session(&session, b"hash", &event, "x")
         .await
         .unwrap();
     let clock = crate::Clock::manual(1_000);

@@ -85,6 +85,10 @@ async fn user_context(
 ) -> Result<RequestContext, ApiError> {
     let token = bearer_token(&parts.headers).ok_or(ApiError::INVALID_TOKEN)?;
     let caller = state.app.authenticate(token).await?;
+    // The access log names who made the request.
+    if let Some(slot) = parts.extensions.get::<crate::middleware::LoggedPrincipal>() {
+        let _ = slot.0.set(format!("user:{}", caller.user_id));
+    }
     let ctx = context(parts, Principal::User(Box::new(caller)))?;
     state
         .app

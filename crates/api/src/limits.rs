@@ -23,3 +23,6 @@ const _: () = assert!(
     "serde_json's own recursion limit is 128"
 );
 const _: () = assert!(REQUEST_BODY_BYTES_MAX >= 64 * 1024);
+
+/// How long `/readyz` waits for the database before answering 503.
+pub const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

@@ -117,9 +117,15 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// Who made a request, as the access log names it: set once by the bearer check
+/// (`user:ID`); services are named from their certificate.
+#[derive(Clone, Default)]
+pub struct LoggedPrincipal(pub std::sync::Arc<std::sync::OnceLock<String>>);
+
 /// One structured log line and the request metrics, after the response is built. Logs the
-/// route template (never the raw path or query, which may carry personal data).
-pub async fn access_log(request: Request, next: Next) -> Response {
+/// route template (never the raw path or query, which may carry personal data) and the
+/// principal (`user:ID` or `service:NAME`; empty for anonymous requests).
+pub async fn access_log(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -139,11 +145,16 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .extensions()
         .get::<PeerAddr>()
         .map(|peer| peer.0.ip());
-    let principal = match request.extensions().get::<PeerIdentity>() {
-        Some(PeerIdentity::Service(service)) => service.name.clone(),
-        _ => String::new(),
+    let service = match request.extensions().get::<PeerIdentity>() {
+        Some(PeerIdentity::Service(service)) => Some(format!("service:{}", service.name)),
+        _ => None,
     };
+    let slot = LoggedPrincipal::default();
+    request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
+    let principal = service
+        .or_else(|| slot.0.get().cloned())
+        .unwrap_or_default();
     let client_ip = response
         .extensions()
         .get::<ClientIp>()

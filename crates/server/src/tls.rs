@@ -417,12 +417,20 @@ impl ServiceDirectory {
             return PeerIdentity::Unrecognised;
         };
         match principal_of(leaf) {
-            Ok(name) => self
-                .services
-                .get(&name)
-                .map_or(PeerIdentity::Unrecognised, |principal| {
-                    PeerIdentity::Service(principal.clone())
-                }),
+            Ok(name) => match self.services.get(&name) {
+                Some(principal) => PeerIdentity::Service(principal.clone()),
+                None => {
+                    // Issued by our CA but not configured: an onboarding mistake or a stale
+                    // certificate; the operator should hear of it.
+                    metrics::counter!("strongroom_internal_unknown_principals_total").increment(1);
+                    tracing::warn!(
+                        peer = %peer,
+                        principal = %name,
+                        "client certificate names service {name:?}, which has no [services] entry; refused"
+                    );
+                    PeerIdentity::Unrecognised
+                }
+            },
             Err(refusal) => {
                 let serial = x509_parser::parse_x509_certificate(leaf.as_ref())
                     .map(|(_, cert)| pki::serial_hex(cert.raw_serial()))

@@ -357,5 +357,25 @@ fn issued_client_certificates_name_their_principal_and_unknown_ones_are_forbidde
         assert_eq!(response.status(), 403);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], "forbidden");
+        // The operator hears that a certificate of ours names an unconfigured service, and
+        // the access log names the services it served.
+        let log = server.log();
+        assert!(
+            log.lines().any(|line| line.contains("\"WARN\"")
+                && line.contains("\"stranger\"")
+                && line.contains("no [services] entry")),
+            "{log}"
+        );
+        assert!(log.contains("\"principal\":\"service:ledgerbot\""), "{log}");
+        let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("strongroom_internal_unknown_principals_total 1"),
+            "{metrics}"
+        );
     });
 }

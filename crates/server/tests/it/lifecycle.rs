@@ -109,7 +109,16 @@ async fn verification_reset_and_change_of_passwords() {
         201
     );
     let (ann, _) = api.login("ann@example.com").await;
-    assert_eq!(me(&api, &ann).await["email_verified"], false);
+    let shown = me(&api, &ann).await;
+    assert_eq!(shown["email_verified"], false);
+    // The access log names the user of every bearer request.
+    let ann_id = shown["user_id"].as_str().unwrap().to_owned();
+    assert!(
+        server
+            .log()
+            .contains(&format!("\"principal\":\"user:{ann_id}\"")),
+        "the access log does not name the user"
+    );
     let verify = token(&server, "verify_email", "ann@example.com", 1).await;
     for bad in ["not a token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
         let refused = post(&api, "/v1/auth/email/verify", None, json!({"token": bad})).await;

@@ -34,11 +34,18 @@ async fn postgres_backed_server_reports_unready_while_the_database_is_down_and_r
 
     cluster.stop();
     wait_for(&client, &server.ops_url, 503).await;
+    // A probe's answer comes within its timeout, not after the pool's (readiness waits 1 s).
+    let asked = std::time::Instant::now();
     let response = client
         .get(format!("{}/readyz", server.ops_url))
         .send()
         .await
         .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "/readyz took {:?}",
+        asked.elapsed()
+    );
     assert_eq!(
         response.headers()["content-type"],
         "application/problem+json"

@@ -32,8 +32,8 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    admin, auth as auth_routes, factors, health, internal, ledger, lifecycle, me, mfa, openapi,
-    outbox, profile, webauthn,
+    admin, auth as auth_routes, factors, health, internal, introspect, ledger, lifecycle, me, mfa,
+    openapi, outbox, profile, webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -169,6 +169,7 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
         .route("/internal/v1/outbox", get(outbox::list))
+        .route("/internal/v1/introspect", post(introspect::introspect))
         .route("/internal/v1/outbox/ack", post(outbox::ack))
         .route(
             "/internal/v1/accounts/{id}/freeze",

@@ -56,6 +56,7 @@ pub const SCOPES: &[&str] = &[
     "ledger:freeze",
     "profiles:search",
     protection::outbox::OUTBOX_SCOPE,
+    identity::tokens::INTROSPECT_SCOPE,
 ];
 
 /// A configured service (`[services.NAME]`) and the scopes it holds.

@@ -49,3 +49,55 @@ impl From<store::NotificationRecord> for NotificationView {
         }
     }
 }
+
+/// `{token}` of `POST /internal/v1/introspect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRequest {
+    pub token: String,
+}
+
+/// RFC 7662: `{"active": false}` alone for a token that is not active; otherwise its claims.
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The session the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+}
+
+impl Introspection {
+    pub fn inactive() -> Self {
+        Introspection {
+            active: false,
+            token_type: None,
+            sub: None,
+            sid: None,
+            iss: None,
+            aud: None,
+            iat: None,
+            exp: None,
+            auth_time: None,
+            acr: None,
+            roles: None,
+        }
+    }
+}

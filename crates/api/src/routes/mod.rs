@@ -6,6 +6,7 @@ pub mod auth;
 pub mod factors;
 pub mod health;
 pub mod internal;
+pub mod introspect;
 pub mod ledger;
 pub mod lifecycle;
 pub mod me;

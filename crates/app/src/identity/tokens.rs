@@ -84,7 +84,25 @@ pub struct RefreshCookie {
     pub max_age_secs: i64,
 }
 
+/// The scope of `POST /internal/v1/introspect`.
+pub const INTROSPECT_SCOPE: &str = "tokens:introspect";
+
 impl App {
+    /// RFC 7662 for a service holding `tokens:introspect`: the claims of `token` when it is
+    /// active (it verifies and its session is live, as for a request), else `None`.
+    pub async fn introspect(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> Result<Option<AccessClaims>> {
+        ctx.service(INTROSPECT_SCOPE)?;
+        match self.authenticate(token).await {
+            Ok(caller) => Ok(Some(caller.claims)),
+            Err(Error::InvalidToken) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The caller named by a bearer token, if it verifies and its session is live.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         let now = self.clock.now_secs();

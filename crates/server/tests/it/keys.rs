@@ -2,7 +2,8 @@
 //! of one deployment sign with the new key (and publish both) within seconds, without a
 //! restart; `keys retire-signing` refuses while the old key's tokens may be valid, and with
 //! `--force` (a compromised key) makes both instances refuse its tokens at once on reload,
-//! while a refresh gives the user a new token.
+//! while a refresh gives the user a new token; the audit key rotates the same way; and token
+//! introspection (RFC 7662) sees a revocation made on another instance.
 
 use std::time::Duration;
 
@@ -174,5 +175,69 @@ async fn the_audit_key_rotates_under_a_running_server_and_old_checkpoints_still_
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("nor one it retired"),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn introspection_reports_a_token_inactive_within_a_second_of_its_revocation_elsewhere() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("introspect");
+    let scopes = [(
+        "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+        "[\"ledger:read\", \"tokens:introspect\"]",
+    )];
+    let a = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &scopes);
+    let b = a.replica(Database::Postgres(url), &scopes);
+    let api_a = Api::new(&a);
+    assert_eq!(
+        api_a.register("ivo@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (token, _) = api_a.login("ivo@example.com").await;
+    let introspect = |server: &TestServer, token: &str| {
+        let request = server
+            .service_client("payments")
+            .post(format!("{}/internal/v1/introspect", server.internal_url))
+            .json(&serde_json::json!({ "token": token }));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let active = introspect(&b, &token).await;
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["acr"], "pwd");
+    let me: Value = api_a.get("/v1/me", &token).await.json().await.unwrap();
+    assert_eq!(active["sub"], me["user_id"]);
+    // Nonsense is simply inactive, and says nothing else.
+    assert_eq!(
+        introspect(&b, "not.a.token").await,
+        serde_json::json!({"active": false})
+    );
+    // The user signs out on instance A; B says so within a second.
+    let logout = api_a
+        .client
+        .post(format!("{}/v1/auth/logout", api_a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    let revoked_at = std::time::Instant::now();
+    eventually("inactive on the other instance", || async {
+        introspect(&b, &token).await == serde_json::json!({"active": false})
+    })
+    .await;
+    // Revocation reaches other instances in well under a second (PostgreSQL NOTIFY); the
+    // bound leaves room for a loaded test machine.
+    println!(
+        "inactive on the other instance after {:?}",
+        revoked_at.elapsed()
+    );
+    assert!(
+        revoked_at.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        revoked_at.elapsed()
     );
 }

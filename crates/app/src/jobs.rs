@@ -23,6 +23,8 @@ pub const PURGE_CHUNK: i64 = 5_000;
 pub const GEOIP_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the token-signing key file is checked for a rotation or a retirement.
 pub const SIGNING_KEYS_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the gauges of queues and pools are sampled for `/metrics`.
+pub const METRICS_SAMPLE_INTERVAL: Duration = Duration::from_secs(2);
 /// How often the SQLite WAL is checkpointed beside the ledger writer.
 pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -85,6 +87,14 @@ impl App {
         });
         let app = self.clone();
         tokio::spawn(async move {
+            let mut interval = tokio::time::interval(METRICS_SAMPLE_INTERVAL);
+            loop {
+                interval.tick().await;
+                app.sample_gauges();
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
             let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
             loop {
                 interval.tick().await;
@@ -96,6 +106,15 @@ impl App {
     }
 
     /// One round of every purge, a chunk at a time until each is done.
+    /// The ledger writer's queue and the database pool, as gauges.
+    pub fn sample_gauges(&self) {
+        metrics::gauge!("strongroom_ledger_queue_depth").set(self.writer.queued() as f64);
+        let (open, idle) = self.store.pool_connections();
+        metrics::gauge!("strongroom_db_pool_connections", "state" => "idle").set(idle as f64);
+        metrics::gauge!("strongroom_db_pool_connections", "state" => "in_use")
+            .set(f64::from(open).max(idle as f64) - idle as f64);
+    }
+
     pub async fn purge_once(&self) {
         let now = self.clock.now_ms();
         let store = &self.store;

@@ -297,6 +297,14 @@ impl Store {
         }
     }
 
+    /// Connections of the pool: (open, idle).
+    pub fn pool_connections(&self) -> (u32, usize) {
+        match &self.pool {
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
     /// How many tables the database has in its default schema (0: an empty database).
     pub async fn table_count(&self) -> Result<i64, StoreError> {
         match &self.pool {

@@ -59,6 +59,15 @@ impl std::fmt::Debug for LedgerWriter {
     }
 }
 
+impl LedgerWriter {
+    /// Postings waiting in the queue now.
+    pub fn queued(&self) -> usize {
+        self.queue
+            .max_capacity()
+            .saturating_sub(self.queue.capacity())
+    }
+}
+
 struct Job {
     request: PostingRequest,
     reply: oneshot::Sender<Result<PostingOutcome, WriteError>>,

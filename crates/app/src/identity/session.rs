@@ -151,6 +151,7 @@ impl App {
             .await?;
         }
         self.session_revoked(&session.id);
+        metrics::counter!("strongroom_refresh_token_reuse_total").increment(1);
         Err(Error::RefreshTokenReused)
     }
 

@@ -129,7 +129,10 @@ impl Vault {
     }
 
     pub async fn wrap(&self, dek: &Dek, context: &str) -> Result<WrappedDek, Error> {
-        self.provider.wrap(dek, context).await.map_err(kms_error)
+        let started = Instant::now();
+        let wrapped = self.provider.wrap(dek, context).await;
+        kms_observed("wrap", started, wrapped.is_ok());
+        wrapped.map_err(kms_error)
     }
 
     /// The data key of a record, from the cache or the KEK provider.
@@ -144,11 +147,10 @@ impl Vault {
         if let Some(dek) = cached {
             return Ok(dek);
         }
-        let dek = self
-            .provider
-            .unwrap(wrapped, context)
-            .await
-            .map_err(kms_error)?;
+        let started = Instant::now();
+        let dek = self.provider.unwrap(wrapped, context).await;
+        kms_observed("unwrap", started, dek.is_ok());
+        let dek = dek.map_err(kms_error)?;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= DEK_CACHE_LEN_MAX {
                 cache.retain(|_, (_, at)| at.elapsed() < DEK_CACHE_TTL);
@@ -349,4 +351,13 @@ pub async fn migrate_legacy_factor_secrets(
         *slot = legacy_key;
     }
     Ok(report)
+}
+
+/// A KEK provider call in the metrics: its latency, and whether it failed.
+fn kms_observed(operation: &'static str, started: Instant, ok: bool) {
+    metrics::histogram!("strongroom_kms_request_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if !ok {
+        metrics::counter!("strongroom_kms_errors_total", "operation" => operation).increment(1);
+    }
 }

@@ -343,7 +343,63 @@ async fn ops_listener_reports_health_readiness_and_metrics() {
         ),
         "{text}"
     );
+    // What an operator alerts on: real histograms (aggregatable across instances), HELP
+    // text, the build, the writer queue and the database pool (sampled every 2 s).
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let text = crate::metrics_text(&server).await;
+    for expected in [
+        "# HELP strongroom_http_requests_total ",
+        "# TYPE strongroom_http_request_duration_seconds histogram",
+        "strongroom_http_request_duration_seconds_bucket{",
+        "strongroom_build_info{version=\"",
+        "strongroom_ledger_queue_depth 0",
+        "strongroom_db_pool_connections{state=\"idle\"}",
+        "# HELP strongroom_ledger_queue_depth ",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
     assert!(server.ops_url.starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn alert_rules_and_the_dashboard_use_only_documented_metrics() {
+    // A misspelt metric in an alert never fires: every family the shipped alert rules and
+    // dashboard query is one the operations guide documents (and the server exposes).
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let guide = std::fs::read_to_string(docs.join("operations.md")).unwrap();
+    let rules = std::fs::read_to_string(docs.join("prometheus-alerts.yml")).unwrap();
+    let dashboard = std::fs::read_to_string(docs.join("grafana-dashboard.json")).unwrap();
+    let parsed: Value = serde_json::from_str(&dashboard).unwrap();
+    assert!(!parsed["panels"].as_array().unwrap().is_empty());
+    let alerts = rules.matches("- alert: ").count();
+    assert!(alerts >= 8, "{alerts} alerts");
+    assert_eq!(
+        rules.matches("expr: ").count(),
+        alerts,
+        "every alert has an expression"
+    );
+    let mut names: Vec<String> = Vec::new();
+    for text in [&rules, &dashboard] {
+        for (start, _) in text.match_indices("strongroom_") {
+            let name: String = text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name)
+                .to_owned();
+            names.push(family);
+        }
+    }
+    assert!(names.len() > 10);
+    for name in names {
+        assert!(
+            guide.contains(&format!("`{name}`")),
+            "{name} is queried but not documented in docs/operations.md"
+        );
+    }
 }
 
 #[tokio::test]

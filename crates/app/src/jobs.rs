@@ -71,6 +71,22 @@ impl App {
                 app.checkpoint_round().await;
             }
         });
+        self.spawn_watch_jobs();
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
+            loop {
+                interval.tick().await;
+                if let Err(error) = app.store.checkpoint_wal().await {
+                    tracing::warn!(%error, "WAL checkpoint failed; retrying later");
+                }
+            }
+        });
+    }
+
+    /// One round of every purge, a chunk at a time until each is done.
+    /// Re-reading the signing keys and sampling the gauges of queues and pools.
+    fn spawn_watch_jobs(self: &Arc<Self>) {
         let app = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(SIGNING_KEYS_RELOAD_INTERVAL);
@@ -93,19 +109,8 @@ impl App {
                 app.sample_gauges();
             }
         });
-        let app = self.clone();
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(WAL_CHECKPOINT_INTERVAL);
-            loop {
-                interval.tick().await;
-                if let Err(error) = app.store.checkpoint_wal().await {
-                    tracing::warn!(%error, "WAL checkpoint failed; retrying later");
-                }
-            }
-        });
     }
 
-    /// One round of every purge, a chunk at a time until each is done.
     /// The ledger writer's queue and the database pool, as gauges.
     pub fn sample_gauges(&self) {
         metrics::gauge!("strongroom_ledger_queue_depth").set(self.writer.queued() as f64);

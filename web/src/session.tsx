@@ -77,8 +77,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setQuarantined(false);
       setStatus('signed-out');
       // A reused refresh cookie is news even on a fresh load: someone else used this session.
+      // Once told, the notice stays: calls that were in flight when the session ended end in
+      // further (silent) sign-outs, which must not wipe what the person was told.
       const tell = event.wasSignedIn || event.reason === 'refresh_token_reused';
-      setNotice(tell ? SIGNED_OUT_NOTICES[event.reason] : null);
+      if (tell) setNotice(SIGNED_OUT_NOTICES[event.reason]);
       // After a sign-out, start from the sign-in page (not back where the session ended).
       if (event.wasSignedIn) navigate('/signin');
     });

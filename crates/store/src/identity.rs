@@ -161,18 +161,18 @@ impl Store {
         Ok(row)
     }
 
-    /// Replaces the password hash `old` by `hash` (a rehash with current parameters); nothing
-    /// when the password changed meanwhile.
+    /// Replaces the password hash `old` by `hash` (a rehash with current parameters); `false`
+    /// (nothing written) when the password changed meanwhile.
     pub async fn update_password_hash(
         &self,
         user_id: &str,
         old: &str,
         hash: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
-        on_pool!(self, pool => sqlx::query(sql)
+        let changed = on_pool!(self, pool => sqlx::query(sql)
             .bind(hash).bind(user_id).bind(old).execute(pool).await?.rows_affected());
-        Ok(())
+        Ok(changed == 1)
     }
 
     pub async fn update_display_name(&self, user_id: &str, name: &str) -> Result<(), StoreError> {

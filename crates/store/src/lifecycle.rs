@@ -52,6 +52,7 @@ pub struct Tombstone<'a> {
 const REVOKE_SESSIONS_BUT: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, \
     grace_blob = NULL WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4) \
     RETURNING id";
+const DROP_TICKETS: &str = "DELETE FROM mfa_tickets WHERE user_id = $1";
 const TAKE_TOKEN: &str = "DELETE FROM user_tokens WHERE token_hash = $1 AND purpose = $2 \
     AND user_id = $3 AND expires_at > $4 RETURNING email";
 /// The rows of a closed user that hold personal data or a way in, deleted with it. The
@@ -169,6 +170,8 @@ impl Store {
                 let revoked: Vec<String> = sqlx::query_scalar(REVOKE_SESSIONS_BUT)
                     .bind(now).bind("password_reset").bind(&token.user_id).bind(None::<&str>)
                     .fetch_all(&mut *tx).await?;
+                // A second-factor step begun with the old password dies with it.
+                sqlx::query(DROP_TICKETS).bind(&token.user_id).execute(&mut *tx).await?;
                 announce!(tx, lock, announcement);
                 tx.commit().await?;
                 Some(revoked)
@@ -198,6 +201,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(update).bind(user_id).bind(password_hash).execute(&mut *tx).await?;
             sqlx::query(drop_resets).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query(DROP_TICKETS).bind(user_id).execute(&mut *tx).await?;
             let revoked: Vec<String> = sqlx::query_scalar(REVOKE_SESSIONS_BUT)
                 .bind(now).bind("password_changed").bind(user_id).bind(Some(keep))
                 .fetch_all(&mut *tx).await?;

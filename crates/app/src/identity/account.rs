@@ -115,18 +115,31 @@ impl App {
             self.record_event_detached(ctx, &user.id, "login_failed");
             return Err(Error::InvalidCredentials);
         }
-        if let Some(hash) = rehashed {
-            let store = &self.store;
-            store
-                .update_password_hash(&user.id, &user.password_hash, &hash)
-                .await?;
-        }
+        let user = self.apply_rehash(user, rehashed).await?;
         if self.has_any_factor(&user.id).await? {
             return Ok(LoginOutcome::SecondFactor(self.challenge(&user.id).await?));
         }
         Ok(LoginOutcome::Tokens(
             self.start_session(ctx, &user, Acr::Pwd, &["pwd"]).await?,
         ))
+    }
+
+    /// Stores a hash recomputed with current parameters; the user as the session guard must
+    /// see it (the hash it now holds).
+    async fn apply_rehash(
+        &self,
+        mut user: UserRecord,
+        rehashed: Option<String>,
+    ) -> Result<UserRecord> {
+        if let Some(hash) = rehashed
+            && self
+                .store
+                .update_password_hash(&user.id, &user.password_hash, &hash)
+                .await?
+        {
+            user.password_hash = hash;
+        }
+        Ok(user)
     }
 
     /// Checks the caller's password again (Argon2, behind the login throttles).

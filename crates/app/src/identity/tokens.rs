@@ -89,18 +89,35 @@ pub const INTROSPECT_SCOPE: &str = "tokens:introspect";
 
 impl App {
     /// RFC 7662 for a service holding `tokens:introspect`: the claims of `token` when it is
-    /// active (it verifies and its session is live, as for a request), else `None`.
+    /// active — it verifies, its session is live, and its account is active (not quarantined,
+    /// locked or closed: tokens Strongroom itself would refuse) — with the roles the account
+    /// holds now (a revoked role is gone at once), else `None`.
     pub async fn introspect(
         &self,
         ctx: &RequestContext,
         token: &str,
     ) -> Result<Option<AccessClaims>> {
         ctx.service(INTROSPECT_SCOPE)?;
-        match self.authenticate(token).await {
-            Ok(caller) => Ok(Some(caller.claims)),
-            Err(Error::InvalidToken) => Ok(None),
-            Err(error) => Err(error),
-        }
+        let mut claims = match self.authenticate(token).await {
+            Ok(caller) => caller.claims,
+            Err(Error::InvalidToken) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let Some(user) = self
+            .store
+            .find_user(&claims.sub)
+            .await?
+            .filter(|user| user.status == super::STATUS_ACTIVE)
+        else {
+            return Ok(None);
+        };
+        claims.roles = user
+            .roles
+            .split(',')
+            .filter(|role| !role.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(Some(claims))
     }
 
     /// The caller named by a bearer token, if it verifies and its session is live.

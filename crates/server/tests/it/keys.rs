@@ -187,7 +187,7 @@ async fn introspection_reports_a_token_inactive_within_a_second_of_its_revocatio
         "[\"ledger:read\", \"tokens:introspect\"]",
     )];
     let a = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &scopes);
-    let b = a.replica(Database::Postgres(url), &scopes);
+    let b = a.replica(Database::Postgres(url.clone()), &scopes);
     let api_a = Api::new(&a);
     assert_eq!(
         api_a.register("ivo@example.com", PASSWORD).await.status(),
@@ -208,6 +208,29 @@ async fn introspection_reports_a_token_inactive_within_a_second_of_its_revocatio
     let active = introspect(&b, &token).await;
     assert_eq!(active["active"], true, "{active}");
     assert_eq!(active["acr"], "pwd");
+    assert_eq!(active["roles"], serde_json::json!(["customer"]));
+    // Roles are read now, not from the token: a grant shows at once.
+    let granted = std::process::Command::new(crate::binary())
+        .args([
+            "user",
+            "grant-role",
+            "--email",
+            "ivo@example.com",
+            "--role",
+            "support",
+        ])
+        .arg("--config")
+        .arg(a.config_path())
+        .env("STRONGROOM__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(granted.status.success(), "{granted:?}");
+    let fresh = introspect(&b, &token).await;
+    assert_eq!(
+        fresh["roles"],
+        serde_json::json!(["customer", "support"]),
+        "{fresh}"
+    );
     let me: Value = api_a.get("/v1/me", &token).await.json().await.unwrap();
     assert_eq!(active["sub"], me["user_id"]);
     // Nonsense is simply inactive, and says nothing else.

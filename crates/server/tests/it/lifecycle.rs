@@ -822,3 +822,45 @@ async fn with_verified_email_required_money_leaves_only_verified_accounts() {
     let sent = transfer(&api, &una, Some("una-t1"), body).await;
     assert_eq!(sent.status(), 201);
 }
+
+#[tokio::test]
+async fn a_sign_in_that_upgrades_an_old_password_hash_still_signs_in() {
+    // The session guard compares the hash the sign-in verified: after a rehash with current
+    // parameters it must compare the new one.
+    use argon2::password_hash::PasswordHasher as _;
+    let server = lifecycle_server(Database::Sqlite);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("old@example.com", PASSWORD).await.status(),
+        201
+    );
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8 * 1024, 1, 1, None).unwrap(),
+    );
+    let old = weak.hash_password(PASSWORD.as_bytes()).unwrap().to_string();
+    let db = server.path("data/strongroom.db");
+    let sql = |statement: &str| {
+        let out = Command::new("sqlite3")
+            .arg(&db)
+            .arg(statement)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    sql(&format!(
+        "UPDATE users SET password_hash = '{old}' WHERE email = 'old@example.com'"
+    ));
+    for attempt in 0..2 {
+        let (status, body) = login_status(&api, "old@example.com", PASSWORD).await;
+        assert_eq!(status, 200, "attempt {attempt}: {body}");
+        assert!(
+            body["access_token"].is_string(),
+            "attempt {attempt}: {body}"
+        );
+    }
+    let stored = sql("SELECT password_hash FROM users WHERE email = 'old@example.com'");
+    assert!(stored.contains("m=19456"), "not rehashed: {stored}");
+}

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use store::{CheckpointRecord, Store};
 
 use crate::config::Config;
+use crate::hex::{hex, unhex};
 use crate::limits::ANCHOR_FILE_BYTES_MAX;
 
 /// A checkpoint as `audit checkpoint --out` writes it, to keep outside the database.
@@ -35,23 +36,6 @@ pub struct Anchor {
 }
 
 const ANCHOR_VERSION: u32 = 1;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i.saturating_add(2))
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
-}
 
 /// Every audit key a checkpoint may be signed with, as (key id, public key): the configured
 /// key, then those `keys rotate-audit` retired (their public halves, in

@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod config;
 mod crl;
+mod hex;
 mod init;
 mod limits;
 mod listener;

@@ -139,7 +139,7 @@ pub fn retired_audit_keys(config: &Config) -> anyhow::Result<Vec<(String, Vec<u8
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .take(crate::limits::RETIRED_AUDIT_KEYS_MAX)
         .map(|line| {
-            let public = crate::backup::format::unhex(line)
+            let public = crate::hex::unhex(line)
                 .filter(|bytes| bytes.len() == 32)
                 .with_context(|| {
                     format!("{}: {line:?} is not an Ed25519 public key", path.display())
@@ -160,7 +160,7 @@ pub fn rotate_audit(config: &Config) -> anyhow::Result<()> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&crate::backup::format::hex(&old.public_key()));
+    text.push_str(&crate::hex::hex(&old.public_key()));
     text.push('\n');
     // The old public half first: a crash in between leaves the old key signing, still trusted.
     init::write_file_atomically(&retired, text.as_bytes(), 0o644)?;

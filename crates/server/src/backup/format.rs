@@ -17,6 +17,7 @@ use std::io::{Read, Write};
 use crypto::Dek;
 use serde::{Deserialize, Serialize};
 
+pub use crate::hex::{hex, unhex};
 use crate::limits::{BACKUP_HEADER_BYTES_MAX, BACKUP_SEALED_CHUNK_BYTES_MAX};
 
 pub const MAGIC: &[u8; 8] = b"SRBACKUP";
@@ -110,23 +111,6 @@ impl From<std::io::Error> for FormatError {
     fn from(error: std::io::Error) -> Self {
         FormatError::Io(error.to_string())
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i.saturating_add(2))
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
 }
 
 fn chunk_aad(header_sha: &str, index: u64, last: bool) -> String {

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let usage = error.downcast_ref::<ConfigError>().is_some()
+                || error
+                    .downcast_ref::<store::StoreError>()
+                    .is_some_and(store::StoreError::is_configuration)
                 || error.downcast_ref::<init::WouldOverwrite>().is_some()
                 || error.downcast_ref::<backup::Refused>().is_some();
             if usage {

@@ -11,6 +11,7 @@ mod ledger;
 mod lifecycle;
 mod limits;
 mod mfa;
+mod postgres;
 mod privileges;
 mod profiles;
 mod protection;
@@ -18,10 +19,9 @@ mod webauthn;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -34,6 +34,7 @@ pub use ledger::*;
 pub use lifecycle::*;
 pub use limits::*;
 pub use mfa::*;
+pub use postgres::{ConnectCause, ConnectFailure, PostgresTls};
 pub use privileges::*;
 pub use profiles::*;
 pub use protection::*;
@@ -68,18 +69,22 @@ impl Backend {
     }
 }
 
-/// Where the data lives, already resolved: a SQLite file or a PostgreSQL connection string
-/// (which may hold a password, hence secret).
+/// Where the data lives, already resolved: a SQLite file, or a PostgreSQL connection string
+/// (which may hold a password, hence secret) with its TLS settings.
 pub enum DatabaseLocation {
     SqliteFile(PathBuf),
-    Postgres(SecretString),
+    Postgres { url: SecretString, tls: PostgresTls },
 }
 
 impl std::fmt::Debug for DatabaseLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseLocation::SqliteFile(path) => f.debug_tuple("SqliteFile").field(path).finish(),
-            DatabaseLocation::Postgres(_) => f.write_str("Postgres([redacted])"),
+            DatabaseLocation::Postgres { tls, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"[redacted]")
+                .field("tls", tls)
+                .finish(),
         }
     }
 }
@@ -107,11 +112,26 @@ impl DatabaseLocation {
             return Ok(DatabaseLocation::SqliteFile(path));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(DatabaseLocation::Postgres(url.clone()));
+            return Ok(DatabaseLocation::Postgres {
+                url: url.clone(),
+                tls: PostgresTls::default(),
+            });
         }
         Err(StoreError::InvalidUrl(
             "database.url must start with sqlite:// or postgres://",
         ))
+    }
+
+    /// A PostgreSQL location with `tls` applied, refused when it would reach another host
+    /// without a verified certificate (see `PostgresTls::allow_plaintext`). SQLite: unchanged.
+    pub fn with_postgres_tls(self, tls: PostgresTls) -> Result<Self, StoreError> {
+        match self {
+            DatabaseLocation::SqliteFile(path) => Ok(DatabaseLocation::SqliteFile(path)),
+            DatabaseLocation::Postgres { url, .. } => {
+                postgres::options(&url, &tls)?;
+                Ok(DatabaseLocation::Postgres { url, tls })
+            }
+        }
     }
 }
 
@@ -123,6 +143,10 @@ pub enum StoreError {
     CreateDirectory(std::io::Error),
     #[error("cannot connect to the database: {0}")]
     Connect(sqlx::Error),
+    #[error(transparent)]
+    Unreachable(#[from] ConnectFailure),
+    #[error("{0}")]
+    Transport(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
@@ -132,10 +156,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The configuration is at fault (a transport the rules refuse, a certificate not accepted,
+    /// a role the database refuses), not the database's availability: exit 2 rather than 1.
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            StoreError::Transport(_) => true,
+            StoreError::Unreachable(failure) => failure.cause.is_configuration(),
+            _ => false,
+        }
+    }
+
     /// The database could not be reached (as opposed to a query that failed on it).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Connect(_) => true,
+            StoreError::Connect(_) | StoreError::Unreachable(_) => true,
             StoreError::Query(error) => matches!(
                 error,
                 sqlx::Error::Io(_)
@@ -201,17 +235,15 @@ impl Store {
                     pool: Pool::Sqlite(pool),
                 })
             }
-            DatabaseLocation::Postgres(url) => {
-                let options = PgConnectOptions::from_str(url.expose_secret())
-                    .map_err(|_| StoreError::InvalidUrl("unparseable PostgreSQL URL"))?
+            DatabaseLocation::Postgres { url, tls } => {
+                let options = postgres::options(url, tls)?
                     .application_name("strongroom")
                     .statement_cache_capacity(POSTGRES_STATEMENT_CACHE_LEN_MAX);
+                postgres::probe(&options).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(POSTGRES_POOL_CONNECTIONS_MAX)
                     .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(StoreError::Connect)?;
+                    .connect_lazy_with(options);
                 Ok(Store {
                     pool: Pool::Postgres(pool),
                 })

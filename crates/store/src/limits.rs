@@ -12,6 +12,8 @@ pub const POSTGRES_POOL_CONNECTIONS_MAX: u32 = 16;
 pub const POSTGRES_STATEMENT_CACHE_LEN_MAX: usize = 256;
 /// How long a request waits for a free pooled connection before failing.
 pub const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the first PostgreSQL connection (TCP, TLS, authentication) may take at start.
+pub const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 const _: () = assert!(
     SQLITE_POOL_CONNECTIONS_MAX >= 2,

@@ -30,7 +30,7 @@ mod softhsm;
 
 pub use haproxy::Haproxy;
 pub use openbao::{OpenBao, TRANSIT_KEY};
-pub use postgres::PgCluster;
+pub use postgres::{PgCluster, PgTls};
 pub use process::{Daemon, free_port, run_checked};
 pub use redis::Redis;
 pub use server::{Database, TestServer, init_dir};

@@ -16,6 +16,18 @@ pub struct PgCluster {
     running: bool,
     /// `fsync` and `synchronous_commit` on.
     durable: bool,
+    /// Started with `start_tls`: the superuser's own commands go through the Unix socket.
+    tls: bool,
+}
+
+/// TLS for a cluster started with `start_tls`: the server's certificate and key, the CA that
+/// signs client certificates, and the `pg_hba.conf` lines for TCP clients (the superuser's
+/// Unix-socket access is added).
+pub struct PgTls<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+    pub client_ca_pem: &'a str,
+    pub hba: &'a str,
 }
 
 fn is_root() -> bool {
@@ -45,16 +57,21 @@ impl PgCluster {
     /// Initialises and starts a new cluster with trust authentication on 127.0.0.1 only, with
     /// `fsync=off` (tests check behaviour, not the disk).
     pub fn start() -> PgCluster {
-        Self::start_with(false)
+        Self::start_with(false, None)
+    }
+
+    /// As `start`, with `ssl = on` and the given certificates and `pg_hba.conf`.
+    pub fn start_tls(tls: &PgTls) -> PgCluster {
+        Self::start_with(false, Some(tls))
     }
 
     /// As `start`, but durable: `fsync` and `synchronous_commit` on, as users run it (for
     /// benchmarks).
     pub fn start_durable() -> PgCluster {
-        Self::start_with(true)
+        Self::start_with(true, None)
     }
 
-    fn start_with(durable: bool) -> PgCluster {
+    fn start_with(durable: bool, tls: Option<&PgTls>) -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("strongroom-pg-")
             .tempdir()
@@ -65,6 +82,7 @@ impl PgCluster {
             port: 0,
             running: false,
             durable,
+            tls: tls.is_some(),
         };
         if is_root() {
             run_checked(
@@ -88,6 +106,9 @@ impl PgCluster {
                 "UTF8",
             ],
         ));
+        if let Some(tls) = tls {
+            cluster.configure_tls(tls);
+        }
         for _ in 0..START_ATTEMPTS_MAX {
             cluster.port = free_port();
             if cluster.try_start() {
@@ -98,6 +119,47 @@ impl PgCluster {
             "PostgreSQL did not start; see {}",
             cluster.dir.path().join("log").display()
         );
+    }
+
+    fn configure_tls(&self, tls: &PgTls) {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data_dir();
+        std::fs::write(data.join("server.crt"), tls.cert_pem).unwrap();
+        std::fs::write(data.join("server.key"), tls.key_pem).unwrap();
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        std::fs::write(data.join("client-ca.crt"), tls.client_ca_pem).unwrap();
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str(
+            "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+             ssl_ca_file = 'client-ca.crt'\n",
+        );
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!("local all postgres trust\n{}\n", tls.hba),
+        )
+        .unwrap();
+        if is_root() {
+            run_checked(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(self.dir.path()),
+            );
+        }
+    }
+
+    /// Where the superuser's own commands connect: the Unix socket of a TLS cluster (whose TCP
+    /// rules are the test's), loopback TCP otherwise.
+    fn admin_host(&self) -> String {
+        if self.tls {
+            self.dir.path().display().to_string()
+        } else {
+            "127.0.0.1".into()
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -178,12 +240,33 @@ impl PgCluster {
         }
     }
 
+    /// Freezes the postmaster and every backend with `SIGSTOP`: connections and queries hang
+    /// instead of failing at once, as behind a dead network path. `thaw` resumes them.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap();
+        let postmaster = pid_file.lines().next().unwrap().trim().to_owned();
+        // The postmaster first, so that no backend is forked after the children were signalled.
+        run_checked(Command::new("kill").args([signal, &postmaster]));
+        let _ = Command::new("pkill")
+            .args([signal, "-P", &postmaster])
+            .status();
+    }
+
     /// Creates a database and returns its URL.
     pub fn create_database(&self, name: &str) -> String {
         let port = self.port.to_string();
+        let host = self.admin_host();
         run_checked(&mut self.command(
             "createdb",
-            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name],
+            &["-h", &host, "-p", &port, "-U", "postgres", name],
         ));
         self.url(name)
     }
@@ -191,11 +274,12 @@ impl PgCluster {
     /// Runs SQL as the superuser with `psql` (stops at the first error).
     pub fn psql(&self, database: &str, sql: &str) -> std::process::Output {
         let port = self.port.to_string();
+        let host = self.admin_host();
         self.command(
             "psql",
             &[
                 "-h",
-                "127.0.0.1",
+                &host,
                 "-p",
                 &port,
                 "-U",

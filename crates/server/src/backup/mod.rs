@@ -51,7 +51,7 @@ fn sha256_file(path: &Path) -> anyhow::Result<(u64, String)> {
 fn sqlite_path(config: &Config) -> Option<&Path> {
     match &config.database {
         DatabaseLocation::SqliteFile(path) => Some(path),
-        DatabaseLocation::Postgres(_) => None,
+        DatabaseLocation::Postgres { .. } => None,
     }
 }
 

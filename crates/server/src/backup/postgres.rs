@@ -15,7 +15,7 @@ use crate::config::{Config, ConfigError};
 /// `program` with the connection of `database.url`: the URL without its password as
 /// `--dbname`, the password in the environment.
 fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
-    let DatabaseLocation::Postgres(url) = &config.database else {
+    let DatabaseLocation::Postgres { url, tls } = &config.database else {
         anyhow::bail!("not a PostgreSQL store");
     };
     let mut parsed = url::Url::parse(url.expose_secret()).map_err(|_| ConfigError {
@@ -49,6 +49,16 @@ fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
     command.arg(format!("--dbname={parsed}"));
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
+    }
+    // The same verified TLS as the server's own connections (a parameter in the URL still
+    // takes precedence, as libpq reads it first).
+    if let Some(ca_file) = &tls.ca_file {
+        command
+            .env("PGSSLMODE", "verify-full")
+            .env("PGSSLROOTCERT", ca_file);
+    }
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        command.env("PGSSLCERT", cert).env("PGSSLKEY", key);
     }
     Ok(command)
 }

@@ -1,10 +1,12 @@
 //! `[redis]` and `[rate_limits]`: what instances share; `[audit]`: what they sign together;
-//! `database.migrate_url`: who owns the schema they share.
+//! `[database]`: the store they share, who owns its schema, and how it is reached.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use app::cluster::{ClassLimit, LimitKey, ROUTE_CLASSES, RateLimitSettings, RouteClass};
 use secrecy::{ExposeSecret, SecretString};
+use store::PostgresTls;
 
 use super::raw::{RawAudit, RawClassLimit, RawDatabase, RawRateLimits, RawRedis};
 use super::{ConfigError, config_error, resolve_secret};
@@ -108,28 +110,69 @@ pub(super) fn audit(
     })
 }
 
-/// `database.migrate_url` (a `file:`/`env:` reference allowed): the schema owner's URL, for
-/// PostgreSQL with a least-privilege runtime role in `database.url`; `None` when empty.
-pub(super) fn database_owner(
+/// `[database]`: the store `database.url` names, with the TLS settings applied, and — when
+/// `database.migrate_url` is set (a `file:`/`env:` reference allowed) — the schema owner's
+/// location, for PostgreSQL with a least-privilege runtime role in `database.url`.
+pub(super) fn database(
     raw: &RawDatabase,
-    runtime: &store::DatabaseLocation,
-    base_dir: &std::path::Path,
-) -> Result<Option<store::DatabaseLocation>, ConfigError> {
+    base_dir: &Path,
+) -> Result<(store::DatabaseLocation, Option<store::DatabaseLocation>), ConfigError> {
+    let url = resolve_secret("database.url", &raw.url)?;
+    let runtime = store::DatabaseLocation::parse(&url, base_dir)
+        .map_err(|error| config_error("database.url", error.to_string()))?;
+    let tls = postgres_tls(raw, base_dir)?;
+    if matches!(runtime, store::DatabaseLocation::SqliteFile(_)) && tls != PostgresTls::default() {
+        return Err(config_error(
+            "database.ca_file",
+            "the TLS settings of [database] are for PostgreSQL; database.url names a SQLite file",
+        ));
+    }
+    let with_tls = |key: &str, location: store::DatabaseLocation| {
+        location
+            .with_postgres_tls(tls.clone())
+            .map_err(|error| config_error(key, error.to_string()))
+    };
+    let runtime = with_tls("database.url", runtime)?;
     if raw.migrate_url.trim().is_empty() {
-        return Ok(None);
+        return Ok((runtime, None));
     }
     let url = resolve_secret("database.migrate_url", &raw.migrate_url)?;
     let owner = store::DatabaseLocation::parse(&url, base_dir)
         .map_err(|error| config_error("database.migrate_url", error.to_string()))?;
-    match (&owner, runtime) {
-        (store::DatabaseLocation::Postgres(_), store::DatabaseLocation::Postgres(_)) => {
-            Ok(Some(owner))
+    match (&owner, &runtime) {
+        (store::DatabaseLocation::Postgres { .. }, store::DatabaseLocation::Postgres { .. }) => {
+            Ok((runtime, Some(with_tls("database.migrate_url", owner)?)))
         }
         _ => Err(config_error(
             "database.migrate_url",
             "only for PostgreSQL, with database.url a postgres:// URL too",
         )),
     }
+}
+
+/// `database.ca_file`, `client_cert`, `client_key` (mode 0600) and `allow_plaintext`; the files
+/// must be readable now rather than at the first connection.
+fn postgres_tls(raw: &RawDatabase, base_dir: &Path) -> Result<PostgresTls, ConfigError> {
+    let file = |key: &str, value: &str| -> Result<Option<PathBuf>, ConfigError> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        let path = base_dir.join(value);
+        std::fs::File::open(&path).map_err(|error| {
+            config_error(key, format!("cannot read {}: {error}", path.display()))
+        })?;
+        Ok(Some(path))
+    };
+    let client_key = file("database.client_key", &raw.client_key)?;
+    if let Some(path) = &client_key {
+        super::check_private_file("database.client_key", path)?;
+    }
+    Ok(PostgresTls {
+        ca_file: file("database.ca_file", &raw.ca_file)?,
+        client_cert: file("database.client_cert", &raw.client_cert)?,
+        client_key,
+        allow_plaintext: raw.allow_plaintext,
+    })
 }
 
 /// `server.ops_addr`, which serves `/metrics` and `/readyz` without authentication: only on

@@ -283,10 +283,7 @@ fn validate(mut raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError
         internal_client_crl: (!raw.tls.internal_client_crl.trim().is_empty())
             .then(|| resolve(&raw.tls.internal_client_crl)),
     };
-    let database_url = resolve_secret("database.url", &raw.database.url)?;
-    let database = store::DatabaseLocation::parse(&database_url, &base_dir)
-        .map_err(|error| config_error("database.url", error.to_string()))?;
-    let database_owner = cluster::database_owner(&raw.database, &database, &base_dir)?;
+    let (database, database_owner) = cluster::database(&raw.database, &base_dir)?;
     let provider = match raw.keys.provider.as_str() {
         "local" => KeyProvider::Local,
         "openbao" => KeyProvider::OpenBao,

@@ -98,6 +98,10 @@ impl Default for RawTls {
 pub(super) struct RawDatabase {
     pub(super) url: String,
     pub(super) migrate_url: String,
+    pub(super) ca_file: String,
+    pub(super) client_cert: String,
+    pub(super) client_key: String,
+    pub(super) allow_plaintext: bool,
 }
 
 impl Default for RawDatabase {
@@ -105,6 +109,10 @@ impl Default for RawDatabase {
         RawDatabase {
             url: "sqlite://data/strongroom.db".into(),
             migrate_url: String::new(),
+            ca_file: String::new(),
+            client_cert: String::new(),
+            client_key: String::new(),
+            allow_plaintext: false,
         }
     }
 }

@@ -175,6 +175,24 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         migrate_with(|_| {}, &[("STRONGROOM__DATABASE__URL", "mysql://x")]),
         "database.url",
     );
+    // Another host without a verified certificate: refused before any packet leaves.
+    check(
+        migrate_with(
+            |_| {},
+            &[(
+                "STRONGROOM__DATABASE__URL",
+                "postgres://app@db.example.invalid/strongroom?sslmode=require",
+            )],
+        ),
+        "database.url",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__DATABASE__CA_FILE", "pki/missing-db-ca.pem")],
+        ),
+        "database.ca_file",
+    );
     check(
         migrate_with(
             |_| {},

@@ -1,0 +1,218 @@
+//! Reaching PostgreSQL: verified TLS (`database.ca_file`, an optional client certificate), the
+//! refusal of anything short of verified TLS to a host other than this machine (unless
+//! `database.allow_plaintext`), and a first connection whose failure names its cause — refused,
+//! unreachable, TLS, authentication or no answer — instead of a pool's "timed out".
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+
+use crate::StoreError;
+use crate::limits::POSTGRES_CONNECT_TIMEOUT;
+
+/// TLS settings beside `database.url` (whose own `sslmode`, `sslrootcert`, `sslcert` and
+/// `sslkey` parameters count as well).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostgresTls {
+    /// The CA that signed the server's certificate; set, the connection is `verify-full`
+    /// unless the URL asks for `verify-ca`.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key, both or neither.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Accept a connection without a verified server certificate to a non-loopback host.
+    pub allow_plaintext: bool,
+}
+
+/// What stopped a first connection, as an operator acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectCause {
+    /// Nothing listens at the address (the server is down or the port is wrong).
+    Refused,
+    /// The host name does not resolve or the network has no route to it.
+    Unreachable,
+    /// The TLS handshake failed: the server's certificate was not accepted, or it offers no TLS.
+    Tls,
+    /// The server refused the role: password, client certificate or `pg_hba.conf`.
+    Authentication,
+    /// No answer within `POSTGRES_CONNECT_TIMEOUT`.
+    Timeout,
+    /// Anything else the server or the driver reported.
+    Other,
+}
+
+impl ConnectCause {
+    /// A fault of the configuration rather than of the database's availability.
+    pub fn is_configuration(self) -> bool {
+        matches!(self, ConnectCause::Tls | ConnectCause::Authentication)
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            ConnectCause::Refused => {
+                "connection refused: is PostgreSQL running and listening on that address?"
+            }
+            ConnectCause::Unreachable => "host unreachable: check the host name and the network",
+            ConnectCause::Tls => {
+                "TLS failed: check database.ca_file (the CA that signed the server's certificate), \
+                 the host name in database.url, and that the server has ssl = on"
+            }
+            ConnectCause::Authentication => {
+                "authentication failed: check the role and password in database.url, \
+                 database.client_cert/client_key, and the server's pg_hba.conf"
+            }
+            ConnectCause::Timeout => "no answer in time: check the address and any firewall",
+            ConnectCause::Other => "the connection failed",
+        }
+    }
+}
+
+/// A first connection that failed, with its cause and the driver's own words (which never hold
+/// the password).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to PostgreSQL at {target}: {} ({detail})", cause.advice())]
+pub struct ConnectFailure {
+    pub cause: ConnectCause,
+    pub target: String,
+    pub detail: String,
+}
+
+/// The connection options of `url` with `tls` applied.
+pub(crate) fn options(
+    url: &SecretString,
+    tls: &PostgresTls,
+) -> Result<PgConnectOptions, StoreError> {
+    let mut options = PgConnectOptions::from_str(url.expose_secret())
+        .map_err(|_| StoreError::InvalidUrl("unparseable PostgreSQL URL"))?;
+    if let Some(ca_file) = &tls.ca_file {
+        match options.get_ssl_mode() {
+            PgSslMode::Disable => {
+                return Err(StoreError::Transport(
+                    "database.ca_file is set but database.url says sslmode=disable".into(),
+                ));
+            }
+            PgSslMode::VerifyCa | PgSslMode::VerifyFull => {}
+            PgSslMode::Allow | PgSslMode::Prefer | PgSslMode::Require => {
+                options = options.ssl_mode(PgSslMode::VerifyFull);
+            }
+        }
+        options = options.ssl_root_cert(ca_file);
+    }
+    match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => options = options.ssl_client_cert(cert).ssl_client_key(key),
+        (None, None) => {}
+        _ => {
+            return Err(StoreError::Transport(
+                "database.client_cert and database.client_key go together".into(),
+            ));
+        }
+    }
+    check_transport(&options, tls.allow_plaintext)?;
+    Ok(options)
+}
+
+/// Whether the server's certificate is verified against a CA (and, for `verify-full`, names the
+/// host).
+fn verified(mode: PgSslMode) -> bool {
+    matches!(mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull)
+}
+
+/// A Unix socket, a loopback address or `localhost`: traffic that never leaves this machine.
+fn is_local(options: &PgConnectOptions) -> bool {
+    if options.get_socket().is_some() {
+        return true;
+    }
+    let host = options.get_host();
+    if host.eq_ignore_ascii_case("localhost") || host.starts_with('/') {
+        return true;
+    }
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses a connection to another host without a verified server certificate: `sslmode`
+/// `disable`, `allow`, `prefer` (the default, which falls back to plaintext) and `require`
+/// (encrypted, but to whoever answers) all let a network attacker read or impersonate the
+/// database.
+fn check_transport(options: &PgConnectOptions, allow_plaintext: bool) -> Result<(), StoreError> {
+    if allow_plaintext || is_local(options) || verified(options.get_ssl_mode()) {
+        return Ok(());
+    }
+    Err(StoreError::Transport(format!(
+        "database.url names {}, which is not this machine, without a verified TLS connection: \
+         add ?sslmode=verify-full and set database.ca_file to the CA of its certificate, or set \
+         database.allow_plaintext = true on a network you trust",
+        options.get_host()
+    )))
+}
+
+/// `host:port` (or the socket path) for messages; never the user or password.
+fn target(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+/// One connection made directly, so that a failure keeps its cause.
+pub(crate) async fn probe(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let failure = |cause, detail: String| {
+        StoreError::Unreachable(ConnectFailure {
+            cause,
+            target: target(options),
+            detail,
+        })
+    };
+    match tokio::time::timeout(
+        POSTGRES_CONNECT_TIMEOUT,
+        PgConnection::connect_with(options),
+    )
+    .await
+    {
+        Err(_) => Err(failure(
+            ConnectCause::Timeout,
+            format!("waited {} s", POSTGRES_CONNECT_TIMEOUT.as_secs()),
+        )),
+        Ok(Err(error)) => Err(failure(classify(&error), error.to_string())),
+        Ok(Ok(connection)) => {
+            // A failed goodbye is no reason to refuse a database that just answered.
+            let _ = connection.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// The cause of a failed first connection.
+fn classify(error: &sqlx::Error) -> ConnectCause {
+    match error {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => ConnectCause::Refused,
+            std::io::ErrorKind::TimedOut => ConnectCause::Timeout,
+            std::io::ErrorKind::HostUnreachable
+            | std::io::ErrorKind::NetworkUnreachable
+            | std::io::ErrorKind::NotFound => ConnectCause::Unreachable,
+            // Name resolution failures arrive as `Other` with the resolver's message.
+            _ if io.to_string().contains("lookup") => ConnectCause::Unreachable,
+            // rustls reports a rejected certificate as an I/O error of kind `InvalidData`.
+            std::io::ErrorKind::InvalidData => ConnectCause::Tls,
+            _ => ConnectCause::Other,
+        },
+        sqlx::Error::Tls(_) => ConnectCause::Tls,
+        // Class 28: invalid authorization specification / invalid password.
+        sqlx::Error::Database(database)
+            if database.code().is_some_and(|code| code.starts_with("28")) =>
+        {
+            ConnectCause::Authentication
+        }
+        _ => ConnectCause::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -34,6 +34,8 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("haproxy", "/usr/sbin/haproxy"),
     ("sqlite3", "/usr/bin/sqlite3"),
     ("softhsm2", "/usr/lib/softhsm/libsofthsm2.so"),
+    // `promtool` checks the shipped alert rules.
+    ("prometheus", "/usr/bin/promtool"),
     CHROMIUM,
 ];
 /// The web app's browser tests drive Debian's Chromium; no test tool downloads a browser.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
 pub struct OpsState {
     pub app: AppState,
     pub metrics: PrometheusHandle,
+    /// `server.ops_token`: when set, `/metrics` answers only to `Authorization: Bearer <it>`.
+    pub metrics_token: Option<Arc<SecretString>>,
 }
 
 impl axum::extract::FromRef<OpsState> for AppState {

@@ -111,8 +111,16 @@ impl App {
         });
     }
 
-    /// The ledger writer's queue and the database pool, as gauges.
+    /// The ledger writer's queue, the database pool and the Argon2 pool, as gauges.
     pub fn sample_gauges(&self) {
+        let ((normal, normal_max), (priority, priority_max)) = self.identity.hashing.load();
+        for (lane, taken, capacity) in [
+            ("normal", normal, normal_max),
+            ("priority", priority, priority_max),
+        ] {
+            metrics::gauge!("strongroom_argon2_admitted", "lane" => lane).set(taken as f64);
+            metrics::gauge!("strongroom_argon2_capacity", "lane" => lane).set(capacity as f64);
+        }
         metrics::gauge!("strongroom_ledger_queue_depth").set(self.writer.queued() as f64);
         let (open, idle) = self.store.pool_connections();
         metrics::gauge!("strongroom_db_pool_connections", "state" => "idle").set(idle as f64);

@@ -183,6 +183,17 @@ impl std::fmt::Debug for MacKey {
     }
 }
 
+/// Whether two secrets are equal, in time that depends on neither their contents nor their
+/// lengths (their SHA-256 digests are compared in constant time).
+pub fn secrets_equal(presented: &[u8], expected: &[u8]) -> bool {
+    use aws_lc_rs::digest::{SHA256, digest};
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        digest(&SHA256, presented).as_ref(),
+        digest(&SHA256, expected).as_ref(),
+    )
+    .is_ok()
+}
+
 impl MacKey {
     pub(crate) fn new(key_bytes: &[u8]) -> MacKey {
         MacKey {

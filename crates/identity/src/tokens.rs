@@ -63,6 +63,8 @@ pub enum TokenError {
     NoSigningKey,
     #[error("too many signing keys")]
     TooManySigningKeys,
+    #[error("no token audience is configured")]
+    NoAudience,
     #[error("signing failed")]
     Signing,
     #[error("the token is invalid")]
@@ -80,7 +82,8 @@ struct SigningKey {
 pub struct SigningKeys {
     keys: Vec<SigningKey>,
     issuer: String,
-    audience: String,
+    /// Accepted `aud` values; the first is the one new tokens carry.
+    audiences: Vec<String>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -91,7 +94,14 @@ impl std::fmt::Debug for SigningKeys {
 }
 
 impl SigningKeys {
-    pub fn from_pem_bundle(pem: &[u8], issuer: &str, audience: &str) -> Result<Self, TokenError> {
+    pub fn from_pem_bundle(
+        pem: &[u8],
+        issuer: &str,
+        audiences: &[String],
+    ) -> Result<Self, TokenError> {
+        if audiences.is_empty() {
+            return Err(TokenError::NoAudience);
+        }
         let mut keys = Vec::new();
         for der in PrivatePkcs8KeyDer::pem_slice_iter(pem) {
             let der = der.map_err(|_| TokenError::NoSigningKey)?;
@@ -120,7 +130,7 @@ impl SigningKeys {
         Ok(SigningKeys {
             keys,
             issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            audiences: audiences.to_vec(),
         })
     }
 
@@ -128,8 +138,9 @@ impl SigningKeys {
         &self.issuer
     }
 
+    /// The audience new tokens carry (the first configured).
     pub fn audience(&self) -> &str {
-        &self.audience
+        self.audiences.first().map_or("", String::as_str)
     }
 
     /// Every key id, oldest first (the last one signs).
@@ -177,7 +188,7 @@ impl SigningKeys {
         validation.validate_exp = true;
         validation.validate_nbf = false;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&self.audiences);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
             .map_err(|_| TokenError::Invalid)?

@@ -28,6 +28,12 @@ pub const HTTP2_HEADER_LIST_BYTES_MAX: u32 = 64 * 1024;
 /// Keys kept after a rotation: the newest signs, older ones still verify. The oldest is
 /// dropped beyond this (its tokens expired long ago if rotations are minutes apart).
 pub const SIGNING_KEYS_KEPT_MAX: usize = identity::tokens::SIGNING_KEYS_LEN_MAX;
+/// Accepted token audiences (`server.audiences`), and the longest one.
+pub const AUDIENCES_LEN_MAX: usize = 8;
+pub const AUDIENCE_CHARS_MAX: usize = 128;
+/// `server.ops_token`: long enough not to be guessed, short enough for a header.
+pub const OPS_TOKEN_CHARS_MIN: usize = 32;
+pub const OPS_TOKEN_CHARS_MAX: usize = 512;
 /// Largest `[rate_limits]` rate and burst a class may be given.
 pub const RATE_LIMIT_PER_MINUTE_MAX: u32 = 6_000_000;
 pub const RATE_LIMIT_BURST_MAX: u32 = 1_000_000;

@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use app::identity::TOKEN_AUDIENCE;
 use http::HeaderValue;
 use identity::SigningKeys;
 
@@ -88,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             router: api::ops_router(OpsState {
                 app: state.clone(),
                 metrics,
+                metrics_token: config.server.ops_token.clone().map(Arc::new),
             }),
             limits: limits.clone(),
         },
@@ -214,18 +214,19 @@ fn signing_keys(config: &Config) -> anyhow::Result<(app::identity::keyring::KeyR
         key: "keys.signing_key_file".into(),
         reason: "cannot be read".into(),
     })?;
-    let keys = SigningKeys::from_pem_bundle(&pem, &config.server.public_origin, TOKEN_AUDIENCE)
-        .map_err(|error| ConfigError {
-            key: "keys.signing_key_file".into(),
-            reason: error.to_string(),
-        })?;
+    let keys =
+        SigningKeys::from_pem_bundle(&pem, &config.server.public_origin, &config.server.audiences)
+            .map_err(|error| ConfigError {
+                key: "keys.signing_key_file".into(),
+                reason: error.to_string(),
+            })?;
     let kid = keys.active_kid().unwrap_or_default().to_owned();
     let ring = app::identity::keyring::KeyRing::watched(
         keys,
         &pem,
         config.keys.signing_key_file.clone(),
         &config.server.public_origin,
-        TOKEN_AUDIENCE,
+        &config.server.audiences,
     );
     Ok((ring, kid))
 }

@@ -35,7 +35,8 @@ fn write_bundle(
     modified: Option<SystemTime>,
 ) -> anyhow::Result<identity::SigningKeys> {
     let bundle = blocks.concat();
-    let keys = identity::SigningKeys::from_pem_bundle(bundle.as_bytes(), "check", "check")?;
+    let keys =
+        identity::SigningKeys::from_pem_bundle(bundle.as_bytes(), "check", &["check".into()])?;
     let staging = path.with_extension("new");
     init::write_file(&staging, bundle.as_bytes(), 0o600)?;
     if let Some(time) = modified {
@@ -50,7 +51,8 @@ fn write_bundle(
 
 /// The key id of one PEM block.
 fn kid_of(block: &str) -> anyhow::Result<String> {
-    let keys = identity::SigningKeys::from_pem_bundle(block.as_bytes(), "check", "check")?;
+    let keys =
+        identity::SigningKeys::from_pem_bundle(block.as_bytes(), "check", &["check".into()])?;
     Ok(keys.active_kid().unwrap_or_default().to_owned())
 }
 

@@ -160,6 +160,18 @@ const FAMILIES: &[(&str, &str)] = &[
         "strongroom_internal_unknown_principals_total",
         "Internal-CA certificates naming a service with no [services] entry.",
     ),
+    (
+        "strongroom_throttled_total",
+        "Attempts refused by an identity throttle (sign-in, second factor, registration, mail, refresh), by throttle.",
+    ),
+    (
+        "strongroom_argon2_admitted",
+        "Password hashes admitted and not yet finished (running or queued), by lane.",
+    ),
+    (
+        "strongroom_argon2_capacity",
+        "Password hashes a lane admits at once; beyond it, 503 with Retry-After.",
+    ),
 ];
 
 /// Installs the global metrics recorder (histograms with buckets, HELP for every family, the
@@ -177,11 +189,16 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         metrics::describe_counter!(*name, *help);
     }
     metrics::gauge!("strongroom_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // The standard process families (CPU seconds, resident memory, open descriptors, threads,
+    // start time), refreshed with the histograms' upkeep.
+    let process = metrics_process::Collector::default();
+    process.describe();
     let upkeep = handle.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
         loop {
             interval.tick().await;
+            process.collect();
             upkeep.run_upkeep();
         }
     });

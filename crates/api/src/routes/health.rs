@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, header};
+use http::{HeaderMap, HeaderValue, header};
+use secrecy::ExposeSecret;
 
 use crate::dto::{Health, Readiness};
 use crate::error::ApiError;
@@ -54,12 +55,26 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     }
 }
 
-/// Prometheus text exposition format.
-pub async fn metrics(State(state): State<OpsState>) -> Response {
+/// Prometheus text exposition format. With `server.ops_token` set, only for a scraper that
+/// presents it as a bearer token (401 `invalid_token` otherwise).
+pub async fn metrics(
+    State(state): State<OpsState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crypto::secrets_equal(presented.as_bytes(), expected.expose_secret().as_bytes()) {
+            return Err(ApiError::INVALID_TOKEN);
+        }
+    }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    response
+    Ok(response)
 }

@@ -113,6 +113,19 @@ impl HashingPool {
         })
     }
 
+    /// Places taken and available: ((normal, its capacity), (priority, its capacity)). A place
+    /// is taken from admission until the hash is done, so taken beyond the thread count is a
+    /// queue.
+    pub fn load(&self) -> ((usize, usize), (usize, usize)) {
+        (
+            (self.admitted.load(Ordering::Acquire), self.admitted_max),
+            (
+                self.admitted_priority.load(Ordering::Acquire),
+                ARGON2_PRIORITY_SLOTS_MAX,
+            ),
+        )
+    }
+
     /// A place in the pool, or — after `ARGON2_BUSY_DELAY` — 503 with `Retry-After` when it
     /// is full.
     pub async fn admit(&self) -> Result<Admission, Error> {

@@ -19,7 +19,7 @@ pub struct KeyRing {
 struct KeySource {
     path: PathBuf,
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
     /// SHA-256 of the file contents last loaded.
     digest: Mutex<Vec<u8>>,
 }
@@ -31,14 +31,14 @@ impl KeyRing {
         pem: &[u8],
         path: PathBuf,
         issuer: &str,
-        audience: &str,
+        audiences: &[String],
     ) -> KeyRing {
         KeyRing {
             current: RwLock::new((Arc::new(keys), 0)),
             source: Some(KeySource {
                 path,
                 issuer: issuer.to_owned(),
-                audience: audience.to_owned(),
+                audiences: audiences.to_vec(),
                 digest: Mutex::new(digest(pem)),
             }),
         }
@@ -74,7 +74,7 @@ impl KeyRing {
         if *last == new_digest {
             return Some(false);
         }
-        match SigningKeys::from_pem_bundle(&pem, &source.issuer, &source.audience) {
+        match SigningKeys::from_pem_bundle(&pem, &source.issuer, &source.audiences) {
             Ok(keys) => {
                 tracing::info!(
                     kids = ?keys.kids(),

@@ -28,7 +28,7 @@ pub use tokens::{IssuedTokens, VerifiedTokens};
 
 use crate::{Error, Result};
 
-/// Audience of our access tokens.
+/// The audience of access tokens when `server.audiences` is not configured.
 pub const TOKEN_AUDIENCE: &str = "strongroom";
 const DEFAULT_ROLE: &str = "customer";
 const STATUS_ACTIVE: &str = "active";

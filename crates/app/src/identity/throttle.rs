@@ -124,13 +124,16 @@ impl Default for Throttles {
 }
 
 impl Throttles {
+    /// Admits one attempt on `key`, or refuses it (429, counted under `throttle`).
     fn check<K: Hash + Eq + Clone>(
         &self,
+        throttle: &'static str,
         limiter: &Keyed<K>,
         key: &K,
         burst: u32,
     ) -> Result<(), Error> {
         limiter.check_key(key).map_err(|not_until| {
+            refused(throttle);
             let wait = not_until.wait_time_from(self.clock.now());
             Error::RateLimited {
                 retry_after_secs: wait.as_secs().saturating_add(1),
@@ -155,6 +158,7 @@ impl Throttles {
             _ => network.to_string(),
         };
         self.check(
+            "login_account_client",
             &self.login_account_ip,
             &(account.to_owned(), client_key),
             LOGIN_ACCOUNT_IP_BURST,
@@ -162,8 +166,9 @@ impl Throttles {
         if client.known {
             return Ok(());
         }
-        self.check(&self.login_ip, &network, LOGIN_IP_BURST)?;
+        self.check("login_network", &self.login_ip, &network, LOGIN_IP_BURST)?;
         self.wait_for_slot(
+            "login_account",
             &self.login_account,
             &account.to_owned(),
             LOGIN_ACCOUNT_BURST,
@@ -178,18 +183,38 @@ impl Throttles {
     }
 
     pub fn register(&self, ip: IpAddr) -> Result<(), Error> {
-        self.check(&self.register_ip, &client_network(ip), REGISTER_IP_BURST)
+        self.check(
+            "register_network",
+            &self.register_ip,
+            &client_network(ip),
+            REGISTER_IP_BURST,
+        )
     }
 
     /// Admits a request that mails a token (password reset, email verification): the client
     /// network's allowance first, so a flood from one network never spends an address's.
     pub fn mail(&self, address: &str, ip: IpAddr) -> Result<(), Error> {
-        self.check(&self.mail_ip, &client_network(ip), MAIL_IP_BURST)?;
-        self.check(&self.mail_address, &address.to_owned(), MAIL_ADDRESS_BURST)
+        self.check(
+            "mail_network",
+            &self.mail_ip,
+            &client_network(ip),
+            MAIL_IP_BURST,
+        )?;
+        self.check(
+            "mail_address",
+            &self.mail_address,
+            &address.to_owned(),
+            MAIL_ADDRESS_BURST,
+        )
     }
 
     pub fn refresh(&self, ip: IpAddr) -> Result<(), Error> {
-        self.check(&self.refresh_ip, &client_network(ip), REFRESH_IP_BURST)
+        self.check(
+            "refresh_network",
+            &self.refresh_ip,
+            &client_network(ip),
+            REFRESH_IP_BURST,
+        )
     }
 
     /// Admits one second-factor attempt of `user_id` from `ip`: refused (429) when this
@@ -199,6 +224,7 @@ impl Throttles {
     pub async fn otp(&self, user_id: &str, ip: IpAddr) -> Result<(), Error> {
         let network = client_network(ip);
         self.check(
+            "otp_user_client",
             &self.otp_user_client,
             &(user_id.to_owned(), network),
             OTP_USER_CLIENT_BURST,
@@ -207,6 +233,7 @@ impl Throttles {
             return Ok(());
         }
         self.wait_for_slot(
+            "otp_user",
             &self.otp_user,
             &user_id.to_owned(),
             OTP_USER_BURST,
@@ -219,6 +246,7 @@ impl Throttles {
     /// when the slot is further away than `delay_max`.
     async fn wait_for_slot<K: Hash + Eq + Clone>(
         &self,
+        throttle: &'static str,
         limiter: &Keyed<K>,
         key: &K,
         burst: u32,
@@ -233,6 +261,7 @@ impl Throttles {
             let wakes = std::time::Instant::now().checked_add(wait);
             if deadline.is_none() || wakes.is_none() || wakes > deadline {
                 // The key (an email address for sign-ins) is personal data: not logged.
+                refused(throttle);
                 tracing::warn!(
                     target: "strongroom::security",
                     limit = burst,
@@ -287,6 +316,11 @@ impl Throttles {
         self.otp_user_client.retain_recent();
         self.otp_user.retain_recent();
     }
+}
+
+/// Counts a refusal by the named throttle (`strongroom_throttled_total{throttle}`).
+fn refused(throttle: &'static str) {
+    metrics::counter!("strongroom_throttled_total", "throttle" => throttle).increment(1);
 }
 
 /// The key that names one client network: an IPv4 address, or the /64 of an IPv6 address.

@@ -8,7 +8,7 @@ use identity::{AccessClaims, Acr};
 use secrecy::SecretString;
 use store::{SessionRecord, UserRecord};
 
-use super::{Caller, TOKEN_AUDIENCE};
+use super::Caller;
 pub use crate::limits::VERIFIED_TOKENS_MAX;
 use crate::{App, Error, RequestContext, Result, new_id};
 
@@ -184,9 +184,10 @@ impl App {
                 .map(str::to_owned)
                 .collect()
         };
+        let keys = self.identity.keys.current();
         let claims = AccessClaims {
-            iss: self.identity.keys.current().issuer().to_owned(),
-            aud: TOKEN_AUDIENCE.to_owned(),
+            iss: keys.issuer().to_owned(),
+            aud: keys.audience().to_owned(),
             sub: session.user_id.clone(),
             sid: session.id.clone(),
             jti: new_id(),
@@ -201,10 +202,7 @@ impl App {
             amr: split(&session.amr),
             roles: split(roles),
         };
-        let token = self
-            .identity
-            .keys
-            .current()
+        let token = keys
             .sign(&claims)
             .map_err(|error| crate::error::internal("cannot sign an access token", error))?;
         Ok((token, exp))

@@ -10,7 +10,10 @@ use store::PostgresTls;
 
 use super::raw::{RawAudit, RawClassLimit, RawDatabase, RawRateLimits, RawRedis};
 use super::{ConfigError, config_error, resolve_secret};
-use crate::limits::{RATE_LIMIT_BURST_MAX, RATE_LIMIT_PER_MINUTE_MAX};
+use crate::limits::{
+    AUDIENCE_CHARS_MAX, AUDIENCES_LEN_MAX, OPS_TOKEN_CHARS_MAX, OPS_TOKEN_CHARS_MIN,
+    RATE_LIMIT_BURST_MAX, RATE_LIMIT_PER_MINUTE_MAX,
+};
 
 /// `redis.url` (a `file:`/`env:` reference allowed, as it may hold a password); `None` when
 /// empty.
@@ -175,16 +178,69 @@ fn postgres_tls(raw: &RawDatabase, base_dir: &Path) -> Result<PostgresTls, Confi
     })
 }
 
-/// `server.ops_addr`, which serves `/metrics` and `/readyz` without authentication: only on
-/// loopback unless `server.ops_public = true` says the exposure is intended.
-pub(super) fn ops_addr(addr: SocketAddr, ops_public: bool) -> Result<SocketAddr, ConfigError> {
-    if !addr.ip().is_loopback() && !ops_public {
+/// `server.ops_addr`, which serves `/healthz`, `/readyz` and `/metrics`: only on loopback
+/// unless `server.ops_public = true` says the exposure is intended or `server.ops_token` guards
+/// `/metrics` (`exposure_intended`).
+pub(super) fn ops_addr(
+    addr: SocketAddr,
+    exposure_intended: bool,
+) -> Result<SocketAddr, ConfigError> {
+    if !addr.ip().is_loopback() && !exposure_intended {
         return Err(ConfigError {
             key: "server.ops_addr".into(),
             reason: "is not a loopback address: the ops listener has no authentication; keep it \
-                     on loopback, or set server.ops_public = true behind a firewall"
+                     on loopback, set server.ops_token to guard /metrics, or set \
+                     server.ops_public = true behind a firewall"
                 .into(),
         });
     }
     Ok(addr)
+}
+
+/// `server.ops_token` (a `file:`/`env:` reference allowed): `None` when empty, else a secret
+/// of `OPS_TOKEN_CHARS_MIN` to `OPS_TOKEN_CHARS_MAX` visible ASCII characters.
+pub(super) fn ops_token(raw: &str) -> Result<Option<SecretString>, ConfigError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let token = resolve_secret("server.ops_token", raw)?;
+    let text = token.expose_secret();
+    if !(OPS_TOKEN_CHARS_MIN..=OPS_TOKEN_CHARS_MAX).contains(&text.len())
+        || !text.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(config_error(
+            "server.ops_token",
+            format!(
+                "must be {OPS_TOKEN_CHARS_MIN} to {OPS_TOKEN_CHARS_MAX} visible ASCII characters \
+                 (e.g. `openssl rand -hex 32`)"
+            ),
+        ));
+    }
+    Ok(Some(token))
+}
+
+/// `server.audiences`: 1 to `AUDIENCES_LEN_MAX` distinct values of at most
+/// `AUDIENCE_CHARS_MAX` visible ASCII characters; new tokens carry the first, and every one is
+/// accepted (so an audience can be renamed without signing everybody out).
+pub(super) fn audiences(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    let fault = |reason: String| config_error("server.audiences", reason);
+    if raw.is_empty() || raw.len() > AUDIENCES_LEN_MAX {
+        return Err(fault(format!(
+            "must list 1 to {AUDIENCES_LEN_MAX} audiences"
+        )));
+    }
+    for (index, audience) in raw.iter().enumerate() {
+        if audience.is_empty()
+            || audience.len() > AUDIENCE_CHARS_MAX
+            || !audience.bytes().all(|byte| byte.is_ascii_graphic())
+        {
+            return Err(fault(format!(
+                "{audience:?} must be 1 to {AUDIENCE_CHARS_MAX} visible ASCII characters"
+            )));
+        }
+        if raw.iter().take(index).any(|earlier| earlier == audience) {
+            return Err(fault(format!("{audience:?} is listed twice")));
+        }
+    }
+    Ok(raw.to_vec())
 }

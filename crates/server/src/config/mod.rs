@@ -102,6 +102,10 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Open connections per client network on each listener (trusted proxies exempt).
     pub max_connections_per_ip: usize,
+    /// Accepted `aud` values of access tokens; new tokens carry the first.
+    pub audiences: Vec<String>,
+    /// `server.ops_token`: when set, `/metrics` needs it as a bearer token.
+    pub ops_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,13 +222,16 @@ fn validate(mut raw: RawConfig, base_dir: PathBuf) -> Result<Config, ConfigError
             .parse()
             .map_err(|_| config_error(key, "must be an IP:port socket address"))
     };
+    let ops_token = cluster::ops_token(&raw.server.ops_token)?;
     let server = ServerConfig {
         public_addr: parse_addr("server.public_addr", &raw.server.public_addr)?,
         internal_addr: parse_addr("server.internal_addr", &raw.server.internal_addr)?,
         ops_addr: cluster::ops_addr(
             parse_addr("server.ops_addr", &raw.server.ops_addr)?,
-            raw.server.ops_public,
+            raw.server.ops_public || ops_token.is_some(),
         )?,
+        audiences: cluster::audiences(&raw.server.audiences)?,
+        ops_token,
         public_origin: validate_origin("server.public_origin", &raw.server.public_origin)?,
         cors_allowed_origins: raw
             .server

@@ -175,6 +175,21 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         migrate_with(|_| {}, &[("STRONGROOM__DATABASE__URL", "mysql://x")]),
         "database.url",
     );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__SERVER__AUDIENCES", "[]")]),
+        "server.audiences",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__SERVER__AUDIENCES", "[\"a\", \"a\"]")],
+        ),
+        "server.audiences",
+    );
+    check(
+        migrate_with(|_| {}, &[("STRONGROOM__SERVER__OPS_TOKEN", "short")]),
+        "server.ops_token",
+    );
     // Another host without a verified certificate: refused before any packet leaves.
     check(
         migrate_with(

@@ -355,10 +355,63 @@ async fn ops_listener_reports_health_readiness_and_metrics() {
         "strongroom_ledger_queue_depth 0",
         "strongroom_db_pool_connections{state=\"idle\"}",
         "# HELP strongroom_ledger_queue_depth ",
+        "strongroom_argon2_capacity{lane=\"normal\"}",
+        "strongroom_argon2_admitted{lane=\"priority\"} 0",
+        "# TYPE process_cpu_seconds_total counter",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
     assert!(server.ops_url.starts_with("http://127.0.0.1:"));
+}
+
+#[tokio::test]
+async fn an_ops_listener_beyond_loopback_serves_metrics_only_to_the_token() {
+    // Prometheus on another host scrapes with a bearer token; anyone else reaching the port
+    // gets 401, while health and readiness stay open to the orchestrator.
+    let token = "0123456789abcdef0123456789abcdef-scraper";
+    let server = sqlite_server(&[
+        ("STRONGROOM__SERVER__OPS_ADDR", "0.0.0.0:0"),
+        ("STRONGROOM__SERVER__OPS_TOKEN", token),
+    ]);
+    let client = reqwest::Client::new();
+    let ops = &server.ops_url;
+    let metrics = |bearer: Option<&str>| {
+        let mut request = client.get(format!("{ops}/metrics"));
+        if let Some(bearer) = bearer {
+            request = request.header("authorization", format!("Bearer {bearer}"));
+        }
+        request.send()
+    };
+    for wrong in [
+        None,
+        Some("0123456789abcdef0123456789abcdef-scrapes"),
+        Some(""),
+    ] {
+        let refused = metrics(wrong).await.unwrap();
+        assert_eq!(refused.status(), 401, "{wrong:?}");
+        assert_eq!(
+            refused.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\""
+        );
+        let body = assert_problem(refused, 401, "invalid_token").await;
+        assert!(!body.to_string().contains("strongroom_"), "{body}");
+    }
+    let scraped = metrics(Some(token)).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(
+        scraped
+            .text()
+            .await
+            .unwrap()
+            .contains("strongroom_build_info")
+    );
+    for open in ["healthz", "readyz"] {
+        let response = client.get(format!("{ops}/{open}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{open}");
+    }
 }
 
 #[test]
@@ -377,6 +430,18 @@ fn alert_rules_and_the_dashboard_use_only_documented_metrics() {
         rules.matches("expr: ").count(),
         alerts,
         "every alert has an expression"
+    );
+    // Prometheus itself accepts the rules (the test command installs Debian's `prometheus`).
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(docs.join("prometheus-alerts.yml"))
+        .output()
+        .expect("promtool (Debian package prometheus) is installed by `cargo xtask test`");
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
     );
     let mut names: Vec<String> = Vec::new();
     for text in [&rules, &dashboard] {

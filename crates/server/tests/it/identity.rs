@@ -334,6 +334,43 @@ fn encode_part(value: &Value) -> String {
 }
 
 #[tokio::test]
+async fn token_audiences_are_configured_and_a_renamed_one_keeps_old_tokens_valid() {
+    // A deployment renames its audience: new tokens carry the first configured value, tokens
+    // minted under the old name (still listed) keep working, and any other audience is refused.
+    let server = sqlite_server(&[(
+        "STRONGROOM__SERVER__AUDIENCES",
+        "[\"payments-api\", \"strongroom\"]",
+    )]);
+    let api = Api::new(&server);
+    assert_eq!(
+        api.register("aud@example.com", PASSWORD).await.status(),
+        201
+    );
+    let (token, _) = api.login("aud@example.com").await;
+    let claims = decode_part(&token, 1);
+    assert_eq!(claims["aud"], "payments-api");
+    assert_eq!(api.get("/v1/me", &token).await.status(), 200);
+
+    let own_pem = std::fs::read(server.path("keys/signing.ed25519")).unwrap();
+    let header = decode_part(&token, 0);
+    let sign = |audience: &str| {
+        let mut claims = claims.clone();
+        claims["aud"] = json!(audience);
+        let mut jwt_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        jwt_header.typ = Some("at+jwt".into());
+        jwt_header.kid = header["kid"].as_str().map(str::to_owned);
+        jsonwebtoken::encode(
+            &jwt_header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_pem(&own_pem).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(api.get("/v1/me", &sign("strongroom")).await.status(), 200);
+    assert_eq!(api.get("/v1/me", &sign("reports-api")).await.status(), 401);
+}
+
+#[tokio::test]
 async fn forged_and_tampered_access_tokens_are_rejected() {
     // Every way of minting or altering a token without the server's key, or with the key but
     // the wrong claims, gets 401 invalid_token with the RFC 6750 challenge.
@@ -736,6 +773,14 @@ async fn an_attacker_hammering_an_account_cannot_lock_its_owner_out() {
         limited >= 25,
         "only {limited} of 40 attempts were throttled"
     );
+    // An operator sees the attack by throttle, counted once per refusal.
+    let text = crate::metrics_text(&server).await;
+    let counted: u64 = text
+        .lines()
+        .filter(|line| line.starts_with("strongroom_throttled_total{throttle=\"login_"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(counted, limited, "{text}");
     let owner = api
         .login_from("mallory-target@example.com", PASSWORD, "198.51.100.200")
         .await;

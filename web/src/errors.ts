@@ -44,6 +44,10 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   invalid_reset_token: 'This password reset link is invalid, expired, or was already used.',
   invalid_verification_token: 'This verification link is invalid, expired, or was already used.',
   balance_not_zero: 'Your accounts still hold money. Move it out before closing your account.',
+  // Service batches (internal listener; never shown to customers, named for completeness).
+  batch_too_large: 'The batch holds more than 8,000 postings. Split it and send the parts.',
+  balance_limit: 'The amount would take a balance beyond what an account can hold.',
+  approval_required: 'This withdrawal needs a second approval. File it on its own.',
   // Personal data.
   key_service_unavailable: 'Your personal data is temporarily locked. Try again shortly.',
   data_integrity_error: 'This data failed a safety check and cannot be shown. Contact support.',

@@ -290,6 +290,17 @@ impl ApiError {
                     "balance_not_zero",
                     "An account still holds money: move it out before closing",
                 ),
+                Error::BatchTooLarge { .. } => (
+                    S::PAYLOAD_TOO_LARGE,
+                    "batch_too_large",
+                    "The batch holds more postings than one batch may",
+                ),
+                // The code is the refused posting's own (`insufficient_funds`, ...).
+                Error::BatchRefused { code, .. } => (
+                    S::UNPROCESSABLE_ENTITY,
+                    code,
+                    "A posting of the atomic batch was refused; nothing was posted",
+                ),
             },
         }
     }
@@ -326,6 +337,16 @@ impl ApiError {
                 }],
             ),
             ApiError::App(Error::Validation { errors }) => (None, errors.clone()),
+            ApiError::App(Error::BatchTooLarge { max }) => (
+                Some(format!("At most {max} postings per batch.")),
+                Vec::new(),
+            ),
+            ApiError::App(Error::BatchRefused { index, code }) => (
+                Some(format!(
+                    "Posting {index} was refused ({code}); nothing was posted."
+                )),
+                Vec::new(),
+            ),
             ApiError::App(Error::MissingScope { scope }) => (
                 Some(format!("This service lacks the scope `{scope}`.")),
                 Vec::new(),
@@ -339,6 +360,10 @@ impl ApiError {
             ),
             _ => (None, Vec::new()),
         };
+        let index = match self {
+            ApiError::App(Error::BatchRefused { index, .. }) => Some(*index),
+            _ => None,
+        };
         Problem {
             problem_type: format!("{PROBLEM_TYPE_BASE}{code}"),
             title,
@@ -346,6 +371,7 @@ impl ApiError {
             code,
             detail,
             errors,
+            index,
             request_id: String::new(),
         }
     }
@@ -383,6 +409,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<FieldErrorDoc>)]
     pub errors: Vec<FieldError>,
+    /// The refused posting of an atomic batch (internal listener only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
     pub request_id: String,
 }
 

@@ -166,6 +166,7 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
             post(profile::find_duplicates),
         )
         .route("/internal/v1/deposits", post(ledger::deposit))
+        .route(limits::BATCH_PATH, post(ledger::post_batch))
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
         .route("/internal/v1/outbox", get(outbox::list))

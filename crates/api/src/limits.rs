@@ -4,6 +4,11 @@ use std::time::Duration;
 
 /// Largest request body accepted; larger bodies get 413 before they are read.
 pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Largest body of a service batch on the internal listener: `app::limits::BATCH_POSTINGS_MAX`
+/// postings of up to ~2 KiB each (the longest ids, key, memo and reference, escaped).
+pub const BATCH_REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// The route that takes batch-sized bodies.
+pub const BATCH_PATH: &str = "/internal/v1/transfers/batch";
 /// Deepest JSON nesting accepted (objects and arrays), checked without recursion.
 pub const JSON_DEPTH_MAX: usize = 32;
 /// Longest `X-Request-Id` echoed back; longer ones are replaced by a generated id.

@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use crate::client_ip::{self, ClientIp, PeerAddr, TrustedProxies};
 use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
-use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_ID_LEN_MAX, REQUEST_TIMEOUT};
+use crate::limits::{REQUEST_ID_LEN_MAX, REQUEST_TIMEOUT};
 use crate::principal::PeerIdentity;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -224,8 +224,22 @@ fn problem_response(response: Response, problem: Problem) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
+/// The body limit of `request`: batch-sized for the batch route on the internal listener
+/// (mutual TLS), `REQUEST_BODY_BYTES_MAX` everywhere else.
+pub fn body_limit<B>(request: &http::Request<B>) -> usize {
+    let internal = request
+        .extensions()
+        .get::<ListenerName>()
+        .is_some_and(|listener| listener.0 == "internal");
+    if internal && request.uri().path() == crate::limits::BATCH_PATH {
+        crate::limits::BATCH_REQUEST_BODY_BYTES_MAX
+    } else {
+        crate::limits::REQUEST_BODY_BYTES_MAX
+    }
+}
+
 /// 413 before reading when the declared length is over the limit; otherwise the whole body is
-/// read here (within `REQUEST_BODY_BYTES_MAX` and `REQUEST_TIMEOUT`) before any handler runs.
+/// read here (within `body_limit` and `REQUEST_TIMEOUT`) before any handler runs.
 /// A handler that refuses early (no token, wrong method) then never leaves unread bytes on the
 /// connection, which would make the close reset it under the client and lose the answer.
 pub async fn body_size_precheck(request: Request, next: Next) -> Response {
@@ -234,7 +248,8 @@ pub async fn body_size_precheck(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    let limit = u64::try_from(REQUEST_BODY_BYTES_MAX).unwrap_or(u64::MAX);
+    let max = body_limit(&request);
+    let limit = u64::try_from(max).unwrap_or(u64::MAX);
     if declared.is_some_and(|length| length > limit) {
         return ApiError::PayloadTooLarge.into_response();
     }
@@ -245,7 +260,7 @@ pub async fn body_size_precheck(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let limited = http_body_util::Limited::new(body, REQUEST_BODY_BYTES_MAX);
+    let limited = http_body_util::Limited::new(body, max);
     let bytes = match tokio::time::timeout(
         REQUEST_TIMEOUT,
         http_body_util::BodyExt::collect(limited),

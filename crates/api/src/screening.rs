@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::client_ip::ClientIp;
 use crate::context::bearer_token;
 use crate::error::ApiError;
-use crate::limits::{JSON_DEPTH_MAX, REQUEST_BODY_BYTES_MAX};
+use crate::limits::JSON_DEPTH_MAX;
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -97,9 +97,10 @@ pub async fn screen(State(state): State<AppState>, request: Request, next: Next)
     }
     let mut found = screen_head(&request);
     let request = if found.is_none() {
+        let limit = crate::middleware::body_limit(&request);
         let (parts, body) = request.into_parts();
         // The edge's size check already buffered the body; this reads it from memory.
-        let Ok(bytes) = axum::body::to_bytes(body, REQUEST_BODY_BYTES_MAX).await else {
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             return ApiError::PayloadTooLarge.into_response();
         };
         if let Ok(document) = serde_json::from_slice::<Value>(&bytes) {

@@ -94,6 +94,12 @@ pub enum Error {
     MfaEnrollmentRequired,
     #[error("an account still holds money")]
     BalanceNotZero,
+    /// A service batch with more postings than a batch may hold.
+    #[error("the batch holds more than {max} postings")]
+    BatchTooLarge { max: usize },
+    /// An atomic batch with a refused posting: nothing was posted.
+    #[error("posting {index} of an atomic batch was refused ({code})")]
+    BatchRefused { index: usize, code: &'static str },
 }
 
 impl Error {

@@ -54,6 +54,7 @@ pub const SCOPES: &[&str] = &[
     "ledger:withdraw",
     "ledger:read",
     "ledger:freeze",
+    "ledger:batch",
     "profiles:search",
     protection::outbox::OUTBOX_SCOPE,
     identity::tokens::INTROSPECT_SCOPE,

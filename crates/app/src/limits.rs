@@ -47,6 +47,10 @@ pub const WRITER_BUSY_RETRY_AFTER_SECS: u32 = 1;
 /// `Idempotency-Key`: 1–255 visible ASCII characters (docs/api.md).
 pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
 pub const MEMO_CHARS_MAX: usize = 140;
+/// Postings in one service batch (`POST /internal/v1/transfers/batch`).
+pub const BATCH_POSTINGS_MAX: usize = 8_000;
+/// Batches validated or posted at once on an instance; more get 503 with `Retry-After`.
+pub const BATCHES_RUNNING_MAX: usize = 2;
 pub const EXTERNAL_REF_CHARS_MAX: usize = 128;
 
 pub const LEGAL_NAME_CHARS_MAX: usize = 200;

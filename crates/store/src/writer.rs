@@ -14,16 +14,18 @@
 //! trait holding each backend's statements.
 //! Idempotency keys are checked under the same lock and stored in the same transaction as the
 //! posting, so a key and its money movement are committed together or not at all.
+//! A service's batch (`post_group`) is decided in queue order and alone: not atomic, in
+//! transactions of up to `WRITER_BATCH_MAX` like any queue batch; atomic, in one transaction
+//! that is rolled back when any posting is refused.
 
 use std::collections::{HashMap, HashSet};
 
-use ledger::batch::{self, BatchError, Decision, StoredKey};
+use ledger::batch::{self, BatchError, StoredKey};
 use ledger::{AccountKind, AccountState};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{ActorKind, AuditEntry};
 use crate::{Pool, Store, StoreError};
 
 pub use crate::limits::{WRITER_BATCH_MAX, WRITER_CACHE_ACCOUNTS_MAX, WRITER_QUEUE_MAX};
@@ -42,7 +44,7 @@ pub enum WriteError {
 /// A handle on the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct LedgerWriter {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Work>,
 }
 
 impl std::fmt::Debug for LedgerWriter {
@@ -73,6 +75,23 @@ struct Job {
     reply: oneshot::Sender<Result<PostingOutcome, WriteError>>,
 }
 
+/// A service's batch: decided in order, alone (never mixed with other callers' postings);
+/// `atomic`: in one transaction that commits only if every posting passes.
+struct GroupJob {
+    requests: Vec<PostingRequest>,
+    atomic: bool,
+    reply: oneshot::Sender<Vec<Result<PostingOutcome, WriteError>>>,
+}
+
+#[expect(
+    clippy::large_enum_variant,
+    reason = "single postings are the hot path: boxing them would allocate once per posting"
+)]
+enum Work {
+    One(Job),
+    Group(GroupJob),
+}
+
 impl LedgerWriter {
     /// Starts the writer on its own thread with its own single-threaded runtime: between two
     /// statements of a batch it must not wait in the request tasks' run queue, or every
@@ -93,69 +112,165 @@ impl LedgerWriter {
     pub async fn post(&self, request: PostingRequest) -> Result<PostingOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .try_send(Job { request, reply })
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => WriteError::Busy,
-                mpsc::error::TrySendError::Closed(_) => WriteError::Unavailable,
-            })?;
+            .try_send(Work::One(Job { request, reply }))
+            .map_err(queue_error)?;
         answer.await.map_err(|_| WriteError::Failed)?
+    }
+
+    /// Queues a service's batch and waits for one answer per posting, in order. Not atomic:
+    /// decided in order in transactions of up to `WRITER_BATCH_MAX`, each posting passing or
+    /// refused alone. Atomic: one transaction, committed only when every posting passes (a
+    /// replay counts as passing); otherwise nothing is written and the outcomes say which
+    /// failed (those shown as posted were not).
+    pub async fn post_group(
+        &self,
+        requests: Vec<PostingRequest>,
+        atomic: bool,
+    ) -> Result<Vec<Result<PostingOutcome, WriteError>>, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Work::Group(GroupJob {
+                requests,
+                atomic,
+                reply,
+            }))
+            .map_err(queue_error)?;
+        answer.await.map_err(|_| WriteError::Failed)
     }
 }
 
-async fn run(mut writer: Writer, mut jobs: mpsc::Receiver<Job>) {
+fn queue_error<T>(error: mpsc::error::TrySendError<T>) -> WriteError {
+    match error {
+        mpsc::error::TrySendError::Full(_) => WriteError::Busy,
+        mpsc::error::TrySendError::Closed(_) => WriteError::Unavailable,
+    }
+}
+
+async fn run(mut writer: Writer, mut queue: mpsc::Receiver<Work>) {
+    let mut received = Vec::with_capacity(WRITER_BATCH_MAX);
     let mut batch = Vec::with_capacity(WRITER_BATCH_MAX);
-    while jobs.recv_many(&mut batch, WRITER_BATCH_MAX).await > 0 {
-        metrics::histogram!("strongroom_ledger_batch_postings").record(batch.len() as f64);
-        let requests: Vec<&PostingRequest> = batch.iter().map(|job| &job.request).collect();
-        let started = std::time::Instant::now();
-        let result = writer.apply(&requests).await;
-        metrics::histogram!("strongroom_ledger_batch_seconds").record(started.elapsed());
-        drop(requests);
-        match result {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+    while queue.recv_many(&mut received, WRITER_BATCH_MAX).await > 0 {
+        for work in received.drain(..) {
+            match work {
+                Work::One(job) => batch.push(job),
+                Work::Group(group) => {
+                    // Postings queued before the group are decided before it.
+                    post_jobs(&mut writer, &mut batch).await;
+                    post_group(&mut writer, group).await;
                 }
             }
-            Err(error) if error.is_unavailable() => {
-                tracing::error!(error = %error, postings = batch.len(), "ledger batch failed");
-                let answer = if error.is_unavailable() {
-                    WriteError::Unavailable
-                } else {
-                    WriteError::Failed
-                };
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(answer));
-                }
-            }
+        }
+        post_jobs(&mut writer, &mut batch).await;
+    }
+}
+
+/// A group: atomic in one `apply`; otherwise in chunks, each like a queue batch.
+async fn post_group(writer: &mut Writer, group: GroupJob) {
+    let GroupJob {
+        requests,
+        atomic,
+        reply,
+    } = group;
+    let answers = if atomic {
+        let refs: Vec<&PostingRequest> = requests.iter().collect();
+        match timed_apply(writer, &refs, true).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(error) => {
-                // Something in the batch broke the transaction (or the balances no longer
-                // matched the cache, which `apply` has dropped): post each alone, from fresh
-                // reads, so that only a culprit fails.
-                tracing::warn!(error = %error, postings = batch.len(), "ledger batch failed; retrying postings one by one");
-                for job in batch.drain(..) {
-                    let outcome = writer.apply(&[&job.request]).await;
-                    let answer = match outcome {
-                        Ok(mut outcomes) => outcomes.pop().ok_or(WriteError::Failed),
-                        Err(error) => {
-                            tracing::error!(error = %error, "ledger posting failed");
-                            Err(if error.is_unavailable() {
-                                WriteError::Unavailable
-                            } else {
-                                WriteError::Failed
-                            })
-                        }
-                    };
-                    let _ = job.reply.send(answer);
-                }
+                tracing::error!(error = %error, postings = refs.len(), "atomic ledger batch failed");
+                let answer = failure(&error);
+                refs.iter().map(|_| Err(answer)).collect()
+            }
+        }
+    } else {
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut requests = requests.into_iter();
+        loop {
+            let mut chunk: Vec<Job> = Vec::with_capacity(WRITER_BATCH_MAX);
+            let mut waiting = Vec::with_capacity(WRITER_BATCH_MAX);
+            for request in requests.by_ref().take(WRITER_BATCH_MAX) {
+                let (reply, answer) = oneshot::channel();
+                chunk.push(Job { request, reply });
+                waiting.push(answer);
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            post_jobs(writer, &mut chunk).await;
+            for answer in waiting {
+                answers.push(answer.await.unwrap_or(Err(WriteError::Failed)));
+            }
+        }
+        answers
+    };
+    let _ = reply.send(answers);
+}
+
+fn failure(error: &StoreError) -> WriteError {
+    if error.is_unavailable() {
+        WriteError::Unavailable
+    } else {
+        WriteError::Failed
+    }
+}
+
+/// Posts the queued single postings as one batch (or, if the batch breaks, one by one) and
+/// answers each; leaves `batch` empty.
+async fn post_jobs(writer: &mut Writer, batch: &mut Vec<Job>) {
+    if batch.is_empty() {
+        return;
+    }
+    let requests: Vec<&PostingRequest> = batch.iter().map(|job| &job.request).collect();
+    let result = timed_apply(writer, &requests, false).await;
+    drop(requests);
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(error) if error.is_unavailable() => {
+            tracing::error!(error = %error, postings = batch.len(), "ledger batch failed");
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(WriteError::Unavailable));
+            }
+        }
+        Err(error) => {
+            // Something in the batch broke the transaction (or the balances no longer
+            // matched the cache, which `apply` has dropped): post each alone, from fresh
+            // reads, so that only a culprit fails.
+            tracing::warn!(error = %error, postings = batch.len(), "ledger batch failed; retrying postings one by one");
+            for job in batch.drain(..) {
+                let answer = match writer.apply_with(&[&job.request], false).await {
+                    Ok(mut outcomes) => outcomes.pop().ok_or(WriteError::Failed),
+                    Err(error) => {
+                        tracing::error!(error = %error, "ledger posting failed");
+                        Err(failure(&error))
+                    }
+                };
+                let _ = job.reply.send(answer);
             }
         }
     }
 }
 
+/// `apply_with`, recorded in the batch size and time histograms.
+async fn timed_apply(
+    writer: &mut Writer,
+    requests: &[&PostingRequest],
+    atomic: bool,
+) -> Result<Vec<PostingOutcome>, StoreError> {
+    metrics::histogram!("strongroom_ledger_batch_postings").record(requests.len() as f64);
+    let started = std::time::Instant::now();
+    let result = writer.apply_with(requests, atomic).await;
+    metrics::histogram!("strongroom_ledger_batch_seconds").record(started.elapsed());
+    result
+}
+
+mod rows;
 mod sql;
 
-use sql::{BatchSql, Writes};
+use rows::{to_json, writes};
+use sql::BatchSql;
 
 enum WriteConnection {
     Sqlite(SqliteConnection),
@@ -198,19 +313,21 @@ impl Writer {
         })
     }
 
-    /// Posts a batch in one transaction. On error nothing was written and the cache and
-    /// connection are dropped (they may no longer match the database).
-    async fn apply(
+    /// Posts a batch in one transaction (`atomic`: only if every posting passes). On error
+    /// nothing was written and the cache and connection are dropped (they may no longer match
+    /// the database).
+    async fn apply_with(
         &mut self,
         requests: &[&PostingRequest],
+        atomic: bool,
     ) -> Result<Vec<PostingOutcome>, StoreError> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
             None => self.connect().await?,
         };
         let result = match &mut connection {
-            WriteConnection::Sqlite(conn) => apply_batch(conn, self, requests).await,
-            WriteConnection::Postgres(conn) => apply_batch(conn, self, requests).await,
+            WriteConnection::Sqlite(conn) => apply_batch(conn, self, requests, atomic).await,
+            WriteConnection::Postgres(conn) => apply_batch(conn, self, requests, atomic).await,
         };
         match result {
             Ok(outcomes) => {
@@ -238,167 +355,6 @@ impl Writer {
     fn committed(&mut self, generation: i64, touched: Vec<(String, AccountState)>) {
         self.accounts.extend(touched);
         self.generation = Some(generation);
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|_| StoreError::Invariant("batch rows do not encode"))
-}
-
-/// The rows of a decided batch. A balance is written only if it still holds the value it was
-/// decided from (compare-and-set). Rows expected: a transfer, a key and an audit record per
-/// posting, the entries, the balances, and both heads.
-fn writes(decision: &Decision<'_>, audit_head: (i64, Vec<u8>)) -> Result<Writes, StoreError> {
-    let transfers: Vec<serde_json::Value> = decision
-        .passed
-        .iter()
-        .map(|request| {
-            serde_json::json!([
-                request.transfer_id,
-                request.kind.as_str(),
-                request.from_account_id,
-                request.to_account_id,
-                request.amount.minor_units(),
-                request.currency,
-                request.memo,
-                request.external_ref,
-                request.initiated_by,
-                request.created_at,
-            ])
-        })
-        .collect();
-    let journal: Vec<serde_json::Value> = decision
-        .entries
-        .iter()
-        .map(|entry| {
-            serde_json::json!([
-                entry.seq,
-                entry.id,
-                entry.transfer_id,
-                entry.account_id,
-                entry.direction.as_str(),
-                entry.amount,
-                entry.balance_after,
-                entry.currency,
-                entry.created_at,
-                hex(&entry.prev_hash),
-                hex(&entry.hash),
-            ])
-        })
-        .collect();
-    let keys = key_rows(decision);
-    let balances: Vec<serde_json::Value> = decision
-        .touched
-        .iter()
-        .map(|touched| {
-            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
-        })
-        .collect();
-    let (last_seq, last_hash) = decision
-        .head()
-        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
-    let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
-    let expected_rows = decision
-        .passed
-        .len()
-        .saturating_mul(3)
-        .saturating_add(decision.entries.len())
-        .saturating_add(decision.touched.len())
-        .saturating_add(2);
-    Ok(Writes {
-        audit,
-        audit_seq,
-        audit_hash,
-        transfers: to_json(&transfers)?,
-        entries: to_json(&journal)?,
-        keys: to_json(&keys)?,
-        balances: to_json(&balances)?,
-        last_seq,
-        last_hash: last_hash.to_vec(),
-        expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
-    })
-}
-
-/// The idempotency keys of the passed postings, with their answers.
-fn key_rows(decision: &Decision<'_>) -> Vec<serde_json::Value> {
-    decision
-        .passed
-        .iter()
-        .map(|request| {
-            let record = &request.idempotency;
-            serde_json::json!([
-                record.scope,
-                record.key,
-                hex(&record.request_hash),
-                record.response_body,
-                request.created_at,
-            ])
-        })
-        .collect()
-}
-
-/// The passed postings' audit records, chained from the audit head: their rows as JSON and
-/// the new head.
-fn audit_rows(
-    decision: &Decision<'_>,
-    audit_head: (i64, Vec<u8>),
-) -> Result<(String, i64, Vec<u8>), StoreError> {
-    let entries: Vec<AuditEntry> = decision.passed.iter().map(|r| posting_audit(r)).collect();
-    let records = crate::audit::chain(audit_head, &entries)?;
-    let (seq, hash) = records
-        .last()
-        .map(|record| (record.seq, record.hash.clone()))
-        .ok_or(StoreError::Invariant("a posted batch has no audit records"))?;
-    let rows: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            serde_json::json!([
-                r.seq,
-                r.at,
-                r.actor_kind,
-                r.actor_id,
-                r.action,
-                r.target,
-                r.outcome,
-                r.request_id,
-                r.ip,
-                r.details,
-                hex(&r.prev_hash),
-                hex(&r.hash),
-            ])
-        })
-        .collect();
-    Ok((to_json(&rows)?, seq, hash))
-}
-
-/// The audit record of a posting: who asked (`user:ID`, `service:NAME`), what moved.
-fn posting_audit(request: &PostingRequest) -> AuditEntry {
-    let (actor_kind, actor_id) = match request.initiated_by.split_once(':') {
-        Some(("user", id)) => (ActorKind::User, id),
-        Some(("service", name)) => (ActorKind::Service, name),
-        Some(("operator", name)) => (ActorKind::Operator, name),
-        _ => (ActorKind::System, request.initiated_by.as_str()),
-    };
-    AuditEntry {
-        at: request.created_at,
-        actor_kind,
-        actor_id: actor_id.to_owned(),
-        action: format!("ledger.{}", request.kind.as_str()),
-        target: format!("transfer:{}", request.transfer_id),
-        outcome: "success",
-        request_id: request.request_id.clone(),
-        ip: request.ip.clone(),
-        details: serde_json::json!({
-            "from_account_id": request.from_account_id,
-            "to_account_id": request.to_account_id,
-            "amount": request.amount.minor_units(),
-            "currency": request.currency,
-        })
-        .to_string(),
     }
 }
 
@@ -454,6 +410,7 @@ async fn apply_batch<C: BatchSql>(
     conn: &mut C,
     writer: &mut Writer,
     requests: &[&PostingRequest],
+    atomic: bool,
 ) -> Result<Vec<PostingOutcome>, StoreError> {
     let mut timer = BatchTimer::start();
     let sql::Heads {
@@ -463,20 +420,7 @@ async fn apply_batch<C: BatchSql>(
     } = conn.begin_and_lock().await?;
     timer.phase(0);
     writer.check_generation(generation);
-    let stored: Vec<StoredKey> = conn
-        .find_keys(key_lookups(requests)?)
-        .await?
-        .into_iter()
-        .map(
-            |(scope, key, request_hash, state, response_body)| StoredKey {
-                scope,
-                key,
-                request_hash,
-                state,
-                response_body,
-            },
-        )
-        .collect();
+    let stored = stored_keys(conn, requests).await?;
     timer.phase(1);
     let missing = missing_accounts(&writer.accounts, requests);
     if !missing.is_empty() {
@@ -494,7 +438,15 @@ async fn apply_batch<C: BatchSql>(
             }
         })?;
     timer.phase(2);
-    if decision.passed.is_empty() {
+    let refused = |outcome: &PostingOutcome| {
+        !matches!(
+            outcome,
+            PostingOutcome::Posted | PostingOutcome::Replayed { .. }
+        )
+    };
+    if decision.passed.is_empty() || (atomic && decision.outcomes.iter().any(refused)) {
+        // Nothing to write, or an atomic batch with a refusal: roll back the head's bump, so
+        // the cache stays exact for the generation before it.
         conn.end(false).await?;
         writer.generation = generation.checked_sub(1);
         return Ok(decision.outcomes);
@@ -516,6 +468,27 @@ async fn apply_batch<C: BatchSql>(
         .collect();
     writer.committed(generation, touched);
     Ok(decision.outcomes)
+}
+
+/// The stored idempotency keys the batch's postings name.
+async fn stored_keys<C: BatchSql>(
+    conn: &mut C,
+    requests: &[&PostingRequest],
+) -> Result<Vec<StoredKey>, StoreError> {
+    Ok(conn
+        .find_keys(key_lookups(requests)?)
+        .await?
+        .into_iter()
+        .map(
+            |(scope, key, request_hash, state, response_body)| StoredKey {
+                scope,
+                key,
+                request_hash,
+                state,
+                response_body,
+            },
+        )
+        .collect())
 }
 
 fn key_lookups(requests: &[&PostingRequest]) -> Result<String, StoreError> {

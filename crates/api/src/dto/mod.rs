@@ -3,6 +3,7 @@
 //! beside them. Nothing here decides anything.
 
 mod admin;
+mod batch;
 mod identity;
 mod ledger;
 mod lifecycle;
@@ -11,6 +12,7 @@ mod passkeys;
 mod profile;
 
 pub use admin::*;
+pub use batch::*;
 pub use identity::*;
 pub use ledger::*;
 pub use lifecycle::*;

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::limits::{JSON_DEPTH_MAX, REQUEST_BODY_BYTES_MAX};
+use crate::limits::JSON_DEPTH_MAX;
 
 /// A JSON request body, checked as described in the module documentation.
 #[derive(Debug)]
@@ -28,7 +28,8 @@ where
         if !is_json_content_type(request.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limited = Limited::new(request.into_body(), REQUEST_BODY_BYTES_MAX);
+        let limit = crate::middleware::body_limit(&request);
+        let limited = Limited::new(request.into_body(), limit);
         let bytes = match limited.collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {

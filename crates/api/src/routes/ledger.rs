@@ -207,6 +207,31 @@ pub async fn withdraw(
     movement(&state, &ctx, &headers, body, MovementKind::Withdrawal).await
 }
 
+/// A service's batch of postings (scope `ledger:batch`): 200 with one result per posting, or
+/// — atomic — 201 when all posted, 422 with the first refusal's index and code otherwise.
+pub async fn post_batch(
+    State(state): State<AppState>,
+    ServiceCtx(ctx): ServiceCtx,
+    ApiJson(body): ApiJson<crate::dto::BatchBody>,
+) -> Result<Response, ApiError> {
+    if body.postings.count > app::limits::BATCH_POSTINGS_MAX {
+        // The scope is checked first: a service without it learns nothing about batches.
+        ctx.service("ledger:batch")?;
+        return Err(app::Error::BatchTooLarge {
+            max: app::limits::BATCH_POSTINGS_MAX,
+        }
+        .into());
+    }
+    let postings = body.postings.items.into_iter().map(Into::into).collect();
+    let results = state.app.post_batch(&ctx, postings, body.atomic).await?;
+    let status = if body.atomic {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(crate::dto::BatchResponse::of(results))).into_response())
+}
+
 /// Any customer account (scope `ledger:read`).
 pub async fn internal_account(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@
 //! (someone else's account or transfer is `NotFound`, never "forbidden").
 
 pub mod admission;
+pub mod batch;
 mod four_eyes;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
@@ -386,45 +387,13 @@ impl App {
     ) -> Result<Posted> {
         let place = self.ledger_admission.place(&scope)?;
         let created_at = self.clock.now_ms();
-        let receipt = Receipt {
-            id: new_id(),
-            status: "posted",
-            from_account_id: posting.from,
-            to_account_id: posting.to,
-            amount: posting.amount.minor_units(),
-            currency: posting.currency.as_str().to_owned(),
-            memo: posting.memo,
-            created_at: rfc3339(created_at),
-        };
-        let response_body = serde_json::to_string(&receipt)
-            .map_err(|error| crate::error::internal("receipt", error))?;
-        let request = PostingRequest {
-            kind: posting.kind,
-            transfer_id: receipt.id.clone(),
-            debit_entry_id: new_id(),
-            credit_entry_id: new_id(),
-            from_account_id: receipt.from_account_id.clone(),
-            to_account_id: receipt.to_account_id.clone(),
-            amount: posting.amount,
-            currency: receipt.currency.clone(),
-            memo: receipt.memo.clone(),
-            external_ref: posting.external_ref,
-            initiated_by: posting.initiated_by,
-            source_owner: posting.source_owner,
-            created_at,
-            idempotency: IdempotencyRecord {
-                scope,
-                key: key.0,
-                request_hash,
-                response_body,
-            },
-            request_id: ctx.request_id.clone(),
-            ip: ctx.ip.to_string(),
-        };
+        let kind = posting.kind;
+        let (request, receipt) =
+            posting_request(ctx, scope, key, request_hash, posting, created_at)?;
         let outcome = self.post_holding(request, place).await?;
         match outcome {
             PostingOutcome::Posted => {
-                metrics::counter!("strongroom_transfers_posted_total", "kind" => posting.kind.as_str())
+                metrics::counter!("strongroom_transfers_posted_total", "kind" => kind.as_str())
                     .increment(1);
                 Ok(Posted::New(receipt))
             }
@@ -501,6 +470,54 @@ impl App {
         tracing::info!(account = id, service = %service.name, active, "ledger account status changed");
         self.store.find_account(id).await?.ok_or(Error::NotFound)
     }
+}
+
+/// The writer's request for `posting` and the receipt it answers with (stored with the key, so
+/// a replay answers the same), created at `created_at`.
+pub(crate) fn posting_request(
+    ctx: &RequestContext,
+    scope: String,
+    key: IdempotencyKey,
+    request_hash: Vec<u8>,
+    posting: Posting,
+    created_at: i64,
+) -> Result<(PostingRequest, Receipt)> {
+    let receipt = Receipt {
+        id: new_id(),
+        status: "posted",
+        from_account_id: posting.from,
+        to_account_id: posting.to,
+        amount: posting.amount.minor_units(),
+        currency: posting.currency.as_str().to_owned(),
+        memo: posting.memo,
+        created_at: rfc3339(created_at),
+    };
+    let response_body = serde_json::to_string(&receipt)
+        .map_err(|error| crate::error::internal("receipt", error))?;
+    let request = PostingRequest {
+        kind: posting.kind,
+        transfer_id: receipt.id.clone(),
+        debit_entry_id: new_id(),
+        credit_entry_id: new_id(),
+        from_account_id: receipt.from_account_id.clone(),
+        to_account_id: receipt.to_account_id.clone(),
+        amount: posting.amount,
+        currency: receipt.currency.clone(),
+        memo: receipt.memo.clone(),
+        external_ref: posting.external_ref,
+        initiated_by: posting.initiated_by,
+        source_owner: posting.source_owner,
+        created_at,
+        idempotency: IdempotencyRecord {
+            scope,
+            key: key.0,
+            request_hash,
+            response_body,
+        },
+        request_id: ctx.request_id.clone(),
+        ip: ctx.ip.to_string(),
+    };
+    Ok((request, receipt))
 }
 
 /// The answer to a posting the writer refused.

@@ -58,7 +58,7 @@ pub async fn balance(api: &Api, token: &str, account: &str) -> i64 {
     body["balance"].as_i64().unwrap()
 }
 
-fn verify(server: &TestServer, env: &[(&str, &str)]) -> std::process::Output {
+pub fn verify(server: &TestServer, env: &[(&str, &str)]) -> std::process::Output {
     Command::new(&server.binary)
         .args(["ledger", "verify", "--config"])
         .arg(server.config_path())

@@ -11,6 +11,7 @@
 mod admin;
 mod audit;
 mod backup;
+mod batch;
 mod cli;
 mod edge;
 mod factor_keys;

@@ -1,0 +1,173 @@
+//! The rows a decided batch writes, encoded for the backends' multi-row statements: the
+//! transfers, the chained entries, the idempotency keys with their answers, the balances
+//! (compare-and-set) and the chained audit records.
+
+use ledger::batch::{Decision, PostingRequest};
+
+use super::sql::Writes;
+use crate::StoreError;
+use crate::audit::{ActorKind, AuditEntry};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Invariant("batch rows do not encode"))
+}
+
+/// The rows of a decided batch. A balance is written only if it still holds the value it was
+/// decided from (compare-and-set). Rows expected: a transfer, a key and an audit record per
+/// posting, the entries, the balances, and both heads.
+pub(super) fn writes(
+    decision: &Decision<'_>,
+    audit_head: (i64, Vec<u8>),
+) -> Result<Writes, StoreError> {
+    let transfers: Vec<serde_json::Value> = decision
+        .passed
+        .iter()
+        .map(|request| {
+            serde_json::json!([
+                request.transfer_id,
+                request.kind.as_str(),
+                request.from_account_id,
+                request.to_account_id,
+                request.amount.minor_units(),
+                request.currency,
+                request.memo,
+                request.external_ref,
+                request.initiated_by,
+                request.created_at,
+            ])
+        })
+        .collect();
+    let journal: Vec<serde_json::Value> = decision
+        .entries
+        .iter()
+        .map(|entry| {
+            serde_json::json!([
+                entry.seq,
+                entry.id,
+                entry.transfer_id,
+                entry.account_id,
+                entry.direction.as_str(),
+                entry.amount,
+                entry.balance_after,
+                entry.currency,
+                entry.created_at,
+                hex(&entry.prev_hash),
+                hex(&entry.hash),
+            ])
+        })
+        .collect();
+    let keys = key_rows(decision);
+    let balances: Vec<serde_json::Value> = decision
+        .touched
+        .iter()
+        .map(|touched| {
+            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
+        })
+        .collect();
+    let (last_seq, last_hash) = decision
+        .head()
+        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
+    let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
+    let expected_rows = decision
+        .passed
+        .len()
+        .saturating_mul(3)
+        .saturating_add(decision.entries.len())
+        .saturating_add(decision.touched.len())
+        .saturating_add(2);
+    Ok(Writes {
+        audit,
+        audit_seq,
+        audit_hash,
+        transfers: to_json(&transfers)?,
+        entries: to_json(&journal)?,
+        keys: to_json(&keys)?,
+        balances: to_json(&balances)?,
+        last_seq,
+        last_hash: last_hash.to_vec(),
+        expected_rows: u64::try_from(expected_rows).unwrap_or(u64::MAX),
+    })
+}
+
+/// The idempotency keys of the passed postings, with their answers.
+fn key_rows(decision: &Decision<'_>) -> Vec<serde_json::Value> {
+    decision
+        .passed
+        .iter()
+        .map(|request| {
+            let record = &request.idempotency;
+            serde_json::json!([
+                record.scope,
+                record.key,
+                hex(&record.request_hash),
+                record.response_body,
+                request.created_at,
+            ])
+        })
+        .collect()
+}
+
+/// The passed postings' audit records, chained from the audit head: their rows as JSON and
+/// the new head.
+fn audit_rows(
+    decision: &Decision<'_>,
+    audit_head: (i64, Vec<u8>),
+) -> Result<(String, i64, Vec<u8>), StoreError> {
+    let entries: Vec<AuditEntry> = decision.passed.iter().map(|r| posting_audit(r)).collect();
+    let records = crate::audit::chain(audit_head, &entries)?;
+    let (seq, hash) = records
+        .last()
+        .map(|record| (record.seq, record.hash.clone()))
+        .ok_or(StoreError::Invariant("a posted batch has no audit records"))?;
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!([
+                r.seq,
+                r.at,
+                r.actor_kind,
+                r.actor_id,
+                r.action,
+                r.target,
+                r.outcome,
+                r.request_id,
+                r.ip,
+                r.details,
+                hex(&r.prev_hash),
+                hex(&r.hash),
+            ])
+        })
+        .collect();
+    Ok((to_json(&rows)?, seq, hash))
+}
+
+/// The audit record of a posting: who asked (`user:ID`, `service:NAME`), what moved.
+fn posting_audit(request: &PostingRequest) -> AuditEntry {
+    let (actor_kind, actor_id) = match request.initiated_by.split_once(':') {
+        Some(("user", id)) => (ActorKind::User, id),
+        Some(("service", name)) => (ActorKind::Service, name),
+        Some(("operator", name)) => (ActorKind::Operator, name),
+        _ => (ActorKind::System, request.initiated_by.as_str()),
+    };
+    AuditEntry {
+        at: request.created_at,
+        actor_kind,
+        actor_id: actor_id.to_owned(),
+        action: format!("ledger.{}", request.kind.as_str()),
+        target: format!("transfer:{}", request.transfer_id),
+        outcome: "success",
+        request_id: request.request_id.clone(),
+        ip: request.ip.clone(),
+        details: serde_json::json!({
+            "from_account_id": request.from_account_id,
+            "to_account_id": request.to_account_id,
+            "amount": request.amount.minor_units(),
+            "currency": request.currency,
+        })
+        .to_string(),
+    }
+}

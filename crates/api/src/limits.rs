@@ -31,3 +31,5 @@ const _: () = assert!(REQUEST_BODY_BYTES_MAX >= 64 * 1024);
 
 /// How long `/readyz` waits for the database before answering 503.
 pub const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long one readiness probe's answer serves the probes after it.
+pub const READINESS_CACHE: std::time::Duration = std::time::Duration::from_millis(500);

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                 || error.downcast_ref::<init::WouldOverwrite>().is_some()
                 || error.downcast_ref::<backup::Refused>().is_some();
             if usage {
-                eprintln!("strongroom: configuration error: {error}");
+                eprintln!("strongroom: configuration error: {error:#}");
                 ExitCode::from(EXIT_USAGE)
             } else {
                 eprintln!("strongroom: {error:#}");

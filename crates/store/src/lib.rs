@@ -122,6 +122,17 @@ impl DatabaseLocation {
         ))
     }
 
+    /// For PostgreSQL: the libpq parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`)
+    /// that make `pg_dump` and `pg_restore` connect as the server does; `None` for SQLite.
+    pub fn libpq_parameters(&self) -> Result<Option<Vec<(&'static str, String)>>, StoreError> {
+        match self {
+            DatabaseLocation::SqliteFile(_) => Ok(None),
+            DatabaseLocation::Postgres { url, tls } => {
+                postgres::libpq_parameters(url, tls).map(Some)
+            }
+        }
+    }
+
     /// A PostgreSQL location with `tls` applied, refused when it would reach another host
     /// without a verified certificate (see `PostgresTls::allow_plaintext`). SQLite: unchanged.
     pub fn with_postgres_tls(self, tls: PostgresTls) -> Result<Self, StoreError> {

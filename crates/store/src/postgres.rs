@@ -41,6 +41,8 @@ pub enum ConnectCause {
     Authentication,
     /// No answer within `POSTGRES_CONNECT_TIMEOUT`.
     Timeout,
+    /// The driver could not use the configured TLS files (not a certificate, not a key).
+    Files,
     /// Anything else the server or the driver reported.
     Other,
 }
@@ -48,7 +50,10 @@ pub enum ConnectCause {
 impl ConnectCause {
     /// A fault of the configuration rather than of the database's availability.
     pub fn is_configuration(self) -> bool {
-        matches!(self, ConnectCause::Tls | ConnectCause::Authentication)
+        matches!(
+            self,
+            ConnectCause::Tls | ConnectCause::Authentication | ConnectCause::Files
+        )
     }
 
     fn advice(self) -> &'static str {
@@ -66,6 +71,9 @@ impl ConnectCause {
                  database.client_cert/client_key, and the server's pg_hba.conf"
             }
             ConnectCause::Timeout => "no answer in time: check the address and any firewall",
+            ConnectCause::Files => {
+                "the TLS files cannot be used: check database.ca_file, client_cert and client_key"
+            }
             ConnectCause::Other => "the connection failed",
         }
     }
@@ -81,11 +89,57 @@ pub struct ConnectFailure {
     pub detail: String,
 }
 
+/// URL parameters that sqlx and libpq (`pg_dump`, `pg_restore`) read alike. TLS files are
+/// configured with `database.ca_file`, `client_cert` and `client_key`, so the server and the
+/// backup tools use the same ones; anything else is refused rather than ignored.
+const URL_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "host",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// Refuses URL parameters the two clients would read differently (or not at all), and lists
+/// of hosts, naming only the parameter (its value may be a secret).
+fn check_parameters(url: &str) -> Result<(), StoreError> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| StoreError::InvalidUrl("unparseable PostgreSQL URL"))?;
+    let several = |host: &str| host.contains(',');
+    if parsed.host_str().is_some_and(several) {
+        return Err(StoreError::Transport(
+            "database.url names several hosts; name one".into(),
+        ));
+    }
+    for (key, value) in parsed.query_pairs() {
+        if !URL_PARAMETERS.contains(&key.as_ref()) {
+            let hint = if key.starts_with("ssl") {
+                "; set database.ca_file, client_cert and client_key instead"
+            } else {
+                ""
+            };
+            return Err(StoreError::Transport(format!(
+                "database.url: the parameter `{key}` is not supported{hint}"
+            )));
+        }
+        if key == "host" && several(&value) {
+            return Err(StoreError::Transport(
+                "database.url names several hosts; name one".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The connection options of `url` with `tls` applied.
 pub(crate) fn options(
     url: &SecretString,
     tls: &PostgresTls,
 ) -> Result<PgConnectOptions, StoreError> {
+    check_parameters(url.expose_secret())?;
     let mut options = PgConnectOptions::from_str(url.expose_secret())
         .map_err(|_| StoreError::InvalidUrl("unparseable PostgreSQL URL"))?;
     if let Some(ca_file) = &tls.ca_file {
@@ -115,10 +169,38 @@ pub(crate) fn options(
     Ok(options)
 }
 
-/// Whether the server's certificate is verified against a CA (and, for `verify-full`, names the
-/// host).
+/// Whether the server's certificate is verified and names the host. `verify-ca` does not
+/// count: the driver trusts the public (Mozilla) roots beside `database.ca_file`, so without
+/// the name check any certificate a public CA issued for any name would pass.
 fn verified(mode: PgSslMode) -> bool {
-    matches!(mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull)
+    matches!(mode, PgSslMode::VerifyFull)
+}
+
+/// The parameters that make libpq (`pg_dump`, `pg_restore`) connect exactly as the server
+/// does: the effective `sslmode` and the configured TLS files.
+pub(crate) fn libpq_parameters(
+    url: &SecretString,
+    tls: &PostgresTls,
+) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let mode = match options(url, tls)?.get_ssl_mode() {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
+    };
+    let mut parameters = vec![("sslmode", mode.to_owned())];
+    for (name, path) in [
+        ("sslrootcert", &tls.ca_file),
+        ("sslcert", &tls.client_cert),
+        ("sslkey", &tls.client_key),
+    ] {
+        if let Some(path) = path {
+            parameters.push((name, path.display().to_string()));
+        }
+    }
+    Ok(parameters)
 }
 
 /// A Unix socket, a loopback address or `localhost`: traffic that never leaves this machine.
@@ -145,9 +227,9 @@ fn check_transport(options: &PgConnectOptions, allow_plaintext: bool) -> Result<
         return Ok(());
     }
     Err(StoreError::Transport(format!(
-        "database.url names {}, which is not this machine, without a verified TLS connection: \
-         add ?sslmode=verify-full and set database.ca_file to the CA of its certificate, or set \
-         database.allow_plaintext = true on a network you trust",
+        "database.url names {}, which is not this machine, without a verified TLS connection \
+         (sslmode=verify-full; verify-ca does not check the host name): set database.ca_file to \
+         the CA of its certificate, or set database.allow_plaintext = true on a network you trust",
         options.get_host()
     )))
 }
@@ -204,6 +286,7 @@ fn classify(error: &sqlx::Error) -> ConnectCause {
             _ => ConnectCause::Other,
         },
         sqlx::Error::Tls(_) => ConnectCause::Tls,
+        sqlx::Error::Configuration(_) => ConnectCause::Files,
         // Class 28: invalid authorization specification / invalid password.
         sqlx::Error::Database(database)
             if database.code().is_some_and(|code| code.starts_with("28")) =>

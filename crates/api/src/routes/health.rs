@@ -21,38 +21,62 @@ pub async fn healthz() -> Json<Health> {
 /// Readiness: the store answers and its schema is in place. An unreachable Redis does not
 /// make an instance unready (it limits locally); the details say so.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    // An orchestrator's probe gets its answer within a second, even with the database gone.
-    let ping = tokio::time::timeout(crate::limits::READINESS_TIMEOUT, state.app.store.ping())
-        .await
-        .unwrap_or_else(|_| {
-            Err(store::StoreError::Invariant(
-                "the database did not answer within the readiness timeout",
-            ))
-        });
-    match ping {
-        Ok(()) => Ok(Json(Readiness {
-            status: "ready",
-            redis: state.app.cluster.redis_status(),
-            instances: state
-                .app
-                .cluster
-                .redis
-                .as_ref()
-                .map(|redis| redis.instances()),
-            checkpoints: if state.app.checkpoints_late() {
-                "late"
-            } else {
-                "ok"
-            },
-        })),
-        Err(error) => {
-            tracing::warn!(error = %error, "readiness check failed");
-            Err(app::Error::Unavailable {
-                retry_after_secs: 1,
-            }
-            .into())
+    if !store_answers(&state).await {
+        return Err(app::Error::Unavailable {
+            retry_after_secs: 1,
         }
+        .into());
     }
+    Ok(Json(Readiness {
+        status: "ready",
+        redis: state.app.cluster.redis_status(),
+        instances: state
+            .app
+            .cluster
+            .redis
+            .as_ref()
+            .map(|redis| redis.instances()),
+        checkpoints: if state.app.checkpoints_late() {
+            "late"
+        } else {
+            "ok"
+        },
+    }))
+}
+
+/// The last store probe: when it ran and whether the store answered. Probes within
+/// `READINESS_CACHE` of it answer from it, and concurrent probes wait for the one running, so a
+/// flood of `/readyz` costs at most one query per interval and never drains the pool.
+static LAST_PROBE: tokio::sync::Mutex<Option<(std::time::Instant, bool)>> =
+    tokio::sync::Mutex::const_new(None);
+
+/// Whether the store answers (within `READINESS_TIMEOUT`, so an orchestrator's probe gets its
+/// answer within a second even with the database gone or hanging).
+async fn store_answers(state: &AppState) -> bool {
+    let mut last = LAST_PROBE.lock().await;
+    if let Some((at, answered)) = *last
+        && at.elapsed() < crate::limits::READINESS_CACHE
+    {
+        return answered;
+    }
+    let answered = match tokio::time::timeout(
+        crate::limits::READINESS_TIMEOUT,
+        state.app.store.ping(),
+    )
+    .await
+    {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness check failed: the database did not answer in time");
+            false
+        }
+    };
+    *last = Some((std::time::Instant::now(), answered));
+    answered
 }
 
 /// Prometheus text exposition format. With `server.ops_token` set, only for a scraper that

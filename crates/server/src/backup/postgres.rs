@@ -15,7 +15,7 @@ use crate::config::{Config, ConfigError};
 /// `program` with the connection of `database.url`: the URL without its password as
 /// `--dbname`, the password in the environment.
 fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
-    let DatabaseLocation::Postgres { url, tls } = &config.database else {
+    let DatabaseLocation::Postgres { url, .. } = &config.database else {
         anyhow::bail!("not a PostgreSQL store");
     };
     let mut parsed = url::Url::parse(url.expose_secret()).map_err(|_| ConfigError {
@@ -32,15 +32,25 @@ fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
     let _ = parsed.set_password(None);
     let query: Vec<(String, String)> = parsed
         .query_pairs()
-        .filter_map(|(name, value)| {
-            if name == "password" {
+        .filter_map(|(name, value)| match name.as_ref() {
+            "password" => {
                 password = Some(value.into_owned());
                 None
-            } else {
-                Some((name.into_owned(), value.into_owned()))
             }
+            // Replaced below by the mode the server itself connects with.
+            "sslmode" => None,
+            _ => Some((name.into_owned(), value.into_owned())),
         })
         .collect();
+    // The same verified TLS as the server's own connections: the effective `sslmode` and the
+    // configured files, as URL parameters (which libpq prefers to its environment).
+    let tls = config
+        .database
+        .libpq_parameters()?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value));
+    let query: Vec<(String, String)> = query.into_iter().chain(tls).collect();
     parsed.set_query(None);
     if !query.is_empty() {
         parsed.query_pairs_mut().extend_pairs(query);
@@ -50,16 +60,8 @@ fn command(config: &Config, program: &str) -> anyhow::Result<Command> {
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
-    // The same verified TLS as the server's own connections (a parameter in the URL still
-    // takes precedence, as libpq reads it first).
-    if let Some(ca_file) = &tls.ca_file {
-        command
-            .env("PGSSLMODE", "verify-full")
-            .env("PGSSLROOTCERT", ca_file);
-    }
-    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        command.env("PGSSLCERT", cert).env("PGSSLKEY", key);
-    }
+    // libpq would connect to this address whatever host the URL names; the server never does.
+    command.env_remove("PGHOSTADDR");
     Ok(command)
 }
 

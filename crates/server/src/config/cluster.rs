@@ -156,23 +156,44 @@ pub(super) fn database(
 /// `database.ca_file`, `client_cert`, `client_key` (mode 0600) and `allow_plaintext`; the files
 /// must be readable now rather than at the first connection.
 fn postgres_tls(raw: &RawDatabase, base_dir: &Path) -> Result<PostgresTls, ConfigError> {
-    let file = |key: &str, value: &str| -> Result<Option<PathBuf>, ConfigError> {
-        if value.trim().is_empty() {
-            return Ok(None);
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let path = |value: &str| (!value.trim().is_empty()).then(|| base_dir.join(value));
+    // Read now, so a wrong file is named at start rather than at the first connection.
+    let certificates = |key: &str, path: &PathBuf| -> Result<(), ConfigError> {
+        let count = CertificateDer::pem_file_iter(path)
+            .map_err(|error| config_error(key, format!("cannot read {}: {error}", path.display())))?
+            .filter(Result::is_ok)
+            .count();
+        if count == 0 {
+            return Err(config_error(
+                key,
+                format!("{} holds no PEM certificate", path.display()),
+            ));
         }
-        let path = base_dir.join(value);
-        std::fs::File::open(&path).map_err(|error| {
-            config_error(key, format!("cannot read {}: {error}", path.display()))
-        })?;
-        Ok(Some(path))
+        Ok(())
     };
-    let client_key = file("database.client_key", &raw.client_key)?;
-    if let Some(path) = &client_key {
-        super::check_private_file("database.client_key", path)?;
+    let ca_file = path(&raw.ca_file);
+    if let Some(ca_file) = &ca_file {
+        certificates("database.ca_file", ca_file)?;
+    }
+    let client_cert = path(&raw.client_cert);
+    if let Some(client_cert) = &client_cert {
+        certificates("database.client_cert", client_cert)?;
+    }
+    let client_key = path(&raw.client_key);
+    if let Some(client_key) = &client_key {
+        super::check_private_file("database.client_key", client_key)?;
+        PrivateKeyDer::from_pem_file(client_key).map_err(|_| {
+            config_error(
+                "database.client_key",
+                format!("{} holds no PEM private key", client_key.display()),
+            )
+        })?;
     }
     Ok(PostgresTls {
-        ca_file: file("database.ca_file", &raw.ca_file)?,
-        client_cert: file("database.client_cert", &raw.client_cert)?,
+        ca_file,
+        client_cert,
         client_key,
         allow_plaintext: raw.allow_plaintext,
     })

@@ -208,6 +208,24 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         ),
         "database.ca_file",
     );
+    // A file that is there but holds no certificate is named at start, not at first connect.
+    check(
+        migrate_with(
+            |dir| std::fs::write(dir.join("db-ca.pem"), "not a certificate\n").unwrap(),
+            &[("STRONGROOM__DATABASE__CA_FILE", "db-ca.pem")],
+        ),
+        "database.ca_file",
+    );
+    check(
+        migrate_with(
+            |_| {},
+            &[(
+                "STRONGROOM__DATABASE__URL",
+                "postgres://app@db.example.invalid/strongroom?sslrootcert=/tmp/ca.pem",
+            )],
+        ),
+        "database.url",
+    );
     check(
         migrate_with(
             |_| {},

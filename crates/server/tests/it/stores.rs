@@ -10,7 +10,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use test_support::{Database, PgCluster, PgTls, TestServer, init_dir};
+use test_support::{Database, PgCluster, PgTls, TestServer, free_port, init_dir};
 
 use crate::binary;
 
@@ -78,6 +78,8 @@ async fn postgres_backed_server_reports_unready_while_the_database_is_down_and_r
     // A database that hangs rather than refuses (a frozen host, a dead network path): the
     // probe still answers within its 1 s budget instead of waiting out the pool.
     cluster.freeze();
+    // Past the half second for which one probe's answer serves the next ones.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let asked = std::time::Instant::now();
     let status = readyz(&client, &server.ops_url).await;
     let waited = asked.elapsed();
@@ -259,6 +261,27 @@ async fn postgres_is_reached_over_verified_tls_and_failures_name_their_cause() {
         "no verified TLS connection from the server: {count}"
     );
     drop(server);
+
+    // Backups go through libpq (`pg_dump`) with the same verified TLS and client certificate.
+    let backup = dir.path().join("tls.backup");
+    let taken = Command::new(binary())
+        .args(["backup", "--out"])
+        .arg(&backup)
+        .arg("--config")
+        .arg(dir.path().join("strongroom.toml"))
+        .env(
+            "STRONGROOM__SERVER__PUBLIC_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
 
     // The database gone: a refusal, which is the database's state, not the configuration's.
     cluster.stop();

@@ -35,17 +35,51 @@ fn another_host_needs_a_verified_certificate() {
         "postgres://app@db.internal/strongroom?sslmode=prefer",
         "postgres://app@db.internal/strongroom?sslmode=require",
         "postgres://app@10.0.0.7:5432/strongroom",
+        // verify-ca checks no host name, and the driver trusts public roots too.
+        "postgres://app@db.internal/strongroom?sslmode=verify-ca",
     ] {
         let reason = refusal(raw, &PostgresTls::default());
         assert!(reason.contains("not this machine"), "{reason}");
         assert!(reason.contains("database.allow_plaintext"), "{reason}");
     }
-    for raw in [
-        "postgres://app@db.internal/strongroom?sslmode=verify-full",
-        "postgres://app@db.internal/strongroom?sslmode=verify-ca",
+    let raw = "postgres://app@db.internal/strongroom?sslmode=verify-full";
+    assert!(options(&url(raw), &PostgresTls::default()).is_ok(), "{raw}");
+}
+
+#[test]
+fn url_parameters_the_backup_tools_would_read_differently_are_refused() {
+    for (raw, named) in [
+        (
+            "postgres://app@db.internal/s?sslrootcert=/tmp/ca.pem",
+            "sslrootcert",
+        ),
+        ("postgres://app@db.internal/s?hostaddr=10.0.0.9", "hostaddr"),
+        (
+            "postgres://app@db.internal/s?target_session_attrs=any",
+            "target_session_attrs",
+        ),
     ] {
-        assert!(options(&url(raw), &PostgresTls::default()).is_ok(), "{raw}");
+        let reason = refusal(raw, &with_ca());
+        assert!(reason.contains(named), "{raw}: {reason}");
     }
+    let reason = refusal(
+        "postgres://app@db.internal/s?sslcert=/tmp/c.pem",
+        &with_ca(),
+    );
+    assert!(reason.contains("database.ca_file"), "{reason}");
+    for raw in [
+        "postgres://app@db1.internal,db2.internal/s",
+        "postgres://app@db.internal/s?host=db1.internal,db2.internal",
+    ] {
+        let reason = refusal(raw, &with_ca());
+        assert!(reason.contains("several hosts"), "{raw}: {reason}");
+    }
+    // The password never appears in a refusal.
+    let reason = refusal(
+        "postgres://app:hunter2-secret@db.internal/s?bogus=1",
+        &with_ca(),
+    );
+    assert!(!reason.contains("hunter2"), "{reason}");
 }
 
 #[test]
@@ -79,7 +113,7 @@ fn a_ca_file_means_verify_full_unless_the_url_asks_for_verify_ca() {
             PgSslMode::VerifyFull,
         ),
         (
-            "postgres://app@db.internal/s?sslmode=verify-ca",
+            "postgres://app@127.0.0.1/s?sslmode=verify-ca",
             PgSslMode::VerifyCa,
         ),
     ] {
@@ -89,6 +123,8 @@ fn a_ca_file_means_verify_full_unless_the_url_asks_for_verify_ca() {
     }
     let reason = refusal("postgres://app@127.0.0.1/s?sslmode=disable", &with_ca());
     assert!(reason.contains("sslmode=disable"), "{reason}");
+    let reason = refusal("postgres://app@db.internal/s?sslmode=verify-ca", &with_ca());
+    assert!(reason.contains("verify-full"), "{reason}");
 }
 
 #[test]

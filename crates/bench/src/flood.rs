@@ -54,7 +54,7 @@ pub async fn run(binary: &Path, store: &str, seconds: u64) -> String {
             let (posted, limited) = (posted.clone(), limited.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
-                    match transfer_status(&client, &base, &flooder, 0).await {
+                    match transfer_status(&client, &base, &flooder, 0, 1).await {
                         201 => posted.fetch_add(1, Ordering::Relaxed),
                         429 => limited.fetch_add(1, Ordering::Relaxed),
                         _ => 0,

@@ -5,8 +5,10 @@
 //! over keep-alive HTTPS: throughput at saturation (closed loop, N workers), latency at half
 //! that rate (open loop, measured from the scheduled send time so queueing is not hidden), and
 //! the same while a login flood saturates the Argon2 pool; then one customer flooding the
-//! money path while 16 others transfer at a human pace (`flood.rs`). PostgreSQL runs durable
-//! (`fsync`, `synchronous_commit`). Prints Markdown tables.
+//! money path while 16 others transfer at a human pace (`flood.rs`). A second table gives the
+//! server's own CPU time per transfer — spread over the accounts, on one hot account, and
+//! through the batch endpoint (`rows.rs`) — which the co-located client does not skew.
+//! PostgreSQL runs durable (`fsync`, `synchronous_commit`). Prints Markdown tables.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +17,7 @@
     reason = "a benchmark tool: a failed set-up should stop it loudly"
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -63,6 +65,7 @@ fn options() -> Options {
 }
 
 mod flood;
+mod rows;
 
 struct Funded {
     tokens: Vec<String>,
@@ -149,15 +152,15 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// Login attempts the flood sent (printed to stderr with its rate).
 static FLOOD_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 
-/// One transfer of 1 minor unit from account `from` to the next one; returns the status (0
+/// One transfer of 1 minor unit from account `from` to account `to`; returns the status (0
 /// when no answer came).
 async fn transfer_status(
     client: &reqwest::Client,
     base: &str,
     funded: &Funded,
     from: usize,
+    to: usize,
 ) -> u16 {
-    let to = (from + 1) % funded.accounts.len();
     let key = format!("t-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed));
     let body = json!({"from_account_id": funded.accounts[from], "to_account_id": funded.accounts[to], "amount": 1, "currency": "EUR"});
     client
@@ -170,18 +173,25 @@ async fn transfer_status(
         .map_or(0, |response| response.status().as_u16())
 }
 
-/// One transfer; returns success.
-async fn one_transfer(client: &reqwest::Client, base: &str, funded: &Funded, from: usize) -> bool {
-    transfer_status(client, base, funded, from).await == 201
+/// Which accounts a closed-loop worker's transfer moves money between: `(accounts, workers,
+/// worker, n)` for the worker's n-th transfer → `(from, to)`.
+type Route = fn(usize, usize, usize, usize) -> (usize, usize);
+
+/// Spread: each worker walks the accounts, each paying the next one.
+fn spread(accounts: usize, workers: usize, worker: usize, n: usize) -> (usize, usize) {
+    let from = (worker + n * workers) % accounts;
+    (from, (from + 1) % accounts)
 }
 
-async fn saturation(
+/// Closed loop: `workers` keep-alive connections, each sending its next transfer as soon as
+/// the previous one is answered, until `seconds` have passed. Returns transfers completed.
+async fn closed_loop(
     client: &reqwest::Client,
     base: &str,
     funded: &Arc<Funded>,
-    workers: usize,
-    seconds: u64,
-) -> f64 {
+    (workers, seconds): (usize, u64),
+    route: Route,
+) -> u64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..workers)
@@ -193,12 +203,13 @@ async fn saturation(
                 done.clone(),
             );
             tokio::spawn(async move {
-                let mut from = worker % funded.accounts.len();
+                let mut n = 0;
                 while Instant::now() < deadline {
-                    if one_transfer(&client, &base, &funded, from).await {
+                    let (from, to) = route(funded.accounts.len(), workers, worker, n);
+                    if transfer_status(&client, &base, &funded, from, to).await == 201 {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
-                    from = (from + workers) % funded.accounts.len();
+                    n += 1;
                 }
             })
         })
@@ -206,7 +217,7 @@ async fn saturation(
     for task in tasks {
         task.await.unwrap();
     }
-    done.load(Ordering::Relaxed) as f64 / seconds as f64
+    done.load(Ordering::Relaxed)
 }
 
 /// Open loop at `rate`/s; latency from each request's scheduled time. Returns sorted micros.
@@ -226,7 +237,9 @@ async fn fixed_rate(
         tokio::time::sleep_until(scheduled.into()).await;
         let (client, base, funded) = (client.clone(), base.to_owned(), funded.clone());
         tasks.push(tokio::spawn(async move {
-            let status = transfer_status(&client, &base, &funded, i % funded.accounts.len()).await;
+            let from = i % funded.accounts.len();
+            let to = (from + 1) % funded.accounts.len();
+            let status = transfer_status(&client, &base, &funded, from, to).await;
             (status, scheduled.elapsed().as_micros() as u64)
         }));
     }
@@ -319,6 +332,155 @@ async fn print_server_metrics(
     }
 }
 
+/// The commit the bench runs on (with `-dirty` for uncommitted changes), for the tables.
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=7"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |output| String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        )
+}
+
+/// One store's rows: the main table's line, and the server-CPU lines.
+struct StoreRows {
+    main: String,
+    cpu: Vec<String>,
+}
+
+async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
+    // Durable, as users run it: fsync and synchronous_commit on.
+    let cluster = (store == "postgres").then(PgCluster::start_durable);
+    let database = match &cluster {
+        Some(cluster) => Database::Postgres(cluster.create_database("bench")),
+        None => Database::Sqlite,
+    };
+    let redis = options.redis.then(Redis::start);
+    let redis_url = redis.as_ref().map(Redis::url).unwrap_or_default();
+    let mut env = vec![
+        ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+        ("STRONGROOM_LOG", "warn"),
+        (
+            "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+            r#"["ledger:deposit", "ledger:read", "ledger:batch"]"#,
+        ),
+    ];
+    if redis.is_some() {
+        env.push(("STRONGROOM__REDIS__URL", redis_url.as_str()));
+    }
+    let label = if options.redis {
+        format!("{store} + redis limits")
+    } else {
+        store.to_owned()
+    };
+    let server = TestServer::start(binary, database, &env);
+    let client = bench_client(&server);
+    let funded = Arc::new(fund(&server, &client, options.accounts).await);
+    let base = server.public_url.clone();
+    let cpu = rows::Cpu::of(&server);
+    let database_cpu = cluster.as_ref().map(rows::Cpu::of_cluster);
+    let seconds = options.seconds;
+    let spread = rows::per_transfer(
+        &cpu,
+        database_cpu.as_ref(),
+        closed_loop(
+            &client,
+            &base,
+            &funded,
+            (options.concurrency, seconds),
+            spread,
+        ),
+    )
+    .await;
+    let per_second = |count: u64| count as f64 / seconds as f64;
+    let tps = per_second(spread.done);
+    print_server_metrics(&client, &server, store, "saturation").await;
+    let rate = (tps / 2.0).max(1.0);
+    let calm = fixed_rate(&client, &base, &funded, rate, seconds).await;
+    print_server_metrics(&client, &server, store, "fixed rate").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = login_flood(&client, &base, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let flood_start = (Instant::now(), FLOOD_ATTEMPTS.load(Ordering::Relaxed));
+    let stormy = fixed_rate(&client, &base, &funded, rate, seconds).await;
+    eprintln!(
+        "{store}: login flood sent {:.0} attempts/s",
+        (FLOOD_ATTEMPTS.load(Ordering::Relaxed) - flood_start.1) as f64
+            / flood_start.0.elapsed().as_secs_f64()
+    );
+    print_server_metrics(&client, &server, store, "login flood").await;
+    stop.store(true, Ordering::Relaxed);
+    for task in flood {
+        let _ = task.await;
+    }
+    let (p99, p99_flood) = (percentile(&calm, 0.99), percentile(&stormy, 0.99));
+    let main = format!(
+        "| {label} | {tps:.0} | {rate:.0}/s | {:.2} | {p99:.2} | {:.2} | {p99_flood:.2} | {:.2}x |",
+        percentile(&calm, 0.5),
+        percentile(&calm, 0.999),
+        p99_flood / p99
+    );
+    let hot = rows::per_transfer(
+        &cpu,
+        database_cpu.as_ref(),
+        closed_loop(
+            &client,
+            &base,
+            &funded,
+            (options.concurrency, seconds),
+            rows::hot_account,
+        ),
+    )
+    .await;
+    let batched = rows::per_transfer(
+        &cpu,
+        database_cpu.as_ref(),
+        rows::batches(&server, &funded, seconds),
+    )
+    .await;
+    let cpu_rows = vec![
+        format!(
+            "| {label} | spread: {} accounts, {} workers | {tps:.0} | {} |",
+            options.accounts,
+            options.concurrency,
+            spread.cells()
+        ),
+        format!(
+            "| {label} | hot account: every transfer debits one account, {} workers | {:.0} | {} |",
+            options.concurrency,
+            per_second(hot.done),
+            hot.cells()
+        ),
+        format!(
+            "| {label} | batch endpoint: {} clients x {} transfers per request | {:.0} | {} |",
+            rows::BATCH_CLIENTS,
+            rows::BATCH_LEN,
+            per_second(batched.done),
+            batched.cells()
+        ),
+    ];
+    let verified = std::process::Command::new(binary)
+        .args(["ledger", "verify", "--config"])
+        .arg(server.config_path())
+        .envs(match &cluster {
+            Some(c) => vec![("STRONGROOM__DATABASE__URL", c.url("bench"))],
+            None => vec![],
+        })
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "ledger verify failed after the run: {verified:?}"
+    );
+    StoreRows {
+        main,
+        cpu: cpu_rows,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let options = options();
@@ -329,85 +491,27 @@ async fn main() {
         binary.exists(),
         "build first: cargo build --release -p server (or set STRONGROOM_BIN)"
     );
+    println!("commit {} (bench run in this checkout)", commit());
+    println!();
     println!(
         "| store | transfers/s at saturation ({} workers) | offered rate | p50 ms | p99 ms | p99.9 ms | p99 ms during login flood | flood/normal p99 |",
         options.concurrency
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut cpu_rows = Vec::new();
     for store in &options.stores {
-        // Durable, as users run it: fsync and synchronous_commit on.
-        let cluster = (*store == "postgres").then(PgCluster::start_durable);
-        let database = match &cluster {
-            Some(cluster) => Database::Postgres(cluster.create_database("bench")),
-            None => Database::Sqlite,
-        };
-        let redis = options.redis.then(Redis::start);
-        let redis_url = redis.as_ref().map(Redis::url).unwrap_or_default();
-        let mut env = vec![
-            ("STRONGROOM__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
-            ("STRONGROOM_LOG", "warn"),
-        ];
-        if redis.is_some() {
-            env.push(("STRONGROOM__REDIS__URL", redis_url.as_str()));
-        }
-        let server = TestServer::start(&binary, database, &env);
-        let client = bench_client(&server);
-        let funded = Arc::new(fund(&server, &client, options.accounts).await);
-        let base = server.public_url.clone();
-        let tps = saturation(
-            &client,
-            &base,
-            &funded,
-            options.concurrency,
-            options.seconds,
-        )
-        .await;
-        print_server_metrics(&client, &server, store, "saturation").await;
-        let rate = (tps / 2.0).max(1.0);
-        let calm = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
-        print_server_metrics(&client, &server, store, "fixed rate").await;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flood = login_flood(&client, &base, stop.clone());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let flood_start = (Instant::now(), FLOOD_ATTEMPTS.load(Ordering::Relaxed));
-        let stormy = fixed_rate(&client, &base, &funded, rate, options.seconds).await;
-        eprintln!(
-            "{store}: login flood sent {:.0} attempts/s",
-            (FLOOD_ATTEMPTS.load(Ordering::Relaxed) - flood_start.1) as f64
-                / flood_start.0.elapsed().as_secs_f64()
-        );
-        print_server_metrics(&client, &server, store, "login flood").await;
-        stop.store(true, Ordering::Relaxed);
-        for task in flood {
-            let _ = task.await;
-        }
-        let (p99, p99_flood) = (percentile(&calm, 0.99), percentile(&stormy, 0.99));
-        let label = if options.redis {
-            format!("{store} + redis limits")
-        } else {
-            (*store).to_owned()
-        };
-        println!(
-            "| {label} | {tps:.0} | {rate:.0}/s | {:.2} | {p99:.2} | {:.2} | {p99_flood:.2} | {:.2}x |",
-            percentile(&calm, 0.5),
-            percentile(&calm, 0.999),
-            p99_flood / p99
-        );
-        let verified = std::process::Command::new(&binary)
-            .args(["ledger", "verify", "--config"])
-            .arg(server.config_path())
-            .envs(match &cluster {
-                Some(c) => vec![("STRONGROOM__DATABASE__URL", c.url("bench"))],
-                None => vec![],
-            })
-            .output()
-            .unwrap();
-        assert!(
-            verified.status.success(),
-            "ledger verify failed after the run: {verified:?}"
-        );
-        drop(server);
-        drop(cluster);
+        let rows = run_store(&binary, store, &options).await;
+        println!("{}", rows.main);
+        cpu_rows.extend(rows.cpu);
+    }
+    println!();
+    println!(
+        "| store | workload (closed loop, {} s) | transfers/s | server CPU µs per transfer | PostgreSQL CPU µs per transfer |",
+        options.seconds
+    );
+    println!("|---|---|---|---|---|");
+    for row in cpu_rows {
+        println!("{row}");
     }
     println!();
     println!("{}", flood::HEADER);

@@ -250,9 +250,14 @@ impl PgCluster {
         self.signal("-CONT");
     }
 
-    fn signal(&self, signal: &str) {
+    /// The postmaster's process id (its backends are its children).
+    pub fn postmaster_pid(&self) -> u32 {
         let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).unwrap();
-        let postmaster = pid_file.lines().next().unwrap().trim().to_owned();
+        pid_file.lines().next().unwrap().trim().parse().unwrap()
+    }
+
+    fn signal(&self, signal: &str) {
+        let postmaster = self.postmaster_pid().to_string();
         // The postmaster first, so that no backend is forked after the children were signalled.
         run_checked(Command::new("kill").args([signal, &postmaster]));
         let _ = Command::new("pkill")

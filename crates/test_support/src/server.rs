@@ -171,6 +171,11 @@ impl TestServer {
         url.split("://").nth(1).unwrap().to_owned()
     }
 
+    /// The server's process id (for its CPU time in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.daemon.pid()
+    }
+
     /// The server's JSON log lines so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.path("server.log")).unwrap_or_default()

@@ -19,6 +19,8 @@ mod webauthn;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -204,6 +206,9 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Set by `checkpoint_wal` when the SQLite log should start over; the ledger writer does
+    /// it between two batches (`Store::restart_wal`).
+    wal_restart: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -235,7 +240,8 @@ impl Store {
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     // Deleted content (shredded keys, revoked secrets) is overwritten, not left
                     // in free pages.
-                    .pragma("secure_delete", "ON");
+                    .pragma("secure_delete", "ON")
+                    .pragma("journal_size_limit", SQLITE_WAL_FILE_BYTES_MAX.to_string());
                 let pool = SqlitePoolOptions::new()
                     .max_connections(SQLITE_POOL_CONNECTIONS_MAX)
                     .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
@@ -244,6 +250,7 @@ impl Store {
                     .map_err(StoreError::Connect)?;
                 Ok(Store {
                     pool: Pool::Sqlite(pool),
+                    wal_restart: Arc::default(),
                 })
             }
             DatabaseLocation::Postgres { url, tls } => {
@@ -257,6 +264,7 @@ impl Store {
                     .connect_lazy_with(options);
                 Ok(Store {
                     pool: Pool::Postgres(pool),
+                    wal_restart: Arc::default(),
                 })
             }
         }
@@ -310,12 +318,37 @@ impl Store {
     }
 
     /// SQLite: copies committed WAL frames into the database file without blocking writers
-    /// (`PASSIVE`), so the ledger writer never pays for a checkpoint inside its commit.
-    /// PostgreSQL: nothing to do.
-    pub async fn checkpoint_wal(&self) -> Result<(), StoreError> {
-        if let Pool::Sqlite(pool) = &self.pool {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
+    /// (`PASSIVE`), so the ledger writer never pays for the copy inside its commit. When the
+    /// log holds more than `SQLITE_WAL_RESTART_FRAMES_MAX` frames, it asks the ledger writer
+    /// to start the log over before its next batch (`restart_wal`): while readers and the
+    /// writer never pause, a passive checkpoint alone never lets it, and the file grows for as
+    /// long as the load lasts. Returns the frames the log held. PostgreSQL: nothing to do.
+    pub async fn checkpoint_wal(&self) -> Result<i64, StoreError> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(0);
+        };
+        // (busy, frames in the log, frames copied)
+        let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
+            .await?;
+        if frames > SQLITE_WAL_RESTART_FRAMES_MAX {
+            self.wal_restart.store(true, Ordering::Relaxed);
+        }
+        Ok(frames)
+    }
+
+    /// On the writer's connection, between two batches, when `checkpoint_wal` asked for it: a
+    /// `RESTART` checkpoint copies the few frames the passive one has not, waits for readers of
+    /// older frames (microseconds), and so lets the next commit write the log from its start.
+    /// The writer takes the lock itself, so it never backs off behind another connection's
+    /// checkpoint.
+    pub(crate) async fn restart_wal(
+        &self,
+        connection: &mut sqlx::SqliteConnection,
+    ) -> Result<(), StoreError> {
+        if self.wal_restart.swap(false, Ordering::Relaxed) {
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(connection)
                 .await?;
         }
         Ok(())

@@ -4,6 +4,14 @@ use std::time::Duration;
 
 /// How long SQLite waits on a locked database before failing a statement.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL frames (pages, 4 KiB each) after which the ledger writer restarts the log: a passive
+/// checkpoint alone never lets it start over while readers and the writer never pause, and
+/// the file grew by about 115 MB/s at saturation (2.2 GB after a 40 s bench).
+pub const SQLITE_WAL_RESTART_FRAMES_MAX: i64 = 4_096;
+/// The size the WAL file is cut back to when the log restarts (`journal_size_limit`), in
+/// bytes: a file kept at its working size is overwritten in place rather than extended (and
+/// zeroed by the file system) again.
+pub const SQLITE_WAL_FILE_BYTES_MAX: i64 = 64 * 1024 * 1024;
 /// Connections in the SQLite pool (readers; WAL allows them beside one writer).
 pub const SQLITE_POOL_CONNECTIONS_MAX: u32 = 8;
 /// Connections in the PostgreSQL pool of one instance.

@@ -303,7 +303,8 @@ impl Writer {
             Pool::Sqlite(pool) => {
                 let mut connection = pool.acquire().await?.detach();
                 // Checkpoints run beside the writer (`Store::checkpoint_wal`), not in its
-                // commits, where one would stall every posting of the batch.
+                // commits, where one would stall every posting of the batch; the writer only
+                // restarts the log between batches (`Store::restart_wal`).
                 sqlx::query("PRAGMA wal_autocheckpoint = 0")
                     .execute(&mut connection)
                     .await?;
@@ -326,7 +327,12 @@ impl Writer {
             None => self.connect().await?,
         };
         let result = match &mut connection {
-            WriteConnection::Sqlite(conn) => apply_batch(conn, self, requests, atomic).await,
+            WriteConnection::Sqlite(conn) => {
+                if let Err(error) = self.store.restart_wal(conn).await {
+                    tracing::warn!(%error, "WAL restart failed; retrying later");
+                }
+                apply_batch(conn, self, requests, atomic).await
+            }
             WriteConnection::Postgres(conn) => apply_batch(conn, self, requests, atomic).await,
         };
         match result {

@@ -14,6 +14,7 @@ mod approvals;
 mod conformance;
 mod protection;
 mod schema;
+mod wal;
 
 use secrecy::SecretString;
 use store::{DatabaseLocation, Store};

@@ -9,7 +9,7 @@ use crate::StoreError;
 use crate::audit::{ActorKind, AuditEntry};
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(bytes)
 }
 
 pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {

@@ -196,6 +196,7 @@ impl PgCluster {
             .command(
                 "pg_ctl",
                 &[
+                    "-s",
                     "-D",
                     data.to_str().unwrap(),
                     "-l",
@@ -227,6 +228,7 @@ impl PgCluster {
                 .command(
                     "pg_ctl",
                     &[
+                        "-s",
                         "-D",
                         data.to_str().unwrap(),
                         "-m",

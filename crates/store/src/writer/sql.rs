@@ -1,6 +1,7 @@
 //! The ledger writer's statements, per backend, behind `BatchSql`: the batch function in
 //! `writer.rs` is the same on SQLite and PostgreSQL.
 
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 
@@ -176,17 +177,16 @@ impl BatchSql for SqliteConnection {
 
 impl BatchSql for PgConnection {
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError> {
-        sqlx::query("BEGIN").execute(&mut *self).await?;
-        let (seq, hash, generation): (i64, Vec<u8>, i64) =
-            sqlx::query_as(LOCK_HEAD).fetch_one(&mut *self).await?;
-        // Always after the ledger head: the audit head is every transaction's last lock.
-        let audit: (i64, Vec<u8>) = sqlx::query_as(crate::audit::LOCK_AUDIT_HEAD)
-            .fetch_one(&mut *self)
+        let rows = sqlx::raw_sql(POSTGRES_BEGIN_AND_LOCK)
+            .fetch_all(&mut *self)
             .await?;
+        let [ledger, audit] = rows.as_slice() else {
+            return Err(StoreError::Invariant("the heads are missing"));
+        };
         Ok(Heads {
-            ledger: (seq, hash),
-            generation,
-            audit,
+            ledger: (ledger.try_get(0)?, ledger.try_get(1)?),
+            generation: ledger.try_get(2)?,
+            audit: (audit.try_get(0)?, audit.try_get(1)?),
         })
     }
 
@@ -227,5 +227,9 @@ impl BatchSql for PgConnection {
     }
 }
 
-/// Locks the chain head (serialising writers across instances) and reads it.
-const LOCK_HEAD: &str = "UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation";
+/// PostgreSQL: opens the write transaction, locks the chain head (serialising writers across
+/// instances) and then the audit head (every transaction's last lock), in one round trip: the
+/// simple query protocol runs the three statements in this order.
+const POSTGRES_BEGIN_AND_LOCK: &str = "BEGIN; \
+    UPDATE ledger_head SET generation = generation + 1 WHERE id = 1 RETURNING seq, hash, generation; \
+    UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash";

@@ -205,8 +205,9 @@ pub enum KeysCommand {
     RetireSigning {
         #[arg(long)]
         config: PathBuf,
-        /// The key id (`kid` in the JWKS and in token headers).
-        #[arg(long)]
+        /// The key id (`kid` in the JWKS and in token headers). Key ids are base64url and
+        /// may start with `-`, which is taken as the value, not as an option.
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
         /// Retire it now even though tokens it signed may be unexpired (a compromised key):
         /// those access tokens are refused, and clients refresh them.
@@ -246,3 +247,6 @@ pub enum PkiCommand {
         ca_dir: Option<PathBuf>,
     },
 }
+
+#[cfg(test)]
+mod tests;

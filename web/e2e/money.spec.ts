@@ -100,6 +100,14 @@ test('money moves between two customers and both histories show it', async ({ ne
   await transferForm(payer, payeeAccount, '999.00');
   await payer.getByRole('button', { name: 'Send money' }).click();
   await expect(payer.getByRole('alert')).toContainText('There is not enough money in the source account.');
+  // That refusal is its key's answer for 24 hours: sending the form again is a new attempt
+  // with a new key, decided afresh (not a replay of the first answer).
+  const again = payer.waitForResponse((r) => r.url().endsWith('/v1/transfers') && r.request().method() === 'POST');
+  await payer.getByRole('button', { name: 'Send money' }).click();
+  const answer = await again;
+  expect(answer.status()).toBe(422);
+  expect(answer.headers()['idempotent-replayed']).toBeUndefined();
+  expect(new Set(keys).size, 'a refused transfer sent again gets a new key').toBe(4);
 
   // Both histories.
   await goTo(payer, 'Accounts');

@@ -72,6 +72,8 @@ impl ApiError {
     fn describe(&self) -> (StatusCode, &'static str, &'static str) {
         use StatusCode as S;
         match self {
+            // A refusal replayed under its idempotency key answers as it did the first time.
+            ApiError::App(Error::Replayed(first)) => ApiError::App((**first).clone()).describe(),
             ApiError::InvalidRequest { .. } => (
                 S::BAD_REQUEST,
                 "invalid_request",
@@ -290,6 +292,15 @@ impl ApiError {
                     "balance_not_zero",
                     "An account still holds money: move it out before closing",
                 ),
+                Error::DuplicateExternalRef { .. } => (
+                    S::CONFLICT,
+                    "duplicate_external_ref",
+                    "A movement of this kind with this external reference was already posted",
+                ),
+                // Answered by the arm above; listed so that this table stays exhaustive.
+                Error::Replayed(_) => {
+                    (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
+                }
                 Error::BatchTooLarge { .. } => (
                     S::PAYLOAD_TOO_LARGE,
                     "batch_too_large",
@@ -315,8 +326,35 @@ impl ApiError {
 
     /// The problem document without `request_id` (added by `render_problems`).
     pub fn to_problem(&self) -> Problem {
+        if let ApiError::App(Error::Replayed(first)) = self {
+            return ApiError::App((**first).clone()).to_problem();
+        }
         let (status, code, title) = self.describe();
-        let (detail, errors) = match self {
+        let (detail, errors) = self.detail_and_errors();
+        let index = match self {
+            ApiError::App(Error::BatchRefused { index, .. }) => Some(*index),
+            _ => None,
+        };
+        let original_id = match self {
+            ApiError::App(Error::DuplicateExternalRef { original_id }) => Some(original_id.clone()),
+            _ => None,
+        };
+        Problem {
+            problem_type: format!("{PROBLEM_TYPE_BASE}{code}"),
+            title,
+            status: status.as_u16(),
+            code,
+            detail,
+            errors,
+            index,
+            original_id,
+            request_id: String::new(),
+        }
+    }
+
+    /// The problem's `detail` and `errors`, where the error has them.
+    fn detail_and_errors(&self) -> (Option<String>, Vec<FieldError>) {
+        match self {
             ApiError::InvalidRequest { detail } | ApiError::App(Error::InvalidInput { detail }) => {
                 (Some(detail.clone()), Vec::new())
             }
@@ -347,6 +385,12 @@ impl ApiError {
                 )),
                 Vec::new(),
             ),
+            ApiError::App(Error::DuplicateExternalRef { original_id }) => (
+                Some(format!(
+                    "Transfer {original_id} was posted with this external reference; nothing moved."
+                )),
+                Vec::new(),
+            ),
             ApiError::App(Error::MissingScope { scope }) => (
                 Some(format!("This service lacks the scope `{scope}`.")),
                 Vec::new(),
@@ -359,20 +403,6 @@ impl ApiError {
                 }],
             ),
             _ => (None, Vec::new()),
-        };
-        let index = match self {
-            ApiError::App(Error::BatchRefused { index, .. }) => Some(*index),
-            _ => None,
-        };
-        Problem {
-            problem_type: format!("{PROBLEM_TYPE_BASE}{code}"),
-            title,
-            status: status.as_u16(),
-            code,
-            detail,
-            errors,
-            index,
-            request_id: String::new(),
         }
     }
 
@@ -412,6 +442,9 @@ pub struct Problem {
     /// The refused posting of an atomic batch (internal listener only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// `duplicate_external_ref`: the transfer first posted with the reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_id: Option<String>,
     pub request_id: String,
 }
 
@@ -425,6 +458,13 @@ pub struct FieldErrorDoc {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::App(Error::Replayed(first)) = self {
+            let mut response = ApiError::App(*first).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return response;
+        }
         let mut response = self.status().into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -97,6 +97,12 @@ pub enum Error {
     /// A service batch with more postings than a batch may hold.
     #[error("the batch holds more than {max} postings")]
     BatchTooLarge { max: usize },
+    /// The caller posted a movement of this kind with this external reference before.
+    #[error("the external reference was posted before, as {original_id}")]
+    DuplicateExternalRef { original_id: String },
+    /// A request replayed under its idempotency key whose first answer was this refusal.
+    #[error("replayed refusal: {0}")]
+    Replayed(Box<Error>),
     /// An atomic batch with a refused posting: nothing was posted.
     #[error("posting {index} of an atomic batch was refused ({code})")]
     BatchRefused { index: usize, code: &'static str },

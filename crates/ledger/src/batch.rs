@@ -76,12 +76,25 @@ pub struct StoredKey {
     pub response_body: Option<String>,
 }
 
+/// A movement already posted with an external reference, as found in the store.
+#[derive(Debug, Clone)]
+pub struct StoredRef {
+    /// `initiated_by` of the original: references are unique per caller and posting kind.
+    pub scope: String,
+    pub kind: String,
+    pub external_ref: String,
+    pub transfer_id: String,
+}
+
 /// What happened to one request of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Posted,
-    /// Nothing moved and the key was not kept, so the request may be retried.
+    /// Nothing moved; the refusal is kept with the key (`Decision::refused`), so a replay of
+    /// the request answers it again.
     Refused(Refusal),
+    /// The key's first request was refused: that refusal, answered again.
+    RefusedBefore(Refusal),
     /// The key was used before with the same request: its original answer.
     Replayed {
         body: String,
@@ -124,6 +137,9 @@ pub struct Decision<'a> {
     pub outcomes: Vec<Outcome>,
     /// The requests that passed, in order.
     pub passed: Vec<&'a PostingRequest>,
+    /// The requests refused for the first time, in order, with their refusals: their keys
+    /// are kept with the refusal.
+    pub refused: Vec<(&'a PostingRequest, Refusal)>,
     /// Two per passed request, chained from the head.
     pub entries: Vec<ChainedEntry<'a>>,
     pub touched: Vec<Touched<'a>>,
@@ -149,11 +165,41 @@ pub enum BatchError {
     BalanceDrift,
 }
 
+/// The external reference of `request` as its uniqueness is keyed: caller, kind, reference.
+pub fn ref_lookup(request: &PostingRequest) -> Option<[&str; 3]> {
+    request.external_ref.as_deref().map(|external_ref| {
+        [
+            request.initiated_by.as_str(),
+            request.kind.as_str(),
+            external_ref,
+        ]
+    })
+}
+
+/// The stored answer to a repeat of `record`'s key.
+fn replay(key: &StoredKey, record: &IdempotencyRecord) -> Outcome {
+    if key.request_hash != record.request_hash {
+        return Outcome::KeyReused;
+    }
+    match (key.state.as_str(), &key.response_body) {
+        ("done", Some(body)) => Outcome::Replayed { body: body.clone() },
+        ("refused", Some(body)) => match Refusal::from_stored(body) {
+            Some(refusal) => Outcome::RefusedBefore(refusal),
+            None => Outcome::KeyInProgress,
+        },
+        _ => Outcome::KeyInProgress,
+    }
+}
+
 /// Decides every request of the batch in queue order against `accounts` (which must hold
-/// every account the requests name that exists; `accounts` itself is not changed).
+/// every account the requests name that exists; `accounts` itself is not changed),
+/// `stored_keys` (the stored idempotency keys the requests name) and `stored_refs` (the
+/// stored movements with the requests' external references; for a reference held by several
+/// legacy rows, the first listed is the original).
 pub fn decide<'a>(
     accounts: &HashMap<String, AccountState>,
     stored_keys: &[StoredKey],
+    stored_refs: &[StoredRef],
     head: (i64, &[u8]),
     requests: &[&'a PostingRequest],
 ) -> Result<Decision<'a>, BatchError> {
@@ -161,6 +207,16 @@ pub fn decide<'a>(
         .iter()
         .map(|key| ((key.scope.as_str(), key.key.as_str()), key))
         .collect();
+    // External references taken, by the store and then by postings passed in this batch.
+    let mut refs: HashMap<[&str; 3], &str> = HashMap::new();
+    for stored in stored_refs {
+        refs.entry([
+            stored.scope.as_str(),
+            stored.kind.as_str(),
+            stored.external_ref.as_str(),
+        ])
+        .or_insert(stored.transfer_id.as_str());
+    }
     let mut working: HashMap<String, AccountState> = HashMap::new();
     for request in requests {
         for id in [&request.from_account_id, &request.to_account_id] {
@@ -171,19 +227,16 @@ pub fn decide<'a>(
     }
     let mut outcomes = Vec::with_capacity(requests.len());
     let mut passed: Vec<(&'a PostingRequest, i64, i64)> = Vec::new();
-    // Keys posted earlier in this batch, with their request hash. Those postings are not
-    // committed yet, so a repeat is "in progress" (409); the client's retry then gets the
-    // stored answer.
+    let mut refused: Vec<(&'a PostingRequest, Refusal)> = Vec::new();
+    // Keys posted or refused earlier in this batch, with their request hash. Those answers
+    // are not committed yet, so a repeat is "in progress" (409); the client's retry then gets
+    // the stored answer.
     let mut batch_keys: HashMap<(&str, &str), &[u8]> = HashMap::new();
     for request in requests {
         let record = &request.idempotency;
         let lookup = (record.scope.as_str(), record.key.as_str());
         if let Some(key) = stored.get(&lookup) {
-            outcomes.push(match (key.state.as_str(), &key.response_body) {
-                _ if key.request_hash != record.request_hash => Outcome::KeyReused,
-                ("done", Some(body)) => Outcome::Replayed { body: body.clone() },
-                _ => Outcome::KeyInProgress,
-            });
+            outcomes.push(replay(key, record));
             continue;
         }
         if let Some(hash) = batch_keys.get(&lookup) {
@@ -194,6 +247,9 @@ pub fn decide<'a>(
             });
             continue;
         }
+        batch_keys.insert(lookup, record.request_hash.as_slice());
+        let reference = ref_lookup(request);
+        let taken = reference.and_then(|reference| refs.get(&reference));
         let posting = Posting {
             kind: request.kind,
             from: &request.from_account_id,
@@ -202,13 +258,24 @@ pub fn decide<'a>(
             currency: &request.currency,
             source_owner: request.source_owner.as_deref(),
         };
-        match apply(&mut working, &posting) {
+        let applied = match taken {
+            Some(original) => Err(Refusal::DuplicateExternalRef {
+                original_id: (*original).to_owned(),
+            }),
+            None => apply(&mut working, &posting),
+        };
+        match applied {
             Ok((from_after, to_after)) => {
-                batch_keys.insert(lookup, record.request_hash.as_slice());
+                if let Some(reference) = reference {
+                    refs.insert(reference, request.transfer_id.as_str());
+                }
                 passed.push((request, from_after, to_after));
                 outcomes.push(Outcome::Posted);
             }
-            Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
+            Err(refusal) => {
+                refused.push((request, refusal.clone()));
+                outcomes.push(Outcome::Refused(refusal));
+            }
         }
     }
     let entries = chain(head, &passed)?;
@@ -233,6 +300,7 @@ pub fn decide<'a>(
     let decision = Decision {
         outcomes,
         passed: passed.into_iter().map(|(request, _, _)| request).collect(),
+        refused,
         entries,
         touched,
     };

@@ -81,8 +81,9 @@ pub struct Posting<'a> {
     pub source_owner: Option<&'a str>,
 }
 
-/// Why a posting was refused. Nothing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a posting was refused. Nothing changed. The refusal is kept with the posting's
+/// idempotency key (`Refusal::stored`), so a replay of the request answers it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Unknown, of the wrong kind, or (source) not the caller's: all look alike to a client.
     AccountNotFound,
@@ -92,6 +93,62 @@ pub enum Refusal {
     InsufficientFunds,
     /// The credit would overflow the balance representation.
     BalanceLimit,
+    /// The caller already posted a movement of this kind with this external reference.
+    DuplicateExternalRef {
+        original_id: String,
+    },
+}
+
+const DUPLICATE_EXTERNAL_REF: &str = "duplicate_external_ref";
+
+impl Refusal {
+    /// The refusals of `apply`'s rules (those that carry nothing but their kind).
+    pub const RULES: [Refusal; 6] = [
+        Refusal::AccountNotFound,
+        Refusal::SameAccount,
+        Refusal::CurrencyMismatch,
+        Refusal::AccountNotActive,
+        Refusal::InsufficientFunds,
+        Refusal::BalanceLimit,
+    ];
+
+    /// The stable code clients see (docs/api.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::AccountNotFound => "not_found",
+            Refusal::SameAccount => "same_account",
+            Refusal::CurrencyMismatch => "currency_mismatch",
+            Refusal::AccountNotActive => "account_frozen",
+            Refusal::InsufficientFunds => "insufficient_funds",
+            Refusal::BalanceLimit => "balance_limit",
+            Refusal::DuplicateExternalRef { .. } => DUPLICATE_EXTERNAL_REF,
+        }
+    }
+
+    /// The refusal as kept with its idempotency key: its code, and for a duplicate external
+    /// reference the original transfer's id after a colon.
+    pub fn stored(&self) -> String {
+        match self {
+            Refusal::DuplicateExternalRef { original_id } => {
+                format!("{DUPLICATE_EXTERNAL_REF}:{original_id}")
+            }
+            other => other.code().to_owned(),
+        }
+    }
+
+    /// Reads `stored`'s form back; `None` for anything else.
+    pub fn from_stored(stored: &str) -> Option<Refusal> {
+        if let Some((code, original_id)) = stored.split_once(':') {
+            return (code == DUPLICATE_EXTERNAL_REF && !original_id.is_empty()).then(|| {
+                Refusal::DuplicateExternalRef {
+                    original_id: original_id.to_owned(),
+                }
+            });
+        }
+        Refusal::RULES
+            .into_iter()
+            .find(|refusal| refusal.code() == stored)
+    }
 }
 
 /// Checks `posting` against `accounts` and, when it passes, moves the money there.
@@ -185,6 +242,24 @@ mod tests {
             amount: Money::new(amount).unwrap_or(Money(1)),
             currency: "EUR",
             source_owner: Some(owner),
+        }
+    }
+
+    #[test]
+    fn a_refusal_kept_with_its_key_reads_back_the_same() {
+        let duplicate = Refusal::DuplicateExternalRef {
+            original_id: "tr-1".to_owned(),
+        };
+        for refusal in Refusal::RULES.into_iter().chain([duplicate]) {
+            assert_eq!(Refusal::from_stored(&refusal.stored()), Some(refusal));
+        }
+        for nonsense in [
+            "",
+            "posted",
+            "duplicate_external_ref:",
+            "insufficient_funds:x",
+        ] {
+            assert_eq!(Refusal::from_stored(nonsense), None, "{nonsense}");
         }
     }
 

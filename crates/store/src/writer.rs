@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ledger::batch::{self, BatchError, StoredKey};
+use ledger::batch::{self, BatchError, StoredKey, StoredRef};
 use ledger::{AccountKind, AccountState};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -278,6 +278,7 @@ enum WriteConnection {
 }
 
 type KeyRow = (String, String, Vec<u8>, String, Option<String>);
+type RefRow = (String, String, String, String);
 type AccountRow = (String, Option<String>, String, String, i64, String);
 
 struct Writer {
@@ -427,22 +428,27 @@ async fn apply_batch<C: BatchSql>(
     timer.phase(0);
     writer.check_generation(generation);
     let stored = stored_keys(conn, requests).await?;
+    let refs = stored_refs(conn, requests).await?;
     timer.phase(1);
     let missing = missing_accounts(&writer.accounts, requests);
     if !missing.is_empty() {
         let rows = conn.load_accounts(to_json(&missing)?).await?;
         cache_accounts(&mut writer.accounts, rows);
     }
-    let decision = batch::decide(&writer.accounts, &stored, (head_seq, &head_hash), requests)
-        .map_err(|error| match error {
-            BatchError::SequenceExhausted => StoreError::Invariant("ledger sequence exhausted"),
-            BatchError::Unbalanced => {
-                StoreError::Invariant("a decided transfer does not net to zero")
-            }
-            BatchError::BalanceDrift => {
-                StoreError::Invariant("a balance moved by other than its entries")
-            }
-        })?;
+    let decision = batch::decide(
+        &writer.accounts,
+        &stored,
+        &refs,
+        (head_seq, &head_hash),
+        requests,
+    )
+    .map_err(|error| match error {
+        BatchError::SequenceExhausted => StoreError::Invariant("ledger sequence exhausted"),
+        BatchError::Unbalanced => StoreError::Invariant("a decided transfer does not net to zero"),
+        BatchError::BalanceDrift => {
+            StoreError::Invariant("a balance moved by other than its entries")
+        }
+    })?;
     timer.phase(2);
     let refused = |outcome: &PostingOutcome| {
         !matches!(
@@ -450,14 +456,16 @@ async fn apply_batch<C: BatchSql>(
             PostingOutcome::Posted | PostingOutcome::Replayed { .. }
         )
     };
-    if decision.passed.is_empty() || (atomic && decision.outcomes.iter().any(refused)) {
-        // Nothing to write, or an atomic batch with a refusal: roll back the head's bump, so
-        // the cache stays exact for the generation before it.
+    let nothing_new = decision.passed.is_empty() && decision.refused.is_empty();
+    if nothing_new || (atomic && decision.outcomes.iter().any(refused)) {
+        // Nothing to write, or an atomic batch with a refusal (whose keys are not kept: the
+        // batch may be sent again once its cause is fixed): roll back the head's bump, so the
+        // cache stays exact for the generation before it.
         conn.end(false).await?;
         writer.generation = generation.checked_sub(1);
         return Ok(decision.outcomes);
     }
-    let writes = writes(&decision, audit_head)?;
+    let writes = writes(&decision, (head_seq, &head_hash), audit_head)?;
     if conn.write(&writes).await? != writes.expected_rows {
         return Err(StoreError::Invariant(
             "a batch wrote an unexpected number of rows",
@@ -494,6 +502,32 @@ async fn stored_keys<C: BatchSql>(
                 response_body,
             },
         )
+        .collect())
+}
+
+/// The stored movements with the external references the batch's postings carry; no round
+/// trip when none carries one.
+async fn stored_refs<C: BatchSql>(
+    conn: &mut C,
+    requests: &[&PostingRequest],
+) -> Result<Vec<StoredRef>, StoreError> {
+    let lookups: Vec<[&str; 3]> = requests
+        .iter()
+        .filter_map(|request| batch::ref_lookup(request))
+        .collect();
+    if lookups.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(conn
+        .find_refs(to_json(&lookups)?)
+        .await?
+        .into_iter()
+        .map(|(scope, kind, external_ref, transfer_id)| StoredRef {
+            scope,
+            kind,
+            external_ref,
+            transfer_id,
+        })
         .collect())
 }
 

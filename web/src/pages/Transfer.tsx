@@ -10,6 +10,16 @@ import { problemMessage } from '../errors';
 import { newIdempotencyKey } from '../format';
 import { focusFirstInvalid, useFormErrors } from '../hooks';
 import { CURRENCY_MINOR_UNITS, amountErrorMessage, formatMoney, parseAmount } from '../money';
+
+/** Refusals the ledger keeps with the transfer's Idempotency-Key (docs/api.md). */
+const LEDGER_REFUSALS = new Set([
+  'not_found',
+  'currency_mismatch',
+  'same_account',
+  'account_frozen',
+  'insufficient_funds',
+  'validation_failed',
+]);
 import { Link } from '../router';
 import { api } from '../services';
 import { useStepUp } from '../stepup';
@@ -109,6 +119,9 @@ export function TransferPage() {
         ) ?? null,
       );
     } catch (problem) {
+      // The ledger's refusal is that key's answer for 24 hours (a retry would only replay it):
+      // sending the form again, after fixing the cause, is a new attempt with a new key.
+      if (isProblem(problem) && LEDGER_REFUSALS.has(problem.code)) pending.current = null;
       if (isProblem(problem, 'not_found')) {
         errors.setField('to_account_id', 'There is no account with this id. Check it with the person you are paying.');
         errors.setMessage('Please correct the highlighted fields.');

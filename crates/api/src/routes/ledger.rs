@@ -135,7 +135,7 @@ pub async fn account_entries(
 /// Move money between two accounts; the source must be the caller's.
 #[utoipa::path(post, path = "/v1/transfers", tag = "ledger", security(("bearer" = [])), request_body = NewTransfer,
     params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]{1,255}$",
-        description = "1–255 visible ASCII characters, chosen by the client per transfer; kept 24 h. A retry with the same key and body answers the original; with another body, 422 idempotency_key_reused")),
+        description = "1–255 visible ASCII characters, chosen by the client per transfer; kept 24 h. A retry with the same key and body answers the original — the posting, or the refusal (404, 422) it first got, even if it would pass now — with `Idempotent-Replayed: true`; with another body, 422 idempotency_key_reused")),
     responses(
         // The shared sets first: the entries below refine their 400.
         BearerProblems, BodyProblems, UnavailableProblem,

@@ -5,7 +5,7 @@
 //! atomic: each posting is posted or refused alone (TigerBeetle's `create_transfers`). Atomic:
 //! one transaction that commits only if every posting passes; the first refusal is the answer.
 
-use ledger::{PostingKind, Refusal};
+use ledger::PostingKind;
 use serde::Serialize;
 use store::{PostingOutcome, PostingRequest, WriteError};
 use tokio::sync::Semaphore;
@@ -314,20 +314,10 @@ fn result_of(answer: std::result::Result<PostingOutcome, WriteError>, id: String
         }
         Ok(PostingOutcome::KeyReused) => refused("idempotency_key_reused"),
         Ok(PostingOutcome::KeyInProgress) => refused("request_in_progress"),
-        Ok(PostingOutcome::Refused(refusal)) => refused(refusal_code(refusal)),
+        Ok(PostingOutcome::Refused(refusal) | PostingOutcome::RefusedBefore(refusal)) => {
+            refused(refusal.code())
+        }
         Err(WriteError::Busy | WriteError::Unavailable) => refused("service_unavailable"),
         Err(WriteError::Failed) => refused("internal_error"),
-    }
-}
-
-/// The problem code of a refusal, as the single endpoints answer it.
-fn refusal_code(refusal: Refusal) -> &'static str {
-    match refusal {
-        Refusal::AccountNotFound => "not_found",
-        Refusal::SameAccount => "same_account",
-        Refusal::CurrencyMismatch => "currency_mismatch",
-        Refusal::AccountNotActive => "account_frozen",
-        Refusal::InsufficientFunds => "insufficient_funds",
-        Refusal::BalanceLimit => "balance_limit",
     }
 }

@@ -401,6 +401,9 @@ impl App {
             PostingOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
             PostingOutcome::KeyInProgress => Err(Error::RequestInProgress),
             PostingOutcome::Refused(refusal) => Err(refused(refusal)),
+            PostingOutcome::RefusedBefore(refusal) => {
+                Err(Error::Replayed(Box::new(refused(refusal))))
+            }
         }
     }
 
@@ -529,5 +532,8 @@ fn refused(refusal: Refusal) -> Error {
         Refusal::AccountNotActive => Error::AccountFrozen,
         Refusal::InsufficientFunds => Error::InsufficientFunds,
         Refusal::BalanceLimit => Error::field("amount", "balance_limit"),
+        Refusal::DuplicateExternalRef { original_id } => {
+            Error::DuplicateExternalRef { original_id }
+        }
     }
 }

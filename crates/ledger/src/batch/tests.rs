@@ -60,7 +60,7 @@ fn each_posting_of_a_batch_gets_its_own_answer() {
         state: "done".to_owned(),
         response_body: Some("{\"amount\":5}".to_owned()),
     }];
-    let decision = decide(&accounts, &stored, (7, &[9; 32]), &refs).unwrap();
+    let decision = decide(&accounts, &stored, &[], (7, &[9; 32]), &refs).unwrap();
     assert_eq!(
         decision.outcomes,
         vec![
@@ -104,7 +104,7 @@ fn a_decision_whose_entries_do_not_net_to_zero_is_refused_before_the_write() {
     accounts.insert("alice".to_owned(), account("u-alice", 100));
     accounts.insert("bob".to_owned(), account("u-bob", 0));
     let posting = request("a", 60);
-    let decision = decide(&accounts, &[], (0, &[0; 32]), &[&posting]).unwrap();
+    let decision = decide(&accounts, &[], &[], (0, &[0; 32]), &[&posting]).unwrap();
     assert_eq!(assert_balanced(&decision), Ok(()));
     let mut tampered = decision;
     tampered.entries[1].amount = 59;
@@ -112,4 +112,90 @@ fn a_decision_whose_entries_do_not_net_to_zero_is_refused_before_the_write() {
     tampered.entries[1].amount = 60;
     tampered.touched[0].state.balance = 41;
     assert_eq!(assert_balanced(&tampered), Err(BatchError::BalanceDrift));
+}
+
+#[test]
+fn a_refusal_is_kept_with_its_key_and_answered_again() {
+    let mut accounts = HashMap::new();
+    accounts.insert("alice".to_owned(), account("u-alice", 10));
+    accounts.insert("bob".to_owned(), account("u-bob", 0));
+    let first = request("k", 60);
+    let decision = decide(&accounts, &[], &[], (0, &[0; 32]), &[&first, &first]).unwrap();
+    assert_eq!(
+        decision.outcomes,
+        vec![
+            Outcome::Refused(Refusal::InsufficientFunds),
+            Outcome::KeyInProgress
+        ]
+    );
+    assert_eq!(decision.refused.len(), 1);
+    assert!(decision.passed.is_empty());
+    // Funded since, the same request with the same key still answers its first refusal; a
+    // different request under that key is a reused key.
+    accounts.insert("alice".to_owned(), account("u-alice", 1_000));
+    let stored = [StoredKey {
+        scope: "user:u-alice".to_owned(),
+        key: "k".to_owned(),
+        request_hash: 60_i64.to_be_bytes().to_vec(),
+        state: "refused".to_owned(),
+        response_body: Some(Refusal::InsufficientFunds.stored()),
+    }];
+    let other = request("k", 61);
+    let decision = decide(&accounts, &stored, &[], (0, &[0; 32]), &[&first, &other]).unwrap();
+    assert_eq!(
+        decision.outcomes,
+        vec![
+            Outcome::RefusedBefore(Refusal::InsufficientFunds),
+            Outcome::KeyReused
+        ]
+    );
+    assert!(decision.passed.is_empty() && decision.refused.is_empty());
+}
+
+#[test]
+fn an_external_reference_posts_once_per_caller_and_kind() {
+    let mut accounts = HashMap::new();
+    accounts.insert("alice".to_owned(), account("u-alice", 100));
+    accounts.insert("bob".to_owned(), account("u-bob", 0));
+    let with_ref = |key: &str, external_ref: &str, initiated_by: &str| {
+        let mut posting = request(key, 1);
+        posting.external_ref = Some(external_ref.to_owned());
+        posting.initiated_by = initiated_by.to_owned();
+        posting
+    };
+    let stored = [StoredRef {
+        scope: "service:bank".to_owned(),
+        kind: "transfer".to_owned(),
+        external_ref: "old".to_owned(),
+        transfer_id: "t-original".to_owned(),
+    }];
+    let batch = [
+        with_ref("a", "old", "service:bank"), // taken in the store
+        with_ref("b", "new", "service:bank"),
+        with_ref("c", "new", "service:bank"), // taken by "b" in this batch
+        with_ref("d", "new", "service:card"), // another caller's reference
+    ];
+    let mut insufficient = with_ref("e", "late", "service:bank");
+    insufficient.amount = Money::new(1_000).unwrap();
+    let after = with_ref("f", "late", "service:bank"); // a refused posting took nothing
+    let refs: Vec<&PostingRequest> = batch.iter().chain([&insufficient, &after]).collect();
+    let decision = decide(&accounts, &[], &stored, (0, &[0; 32]), &refs).unwrap();
+    let duplicate = |original_id: &str| {
+        Outcome::Refused(Refusal::DuplicateExternalRef {
+            original_id: original_id.to_owned(),
+        })
+    };
+    assert_eq!(
+        decision.outcomes,
+        vec![
+            duplicate("t-original"),
+            Outcome::Posted,
+            duplicate("t-b-1"),
+            Outcome::Posted,
+            Outcome::Refused(Refusal::InsufficientFunds),
+            Outcome::Posted,
+        ]
+    );
+    assert_eq!(decision.passed.len(), 3);
+    assert_eq!(decision.refused.len(), 3);
 }

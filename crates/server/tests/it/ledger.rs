@@ -307,8 +307,12 @@ async fn ledger_end_to_end(server: TestServer, env: &[(&str, &str)]) -> TestServ
         (Some("frozen"), Some(75))
     );
     assert_eq!(status_change("unfreeze", &lena_eur).await.status(), 200);
+    // The refusal is that key's answer (issue #19): a retry replays it; a new key posts.
+    let replayed = transfer(&api, &lena, Some("while-frozen"), out.clone()).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(code(replayed).await, (422, "account_frozen".into()));
     assert_eq!(
-        transfer(&api, &lena, Some("while-frozen"), out)
+        transfer(&api, &lena, Some("after-unfreeze"), out)
             .await
             .status(),
         201

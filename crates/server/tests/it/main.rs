@@ -24,6 +24,7 @@ mod lifecycle;
 mod mfa;
 mod mtls;
 mod passkeys;
+mod products;
 mod profile;
 mod protection;
 mod scale;

@@ -18,9 +18,11 @@ pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreErro
 
 /// The rows of a decided batch. A balance is written only if it still holds the value it was
 /// decided from (compare-and-set). Rows expected: a transfer, a key and an audit record per
-/// posting, the entries, the balances, and both heads.
+/// posting, a key per refusal, the entries, the balances, and both heads (which stay where
+/// they are when only refusals are written).
 pub(super) fn writes(
     decision: &Decision<'_>,
+    ledger_head: (i64, &[u8]),
     audit_head: (i64, Vec<u8>),
 ) -> Result<Writes, StoreError> {
     let transfers: Vec<serde_json::Value> = decision
@@ -68,14 +70,13 @@ pub(super) fn writes(
             serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
         })
         .collect();
-    let (last_seq, last_hash) = decision
-        .head()
-        .ok_or(StoreError::Invariant("a posted batch has no entries"))?;
+    let (last_seq, last_hash) = decision.head().unwrap_or(ledger_head);
     let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
     let expected_rows = decision
         .passed
         .len()
         .saturating_mul(3)
+        .saturating_add(decision.refused.len())
         .saturating_add(decision.entries.len())
         .saturating_add(decision.touched.len())
         .saturating_add(2);
@@ -93,22 +94,29 @@ pub(super) fn writes(
     })
 }
 
-/// The idempotency keys of the passed postings, with their answers.
+/// The idempotency keys of the passed postings (`done`, with their receipts) and of the
+/// refused ones (`refused`, with their refusals).
 fn key_rows(decision: &Decision<'_>) -> Vec<serde_json::Value> {
-    decision
+    let row = |request: &PostingRequest, state: &str, body: &str| {
+        let record = &request.idempotency;
+        serde_json::json!([
+            record.scope,
+            record.key,
+            hex(&record.request_hash),
+            state,
+            body,
+            request.created_at,
+        ])
+    };
+    let passed = decision
         .passed
         .iter()
-        .map(|request| {
-            let record = &request.idempotency;
-            serde_json::json!([
-                record.scope,
-                record.key,
-                hex(&record.request_hash),
-                record.response_body,
-                request.created_at,
-            ])
-        })
-        .collect()
+        .map(|request| row(request, "done", request.idempotency.response_body.as_str()));
+    let refused = decision
+        .refused
+        .iter()
+        .map(|(request, refusal)| row(request, "refused", &refusal.stored()));
+    passed.chain(refused).collect()
 }
 
 /// The passed postings' audit records, chained from the audit head: their rows as JSON and
@@ -118,11 +126,11 @@ fn audit_rows(
     audit_head: (i64, Vec<u8>),
 ) -> Result<(String, i64, Vec<u8>), StoreError> {
     let entries: Vec<AuditEntry> = decision.passed.iter().map(|r| posting_audit(r)).collect();
-    let records = crate::audit::chain(audit_head, &entries)?;
+    let records = crate::audit::chain(audit_head.clone(), &entries)?;
     let (seq, hash) = records
         .last()
         .map(|record| (record.seq, record.hash.clone()))
-        .ok_or(StoreError::Invariant("a posted batch has no audit records"))?;
+        .unwrap_or(audit_head);
     let rows: Vec<serde_json::Value> = records
         .iter()
         .map(|r| {

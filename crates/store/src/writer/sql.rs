@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 
-use super::{AccountRow, KeyRow};
+use super::{AccountRow, KeyRow, RefRow};
 use crate::StoreError;
 
 // The batch statements take their rows as JSON array parameters, so their text never changes
@@ -24,6 +24,13 @@ const SQLITE_BEGIN_AND_LOCK: &str = "BEGIN IMMEDIATE; \
 const SQLITE_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM jsonb_each($1) AS j JOIN idempotency_keys AS k \
     ON k.scope = j.value ->> 0 AND k.key = j.value ->> 1";
+/// `[[initiated_by, kind, external_ref], ...]` → the movements already posted with them,
+/// oldest first (so that, for a reference duplicated before it was unique, the first is the
+/// original). Uses `transfers_by_external_ref`, whose rows all have a reference.
+const SQLITE_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref, t.id \
+    FROM jsonb_each($1) AS j JOIN transfers AS t ON t.initiated_by = j.value ->> 0 \
+    AND t.kind = j.value ->> 1 AND t.external_ref = j.value ->> 2 \
+    WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
 /// `[id, ...]` → account rows.
 /// A customer account whose owner is quarantined or locked cannot send: its status reads so.
 const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
@@ -45,8 +52,8 @@ const SQLITE_WRITES: &str = "\
     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
     unhex(value ->> 9), unhex(value ->> 10) FROM jsonb_each($2); \
     INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), 'done', NULL, \
-    value ->> 3, value ->> 4 FROM jsonb_each($3); \
+    response_body, created_at) SELECT value ->> 0, value ->> 1, unhex(value ->> 2), \
+    value ->> 3, NULL, value ->> 4, value ->> 5 FROM jsonb_each($3); \
     UPDATE accounts SET balance = j.value ->> 1 FROM jsonb_each($4) AS j \
     WHERE accounts.id = j.value ->> 0 AND accounts.balance = j.value ->> 2; \
     UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1; \
@@ -59,6 +66,10 @@ const SQLITE_WRITES: &str = "\
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
     k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
     JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
+const POSTGRES_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref, t.id \
+    FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t \
+    ON t.initiated_by = j ->> 0 AND t.kind = j ->> 1 AND t.external_ref = j ->> 2 \
+    WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
 const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
@@ -75,8 +86,8 @@ const POSTGRES_WRITES: &str = "\
     decode(j ->> 9, 'hex'), decode(j ->> 10, 'hex') FROM jsonb_array_elements($2::jsonb) AS j \
     RETURNING 1), \
     k AS (INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), 'done', NULL, \
-    j ->> 3, (j ->> 4)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
+    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), j ->> 3, NULL, \
+    j ->> 4, (j ->> 5)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
     b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
     FROM jsonb_array_elements($4::jsonb) AS j \
     WHERE accounts.id = j ->> 0 AND accounts.balance = (j ->> 2)::bigint RETURNING 1), \
@@ -119,6 +130,7 @@ pub(super) trait BatchSql {
     /// Opens the write transaction and locks the ledger head, then the audit head.
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError>;
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
+    async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError>;
     async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError>;
     /// Every write of the batch; the rows touched.
     async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError>;
@@ -140,6 +152,13 @@ impl BatchSql for SqliteConnection {
 
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
         Ok(sqlx::query_as(SQLITE_FIND_KEYS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
+        Ok(sqlx::query_as(SQLITE_FIND_REFS)
             .bind(lookups)
             .fetch_all(&mut *self)
             .await?)
@@ -192,6 +211,13 @@ impl BatchSql for PgConnection {
 
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError> {
         Ok(sqlx::query_as(POSTGRES_FIND_KEYS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
+        Ok(sqlx::query_as(POSTGRES_FIND_REFS)
             .bind(lookups)
             .fetch_all(&mut *self)
             .await?)

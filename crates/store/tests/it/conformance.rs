@@ -601,7 +601,8 @@ async fn accounts_postings_journal_and_idempotency_keys() {
 
         // The writer posts, answers each request, and chains the journal.
         let writer = LedgerWriter::start(store.clone()).unwrap();
-        let deposit = transfer("dep", "settlement-EUR", "a-eur", 100, PostingKind::Deposit);
+        let mut deposit = transfer("dep", "settlement-EUR", "a-eur", 100, PostingKind::Deposit);
+        deposit.external_ref = Some("bank-1".into());
         assert_eq!(
             writer.post(deposit.clone()).await.unwrap(),
             Outcome::Posted,
@@ -612,6 +613,22 @@ async fn accounts_postings_journal_and_idempotency_keys() {
             Outcome::Replayed { body: "{}".into() },
             "{backend}"
         );
+        // The same reference under another key is found in the store and names the original.
+        let mut again = transfer(
+            "dep-again",
+            "settlement-EUR",
+            "a-eur",
+            100,
+            PostingKind::Deposit,
+        );
+        again.external_ref = Some("bank-1".into());
+        assert_eq!(
+            writer.post(again).await.unwrap(),
+            Outcome::Refused(Refusal::DuplicateExternalRef {
+                original_id: "t-dep".into()
+            }),
+            "{backend}"
+        );
         let overdraw = transfer(
             "wd",
             "a-eur",
@@ -620,8 +637,14 @@ async fn accounts_postings_journal_and_idempotency_keys() {
             PostingKind::Withdrawal,
         );
         assert_eq!(
-            writer.post(overdraw).await.unwrap(),
+            writer.post(overdraw.clone()).await.unwrap(),
             Outcome::Refused(Refusal::InsufficientFunds),
+            "{backend}"
+        );
+        // The refusal was kept with its key: replayed, it answers again without deciding.
+        assert_eq!(
+            writer.post(overdraw).await.unwrap(),
+            Outcome::RefusedBefore(Refusal::InsufficientFunds),
             "{backend}"
         );
         assert_eq!(
@@ -698,9 +721,10 @@ async fn accounts_postings_journal_and_idempotency_keys() {
             0,
             "{backend}"
         );
+        // The posted key and the three refused ones (`dep-again`, `wd`, `wd2`).
         assert_eq!(
             store.purge_idempotency_keys(11, 100).await.unwrap(),
-            1,
+            4,
             "{backend}"
         );
     }

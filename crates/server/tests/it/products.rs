@@ -1,0 +1,172 @@
+//! The ledger for products (issue #19), through real HTTPS on SQLite and PostgreSQL: an
+//! external reference posts once per service and kind, even when two instances race with it
+//! under different idempotency keys; and the first answer to a key, a refusal included, is the
+//! answer to every retry.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use test_support::{Database, PgCluster, TestServer};
+
+use crate::identity::{Api, PASSWORD};
+use crate::ledger::{balance, open_account, transfer, verify};
+
+/// A deposit or withdrawal (`movement`) from the `payments` service with `external_ref`.
+async fn movement(
+    server: &TestServer,
+    movement: &str,
+    account: &str,
+    amount: i64,
+    key: &str,
+    external_ref: &str,
+) -> Response {
+    server
+        .service_client("payments")
+        .post(format!("{}/internal/v1/{movement}", server.internal_url))
+        .header("idempotency-key", key)
+        .json(&json!({"account_id": account, "amount": amount, "currency": "EUR", "external_ref": external_ref}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The status, whether it was a replay, and the body.
+async fn answer(response: Response) -> (u16, bool, Value) {
+    let status = response.status().as_u16();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|value| value == "true");
+    (status, replayed, response.json().await.unwrap())
+}
+
+async fn references_and_refusals_answer_once(first: &TestServer, second: &TestServer) {
+    let (api, other) = (Api::new(first), Api::new(second));
+    assert_eq!(
+        api.register("ada@example.com", PASSWORD).await.status(),
+        201
+    );
+    assert_eq!(api.register("bo@example.com", PASSWORD).await.status(), 201);
+    let (ada_token, _) = api.login("ada@example.com").await;
+    let (bo_token, _) = other.login("bo@example.com").await;
+    let ada = open_account(&api, &ada_token, "EUR").await;
+    let bo = open_account(&other, &bo_token, "EUR").await;
+
+    // The retrying bank integration: the same credit under a fresh key is refused, naming
+    // the original, and credited once.
+    let (status, _, original) =
+        answer(movement(first, "deposits", &ada, 500, "d-1", "bank-1").await).await;
+    assert_eq!(status, 201, "{original}");
+    let original_id = original["id"].as_str().unwrap();
+    let (status, replayed, problem) =
+        answer(movement(second, "deposits", &ada, 500, "d-2", "bank-1").await).await;
+    assert_eq!((status, replayed), (409, false), "{problem}");
+    assert_eq!(problem["code"], "duplicate_external_ref");
+    assert_eq!(problem["original_id"], original_id);
+    // That refusal is the key's answer from now on.
+    let (status, replayed, again) =
+        answer(movement(first, "deposits", &ada, 500, "d-2", "bank-1").await).await;
+    assert_eq!((status, replayed), (409, true), "{again}");
+    assert_eq!(again["original_id"], original_id);
+    assert_eq!(balance(&api, &ada_token, &ada).await, 500);
+    // References are per kind: a withdrawal may carry the bank's same reference.
+    let (status, _, body) =
+        answer(movement(second, "withdrawals", &ada, 100, "w-1", "bank-1").await).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(balance(&api, &ada_token, &ada).await, 400);
+
+    // A refused transfer replayed after the account was funded still answers its refusal.
+    let big =
+        json!({"from_account_id": ada, "to_account_id": bo, "amount": 1_000, "currency": "EUR"});
+    let (status, replayed, refusal) =
+        answer(transfer(&api, &ada_token, Some("t-1"), big.clone()).await).await;
+    assert_eq!((status, replayed), (422, false), "{refusal}");
+    assert_eq!(refusal["code"], "insufficient_funds");
+    let (status, _, _) =
+        answer(movement(first, "deposits", &ada, 5_000, "d-3", "bank-3").await).await;
+    assert_eq!(status, 201);
+    let (status, replayed, refusal) = answer(
+        transfer(
+            &other,
+            &ada_token_on(&other).await,
+            Some("t-1"),
+            big.clone(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, replayed), (422, true), "{refusal}");
+    assert_eq!(refusal["code"], "insufficient_funds");
+    assert_eq!(balance(&api, &ada_token, &ada).await, 5_400);
+    // Another request under that key is still a reused key; a new key posts.
+    let mut smaller = big.clone();
+    smaller["amount"] = json!(999);
+    let (status, _, reused) = answer(transfer(&api, &ada_token, Some("t-1"), smaller).await).await;
+    assert_eq!(
+        (status, reused["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let (status, _, _) = answer(transfer(&api, &ada_token, Some("t-2"), big).await).await;
+    assert_eq!(status, 201);
+    assert_eq!(balance(&api, &ada_token, &ada).await, 4_400);
+
+    // Twenty deliveries of one credit, each under its own key, split across the instances:
+    // one posts, every other names it.
+    let bo_account = bo.as_str();
+    let attempts = (0..20).map(|i| {
+        let server = if i % 2 == 0 { first } else { second };
+        async move {
+            answer(
+                movement(
+                    server,
+                    "deposits",
+                    bo_account,
+                    70,
+                    &format!("race-{i}"),
+                    "bank-race",
+                )
+                .await,
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let posted: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _, _)| *s == 201)
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(posted.len(), 1, "{answers:?}");
+    let winner = &posted[0]["id"];
+    for (status, _, body) in &answers {
+        assert!(
+            *status == 201 || (*status == 409 && body["original_id"] == *winner),
+            "{answers:?}"
+        );
+    }
+    assert_eq!(balance(&other, &bo_token, &bo).await, 1_070);
+}
+
+/// Ada's token minted by the other instance (sessions are per instance, users shared).
+async fn ada_token_on(api: &Api) -> String {
+    api.login("ada@example.com").await.0
+}
+
+#[tokio::test]
+async fn external_references_and_refusals_answer_once_on_sqlite() {
+    let server = crate::sqlite_server(&[]);
+    references_and_refusals_answer_once(&server, &server).await;
+    let verified = verify(&server, &[]);
+    assert!(verified.status.success(), "{verified:?}");
+}
+
+#[tokio::test]
+async fn external_references_and_refusals_answer_once_across_two_postgresql_instances() {
+    let cluster = PgCluster::start();
+    let url = cluster.create_database("strongroom");
+    let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
+    let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
+    let second = first.replica(Database::Postgres(url.clone()), &[]);
+    references_and_refusals_answer_once(&first, &second).await;
+    let verified = verify(&first, &env);
+    assert!(verified.status.success(), "{verified:?}");
+}

@@ -112,6 +112,7 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         )
         .route("/v1/accounts/{id}", get(ledger::get_account))
         .route("/v1/accounts/{id}/entries", get(ledger::account_entries))
+        .route("/v1/currencies", get(ledger::currencies))
         .route("/v1/transfers", post(ledger::create_transfer))
         .route("/v1/transfers/{id}", get(ledger::get_transfer))
         .route(

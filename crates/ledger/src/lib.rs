@@ -54,6 +54,13 @@ impl Money {
     }
 }
 
+/// Digits after the decimal point of an ISO 4217 currency (`EUR` 2, `JPY` 0, `BHD` 3), as
+/// amounts are counted in its minor units; `None` for an unknown code or one without minor
+/// units (gold, special drawing rights).
+pub fn minor_units(code: &str) -> Option<u16> {
+    iso_currency::Currency::from_code(code)?.exponent()
+}
+
 /// A currency the server is configured for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Currency(String);

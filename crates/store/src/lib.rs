@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod cluster;
+mod history;
 mod identity;
 mod ledger;
 mod lifecycle;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{
 pub use admin::*;
 pub use audit::*;
 pub use cluster::*;
+pub use history::*;
 pub use identity::*;
 pub use ledger::*;
 pub use lifecycle::*;

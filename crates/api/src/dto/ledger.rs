@@ -2,7 +2,7 @@
 
 use app::rfc3339;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -12,6 +12,25 @@ pub struct NewAccount {
     /// lists them as an enum).
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
+}
+
+/// A currency accounts can be opened in; `amount`s in it are counted in minor units
+/// (`minor_units` digits after the decimal point: EUR 2, JPY 0).
+#[derive(Serialize, ToSchema)]
+pub struct CurrencyView {
+    #[schema(example = "EUR")]
+    pub code: String,
+    #[schema(example = 2)]
+    pub minor_units: u16,
+}
+
+impl From<app::ledger::CurrencyInfo> for CurrencyView {
+    fn from(info: app::ledger::CurrencyInfo) -> CurrencyView {
+        CurrencyView {
+            code: info.code,
+            minor_units: info.minor_units,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,10 +74,18 @@ pub struct EntryView {
     pub direction: String,
     pub balance_after: i64,
     pub created_at: String,
+    /// The movement: `transfer`, `deposit` or `withdrawal`.
+    pub kind: String,
+    /// The sender's note, if any.
+    pub memo: Option<String>,
+    /// The bank's or card network's reference of a deposit or withdrawal.
+    pub external_ref: Option<String>,
+    /// The other side: where a debit went, where a credit came from.
+    pub counterparty_account_id: String,
 }
 
-impl From<store::EntryRecord> for EntryView {
-    fn from(entry: store::EntryRecord) -> EntryView {
+impl From<store::HistoryEntry> for EntryView {
+    fn from(entry: store::HistoryEntry) -> EntryView {
         EntryView {
             id: entry.id,
             transfer_id: entry.transfer_id,
@@ -66,8 +93,33 @@ impl From<store::EntryRecord> for EntryView {
             direction: entry.direction,
             balance_after: entry.balance_after,
             created_at: rfc3339(entry.created_at),
+            kind: entry.kind,
+            memo: entry.memo,
+            external_ref: entry.external_ref,
+            counterparty_account_id: entry.counterparty_account_id,
         }
     }
+}
+
+/// `?limit=&cursor=&order=&since=&until=` of an account's entries.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same `order`, `since` and `until`.
+    #[param(pattern = "^[0-9A-Fa-f-]{1,64}$")]
+    pub cursor: Option<String>,
+    /// `asc` (oldest first, the default) or `desc` (newest first).
+    #[param(pattern = "^(asc|desc)$")]
+    pub order: Option<String>,
+    /// Entries at or after this RFC 3339 date-time.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Entries before this RFC 3339 date-time.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

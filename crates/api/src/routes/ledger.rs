@@ -11,10 +11,12 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::context::{ServiceCtx, UserCtx};
 use crate::dto::{
-    AccountList, AccountView, EntryList, Movement, NewAccount, NewTransfer, PageQuery, TransferView,
+    AccountList, AccountView, CurrencyView, EntriesQuery, EntryList, Movement, NewAccount,
+    NewTransfer, PageQuery, TransferView,
 };
 use crate::error::{ApiError, Problem};
 use crate::json::ApiJson;
+use crate::limits::QUERY_DETAIL_CHARS_MAX;
 use crate::problems::{
     BearerProblems, BodyProblems, NotFoundProblem, QueryProblems, UnavailableProblem,
 };
@@ -55,6 +57,17 @@ fn posted(outcome: Posted) -> Response {
     );
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
+}
+
+/// The currencies accounts can be opened in, with their minor units. Open to anyone: it
+/// reveals only configuration the web app and clients need to read and write amounts.
+#[utoipa::path(get, path = "/v1/currencies", tag = "ledger",
+    responses(
+        (status = 200, description = "The configured currencies, in configuration order", body = Vec<CurrencyView>),
+        crate::problems::EdgeProblems,
+    ))]
+pub async fn currencies(State(state): State<AppState>) -> Json<Vec<CurrencyView>> {
+    Json(state.app.currencies().into_iter().map(Into::into).collect())
 }
 
 /// Open an account in a configured currency (one per currency per user).
@@ -112,9 +125,11 @@ pub async fn get_account(
     Ok(Json(state.app.account(&ctx, &id).await?.into()))
 }
 
-/// An account's entries, oldest first, with the balance after each.
+/// An account's entries with the balance after each, the movement's kind, memo, external
+/// reference and counterparty; oldest first unless `order=desc`, optionally within
+/// `since`..`until`.
 #[utoipa::path(get, path = "/v1/accounts/{id}/entries", tag = "ledger", security(("bearer" = [])),
-    params(("id" = String, Path, format = "uuid", description = "Account id"), PageQuery),
+    params(("id" = String, Path, format = "uuid", description = "Account id"), EntriesQuery),
     responses(
         (status = 200, description = "One page of entries", body = EntryList),
         BearerProblems, NotFoundProblem, QueryProblems,
@@ -123,9 +138,33 @@ pub async fn account_entries(
     State(state): State<AppState>,
     UserCtx(ctx): UserCtx,
     Path(id): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<EntryList>, ApiError> {
-    let page = state.app.entries(&ctx, &id, &super::page(query)?).await?;
+    let Query(query) = query.map_err(|rejection| {
+        // serde names the parameter (`unknown field `from``); the text is bounded.
+        let reason: String = rejection
+            .body_text()
+            .chars()
+            .take(QUERY_DETAIL_CHARS_MAX)
+            .collect();
+        ApiError::invalid_request(format!("Unknown or malformed query parameter: {reason}"))
+    })?;
+    let newest_first = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_request(
+                "`order` must be `asc` or `desc`.",
+            ));
+        }
+    };
+    let request = app::ledger::history::HistoryRequest {
+        page: super::page_of(query.limit, query.cursor)?,
+        newest_first,
+        since: query.since,
+        until: query.until,
+    };
+    let page = state.app.history(&ctx, &id, &request).await?;
     Ok(Json(EntryList {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,

@@ -29,6 +29,12 @@ use crate::error::ApiError;
 pub fn page(query: Result<Query<PageQuery>, QueryRejection>) -> Result<PageRequest, ApiError> {
     let Query(query) =
         query.map_err(|_| ApiError::invalid_request("Unknown or malformed query parameter."))?;
+    page_of(query.limit, query.cursor)
+}
+
+/// A page request from a list endpoint's `limit` and `cursor`, checked.
+pub fn page_of(limit: Option<i64>, cursor: Option<String>) -> Result<PageRequest, ApiError> {
+    let query = PageQuery { limit, cursor };
     let limit = query.limit.unwrap_or(PAGE_LEN_DEFAULT);
     if !(1..=PAGE_LEN_MAX).contains(&limit) {
         return Err(app::Error::field("limit", "out_of_range").into());

@@ -5,7 +5,7 @@
 //! stays under the user's pseudonymous id, and the audit log keeps its records.
 
 use store::{
-    AccountRecord, Announcement, Closed, EntryRecord, SecurityEventRecord, SessionRecord,
+    AccountRecord, Announcement, Closed, HistoryEntry, SecurityEventRecord, SessionRecord,
     Tombstone, UserRecord,
 };
 
@@ -25,7 +25,7 @@ pub struct Export {
     pub profile: Option<Profile>,
     pub sessions: Vec<SessionRecord>,
     pub events: Vec<SecurityEventRecord>,
-    pub accounts: Vec<(AccountRecord, Vec<EntryRecord>)>,
+    pub accounts: Vec<(AccountRecord, Vec<HistoryEntry>)>,
     /// A list reached `EXPORT_ITEMS_MAX` and was cut.
     pub truncated: bool,
 }
@@ -215,14 +215,17 @@ impl App {
         &self,
         account_id: &str,
         truncated: &mut bool,
-    ) -> Result<Vec<EntryRecord>> {
-        let mut entries: Vec<EntryRecord> = Vec::new();
+    ) -> Result<Vec<HistoryEntry>> {
+        let mut entries: Vec<HistoryEntry> = Vec::new();
         loop {
-            let after = entries.last().map_or(0, |entry| entry.seq);
-            let page = self
-                .store
-                .account_entries(account_id, after, PAGE_LEN_MAX)
-                .await?;
+            let query = store::HistoryQuery {
+                after_seq: entries.last().map(|entry| entry.seq),
+                newest_first: false,
+                since: i64::MIN,
+                until: i64::MAX,
+                limit: PAGE_LEN_MAX,
+            };
+            let page = self.store.account_history(account_id, &query).await?;
             if collect(&mut entries, page, truncated) {
                 return Ok(entries);
             }

@@ -7,12 +7,12 @@
 pub mod admission;
 pub mod batch;
 mod four_eyes;
+pub mod history;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
 use serde::Serialize;
 use store::{
-    AccountRecord, EntryRecord, IdempotencyRecord, PostingOutcome, PostingRequest, TransferRecord,
-    WriteError,
+    AccountRecord, IdempotencyRecord, PostingOutcome, PostingRequest, TransferRecord, WriteError,
 };
 
 use crate::identity::session::{Page, PageRequest};
@@ -135,7 +135,29 @@ pub(crate) fn request_hash(operation: &str, body: &impl Serialize) -> Result<Vec
     )
 }
 
+/// A currency accounts can be opened in, and the minor units its amounts are counted in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyInfo {
+    pub code: String,
+    pub minor_units: u16,
+}
+
 impl App {
+    /// The configured currencies, in configuration order (validated at load to have minor
+    /// units).
+    pub fn currencies(&self) -> Vec<CurrencyInfo> {
+        self.ledger
+            .currencies
+            .iter()
+            .filter_map(|code| {
+                Some(CurrencyInfo {
+                    code: code.clone(),
+                    minor_units: ledger::minor_units(code)?,
+                })
+            })
+            .collect()
+    }
+
     pub(crate) fn currency(&self, code: &str) -> Result<Currency> {
         Currency::parse(code, &self.ledger.currencies)
             .map_err(|_| Error::field("currency", "unsupported_currency"))
@@ -210,34 +232,6 @@ impl App {
 
     pub async fn account(&self, ctx: &RequestContext, id: &str) -> Result<AccountRecord> {
         self.owned_account(ctx, id).await
-    }
-
-    /// One page of an account's entries, oldest first; the cursor is the last entry's
-    /// sequence number.
-    pub async fn entries(
-        &self,
-        ctx: &RequestContext,
-        account_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<EntryRecord>> {
-        let account = self.owned_account(ctx, account_id).await?;
-        let after: i64 = match &page.cursor {
-            None => 0,
-            Some(cursor) => cursor
-                .parse()
-                .ok()
-                .filter(|seq: &i64| *seq >= 0)
-                .ok_or_else(|| Error::invalid_input("Malformed cursor."))?,
-        };
-        let entries = self
-            .store
-            .account_entries(&account.id, after, page.limit.saturating_add(1))
-            .await?;
-        let (items, more) = page.split(entries);
-        let next_cursor = more
-            .then(|| items.last().map(|entry| entry.seq.to_string()))
-            .flatten();
-        Ok(Page { items, next_cursor })
     }
 
     /// Moves money between two accounts; the source must be the caller's. Above

@@ -424,12 +424,16 @@ fn validate_unused_sections(raw: &RawConfig) -> Result<(), ConfigError> {
             "must be 1 to 3600",
         ));
     }
-    let currency_ok =
-        |code: &String| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+    // Amounts are counted in minor units: a code without them (or not in ISO 4217) has none.
+    let currency_ok = |code: &String| {
+        code.len() == 3
+            && code.bytes().all(|b| b.is_ascii_uppercase())
+            && ledger::minor_units(code).is_some()
+    };
     if raw.ledger.currencies.is_empty() || !raw.ledger.currencies.iter().all(currency_ok) {
         return Err(config_error(
             "ledger.currencies",
-            "must be ISO 4217 codes like \"EUR\"",
+            "must be ISO 4217 codes of currencies with minor units, like \"EUR\"",
         ));
     }
     if raw.ledger.step_up_amount < 1 {

@@ -258,6 +258,14 @@ fn configuration_mistakes_exit_2_with_one_line_naming_the_key() {
         migrate_with(|_| {}, &[("STRONGROOM__LEDGER__CURRENCIES", "[\"euro\"]")]),
         "ledger.currencies",
     );
+    // A well-formed code that has no minor units (gold) cannot count amounts.
+    check(
+        migrate_with(
+            |_| {},
+            &[("STRONGROOM__LEDGER__CURRENCIES", "[\"EUR\", \"XAU\"]")],
+        ),
+        "ledger.currencies",
+    );
     // Unauthenticated metrics on every interface need an explicit yes.
     check(
         migrate_with(|_| {}, &[("STRONGROOM__SERVER__OPS_ADDR", "0.0.0.0:9100")]),

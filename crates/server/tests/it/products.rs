@@ -1,7 +1,7 @@
-//! The ledger for products (issue #19), through real HTTPS on SQLite and PostgreSQL: an
-//! external reference posts once per service and kind, even when two instances race with it
-//! under different idempotency keys; and the first answer to a key, a refusal included, is the
-//! answer to every retry.
+//! The ledger for products (issue #19), through real HTTPS on SQLite and PostgreSQL: the
+//! currencies and their minor units; an external reference posts once per service and kind,
+//! even when two instances race with it under different idempotency keys; and the first answer
+//! to a key, a refusal included, is the answer to every retry.
 
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -105,9 +105,12 @@ async fn references_and_refusals_answer_once(first: &TestServer, second: &TestSe
         (status, reused["code"].as_str()),
         (422, Some("idempotency_key_reused"))
     );
-    let (status, _, _) = answer(transfer(&api, &ada_token, Some("t-2"), big).await).await;
+    let mut rent = big.clone();
+    rent["memo"] = json!("rent");
+    let (status, _, _) = answer(transfer(&api, &ada_token, Some("t-2"), rent).await).await;
     assert_eq!(status, 201);
     assert_eq!(balance(&api, &ada_token, &ada).await, 4_400);
+    history_reads_like_a_statement(&api, &ada_token, &ada, &bo, &bo_token, &other).await;
 
     // Twenty deliveries of one credit, each under its own key, split across the instances:
     // one posts, every other names it.
@@ -146,6 +149,135 @@ async fn references_and_refusals_answer_once(first: &TestServer, second: &TestSe
     assert_eq!(balance(&other, &bo_token, &bo).await, 1_070);
 }
 
+/// A page of `account`'s entries with `query`: the status and body.
+async fn entries(api: &Api, token: &str, account: &str, query: &str) -> (u16, Value) {
+    let response = api
+        .get(&format!("/v1/accounts/{account}/entries?{query}"), token)
+        .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Ada's history newest first, each entry with its movement; filters and cursors.
+async fn history_reads_like_a_statement(
+    api: &Api,
+    token: &str,
+    ada: &str,
+    bo: &str,
+    bo_token: &str,
+    other: &Api,
+) {
+    let (status, first) = entries(api, token, ada, "order=desc&limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    let items = first["items"].as_array().unwrap();
+    let summary = |item: &Value| {
+        (
+            item["kind"].as_str().unwrap().to_owned(),
+            item["direction"].as_str().unwrap().to_owned(),
+            item["amount"].as_i64().unwrap(),
+            item["counterparty_account_id"].as_str().unwrap().to_owned(),
+            item["memo"].as_str().map(str::to_owned),
+            item["external_ref"].as_str().map(str::to_owned),
+        )
+    };
+    let settlement = "settlement-EUR".to_owned();
+    assert_eq!(
+        items.iter().map(summary).collect::<Vec<_>>(),
+        vec![
+            (
+                "transfer".into(),
+                "debit".into(),
+                1_000,
+                bo.to_owned(),
+                Some("rent".into()),
+                None
+            ),
+            (
+                "deposit".into(),
+                "credit".into(),
+                5_000,
+                settlement.clone(),
+                None,
+                Some("bank-3".into())
+            ),
+        ]
+    );
+    // The cursor is the last entry's id, not a position in the global journal.
+    let cursor = first["next_cursor"].as_str().unwrap();
+    assert_eq!(cursor, items[1]["id"].as_str().unwrap());
+    let (_, second) = entries(
+        api,
+        token,
+        ada,
+        &format!("order=desc&limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(
+        second["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(summary)
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "withdrawal".into(),
+                "debit".into(),
+                100,
+                settlement.clone(),
+                None,
+                Some("bank-1".into())
+            ),
+            (
+                "deposit".into(),
+                "credit".into(),
+                500,
+                settlement,
+                None,
+                Some("bank-1".into())
+            ),
+        ]
+    );
+    assert!(second["next_cursor"].is_null(), "{second}");
+    // Oldest first stays the default; a window with nothing in it is an empty page.
+    let (_, oldest) = entries(api, token, ada, "limit=1").await;
+    assert_eq!(oldest["items"][0]["amount"], 500);
+    let (status, empty) = entries(
+        api,
+        token,
+        ada,
+        "since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        (status, empty["items"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (_, recent) = entries(api, token, ada, "since=2000-01-01T00:00:00Z").await;
+    assert_eq!(recent["items"].as_array().map(Vec::len), Some(4));
+    // Bad input names the parameter; another account's entry is no cursor here.
+    for (query, named) in [
+        ("from=2026-01-01", "from"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01T00:00:00Z", "until"),
+        ("order=up", "order"),
+        (
+            "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "since",
+        ),
+    ] {
+        let (status, problem) = entries(api, token, ada, query).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(named),
+            "{query}: {problem}"
+        );
+    }
+    let (_, bos) = entries(other, bo_token, bo, "limit=1").await;
+    let foreign = bos["items"][0]["id"].as_str().unwrap();
+    let (status, _) = entries(api, token, ada, &format!("cursor={foreign}")).await;
+    assert_eq!(status, 400);
+}
+
 /// Ada's token minted by the other instance (sessions are per instance, users shared).
 async fn ada_token_on(api: &Api) -> String {
     api.login("ada@example.com").await.0
@@ -153,7 +285,28 @@ async fn ada_token_on(api: &Api) -> String {
 
 #[tokio::test]
 async fn external_references_and_refusals_answer_once_on_sqlite() {
-    let server = crate::sqlite_server(&[]);
+    let server = crate::sqlite_server(&[(
+        "STRONGROOM__LEDGER__CURRENCIES",
+        "[\"EUR\", \"JPY\", \"BHD\"]",
+    )]);
+    // The configured currencies with their minor units, for anyone (no token).
+    let currencies: Value = server
+        .client()
+        .get(format!("{}/v1/currencies", server.public_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        currencies,
+        json!([
+            {"code": "EUR", "minor_units": 2},
+            {"code": "JPY", "minor_units": 0},
+            {"code": "BHD", "minor_units": 3}
+        ])
+    );
     references_and_refusals_answer_once(&server, &server).await;
     let verified = verify(&server, &[]);
     assert!(verified.status.success(), "{verified:?}");

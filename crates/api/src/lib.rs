@@ -33,7 +33,7 @@ use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
     admin, auth as auth_routes, factors, health, internal, introspect, ledger, lifecycle, me, mfa,
-    openapi, outbox, profile, webauthn,
+    openapi, outbox, profile, statement, webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -112,8 +112,12 @@ pub fn public_router(state: AppState, edge: &EdgeConfig) -> Router {
         )
         .route("/v1/accounts/{id}", get(ledger::get_account))
         .route("/v1/accounts/{id}/entries", get(ledger::account_entries))
+        .route("/v1/accounts/{id}/statement", get(statement::statement))
         .route("/v1/currencies", get(ledger::currencies))
-        .route("/v1/transfers", post(ledger::create_transfer))
+        .route(
+            "/v1/transfers",
+            get(ledger::list_transfers).post(ledger::create_transfer),
+        )
         .route("/v1/transfers/{id}", get(ledger::get_transfer))
         .route(
             "/v1/me",

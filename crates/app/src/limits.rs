@@ -131,3 +131,5 @@ pub const EXPORT_ACCOUNTS_MAX: usize = 1_000;
 /// Data exports built at once (each may hold up to `EXPORT_ITEMS_MAX` items per list in
 /// memory); more answer 503 with `Retry-After`.
 pub const EXPORTS_CONCURRENT_MAX: usize = 2;
+/// Entries one account statement may hold; a longer period answers 422 (ask for a shorter one).
+pub const STATEMENT_ENTRIES_MAX: i64 = 10_000;

@@ -1,9 +1,11 @@
 //! An account's history as a person reads it: each entry with the movement it belongs to (its
 //! kind, memo and external reference) and the account on the other side, oldest or newest
-//! first, within a time window, a page at a time.
+//! first, within a time window, a page at a time; and a user's transfers, read through the
+//! entries of their accounts (a transfer touches at most one account of a user: accounts are
+//! one per currency and a transfer stays in one), so both walk `entries_by_account`.
 
 use crate::limits::ENTRIES_PAGE_LEN_MAX;
-use crate::{Pool, Store, StoreError, on_pool};
+use crate::{Pool, Store, StoreError, TransferRecord, on_pool};
 
 /// One entry of an account's history.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -48,7 +50,95 @@ macro_rules! history_select {
     };
 }
 
+/// One transfer of a user's list, with the entry (of the user's account) it was found by.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TransferListRow {
+    pub seq: i64,
+    pub entry_id: String,
+    #[sqlx(flatten)]
+    pub transfer: TransferRecord,
+}
+
+/// Which of a user's transfers to read; `window` as for an account's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferQuery {
+    /// Only this account's (it must be the user's); empty: every account of the user.
+    pub account_id: String,
+    /// Only this kind; empty: every kind.
+    pub kind: String,
+    pub window: HistoryQuery,
+}
+
+/// The list's columns and filters: `$1` the user, `$2` the account or '', `$3` the kind or '',
+/// `$4`/`$5` the window, `$6` the cursor's `seq`, `$7` the row limit.
+macro_rules! transfers_select {
+    () => {
+        "SELECT e.seq, e.id AS entry_id, t.id, t.kind, t.from_account_id, t.to_account_id, \
+         t.amount, t.currency, t.memo, t.external_ref, t.initiated_by, t.created_at \
+         FROM entries AS e JOIN transfers AS t ON t.id = e.transfer_id \
+         WHERE e.account_id IN (SELECT id FROM accounts WHERE user_id = $1) \
+         AND ($2 = '' OR e.account_id = $2) AND ($3 = '' OR t.kind = $3) \
+         AND e.created_at >= $4 AND e.created_at < $5 "
+    };
+}
+
 impl Store {
+    /// A page of `user_id`'s transfers.
+    pub async fn user_transfers(
+        &self,
+        user_id: &str,
+        query: &TransferQuery,
+    ) -> Result<Vec<TransferListRow>, StoreError> {
+        let window = &query.window;
+        let (sql, after) = if window.newest_first {
+            (
+                concat!(
+                    transfers_select!(),
+                    "AND e.seq < $6 ORDER BY e.seq DESC LIMIT $7"
+                ),
+                window.after_seq.unwrap_or(i64::MAX),
+            )
+        } else {
+            (
+                concat!(
+                    transfers_select!(),
+                    "AND e.seq > $6 ORDER BY e.seq LIMIT $7"
+                ),
+                window.after_seq.unwrap_or(0),
+            )
+        };
+        let limit = window
+            .limit
+            .clamp(1, ENTRIES_PAGE_LEN_MAX.saturating_add(1));
+        let rows: Vec<TransferListRow> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(user_id)
+            .bind(&query.account_id)
+            .bind(&query.kind)
+            .bind(window.since)
+            .bind(window.until)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows)
+    }
+
+    /// The `seq` of entry `entry_id` if it belongs to one of `user_id`'s accounts.
+    pub async fn user_entry_seq(
+        &self,
+        user_id: &str,
+        entry_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT e.seq FROM entries AS e JOIN accounts AS a ON a.id = e.account_id \
+                   WHERE e.id = $1 AND a.user_id = $2";
+        let seq: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(entry_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?);
+        Ok(seq)
+    }
+
     /// A page of `account_id`'s history (walks `entries_by_account` in either direction).
     pub async fn account_history(
         &self,

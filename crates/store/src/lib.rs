@@ -16,6 +16,7 @@ mod postgres;
 mod privileges;
 mod profiles;
 mod protection;
+mod statement;
 mod webauthn;
 mod writer;
 
@@ -42,6 +43,7 @@ pub use postgres::{ConnectCause, ConnectFailure, PostgresTls};
 pub use privileges::*;
 pub use profiles::*;
 pub use protection::*;
+pub use statement::*;
 pub use webauthn::*;
 pub use writer::*;
 

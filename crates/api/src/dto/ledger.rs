@@ -198,3 +198,100 @@ pub struct TransferView {
     pub memo: Option<String>,
     pub created_at: String,
 }
+
+/// `?account_id=&kind=&order=&since=&until=&limit=&cursor=` of the caller's transfers.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersQuery {
+    /// Only this account's transfers (one of the caller's; another is 404).
+    #[param(format = "uuid")]
+    pub account_id: Option<String>,
+    /// Only this kind: `transfer`, `deposit` or `withdrawal`.
+    #[param(pattern = "^(transfer|deposit|withdrawal)$")]
+    pub kind: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(pattern = "^(asc|desc)$")]
+    pub order: Option<String>,
+    /// Transfers at or after this RFC 3339 date-time.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Transfers before this RFC 3339 date-time.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page, with the same filters.
+    #[param(pattern = "^[0-9A-Fa-f-]{1,64}$")]
+    pub cursor: Option<String>,
+}
+
+/// One of the caller's transfers.
+#[derive(Serialize, ToSchema)]
+pub struct TransferItem {
+    #[schema(format = "uuid")]
+    pub id: String,
+    /// `transfer`, `deposit` or `withdrawal`.
+    pub kind: String,
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub memo: Option<String>,
+    pub external_ref: Option<String>,
+    pub created_at: String,
+}
+
+impl From<store::TransferListRow> for TransferItem {
+    fn from(row: store::TransferListRow) -> TransferItem {
+        let transfer = row.transfer;
+        TransferItem {
+            id: transfer.id,
+            kind: transfer.kind,
+            from_account_id: transfer.from_account_id,
+            to_account_id: transfer.to_account_id,
+            amount: transfer.amount,
+            currency: transfer.currency,
+            memo: transfer.memo,
+            external_ref: transfer.external_ref,
+            created_at: rfc3339(transfer.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TransferList {
+    pub items: Vec<TransferItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// `?from=&to=&format=` of an account statement.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// The period's start (RFC 3339 date-time, inclusive); absent: the account's first entry.
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// The period's end (RFC 3339 date-time, exclusive); absent: now.
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+/// An account's statement: `opening_balance` + the entries = `closing_balance`.
+#[derive(Serialize, ToSchema)]
+pub struct StatementView {
+    pub account_id: String,
+    pub currency: String,
+    /// The period asked for (`null`: open).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Minor units, before the period's first entry.
+    pub opening_balance: i64,
+    /// Minor units, after its last.
+    pub closing_balance: i64,
+    /// Oldest first.
+    pub entries: Vec<EntryView>,
+}

@@ -2,6 +2,7 @@
 //! (internal API). Money-moving POSTs need an `Idempotency-Key`; a replay answers the original
 //! body with `Idempotent-Replayed: true`.
 
+use app::ledger::history::{HistoryRequest, TransferListRequest};
 use app::ledger::{IdempotencyKey, Movement as MovementKind, Posted};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -12,11 +13,10 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::context::{ServiceCtx, UserCtx};
 use crate::dto::{
     AccountList, AccountView, CurrencyView, EntriesQuery, EntryList, Movement, NewAccount,
-    NewTransfer, PageQuery, TransferView,
+    NewTransfer, PageQuery, TransferList, TransferView, TransfersQuery,
 };
 use crate::error::{ApiError, Problem};
 use crate::json::ApiJson;
-use crate::limits::QUERY_DETAIL_CHARS_MAX;
 use crate::problems::{
     BearerProblems, BodyProblems, NotFoundProblem, QueryProblems, UnavailableProblem,
 };
@@ -140,17 +140,35 @@ pub async fn account_entries(
     Path(id): Path<String>,
     query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<EntryList>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        // serde names the parameter (`unknown field `from``); the text is bounded.
-        let reason: String = rejection
-            .body_text()
-            .chars()
-            .take(QUERY_DETAIL_CHARS_MAX)
-            .collect();
-        ApiError::invalid_request(format!("Unknown or malformed query parameter: {reason}"))
-    })?;
-    let newest_first = match query.order.as_deref() {
-        None | Some("asc") => false,
+    let query = super::named_query(query)?;
+    let request = window(
+        false,
+        query.limit,
+        query.cursor,
+        query.order.as_deref(),
+        query.since,
+        query.until,
+    )?;
+    let page = state.app.history(&ctx, &id, &request).await?;
+    Ok(Json(EntryList {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A history window from a list's `limit`, `cursor`, `order` (`asc`/`desc`; absent:
+/// `newest_first`), `since` and `until`.
+fn window(
+    newest_first: bool,
+    limit: Option<i64>,
+    cursor: Option<String>,
+    order: Option<&str>,
+    since: Option<String>,
+    until: Option<String>,
+) -> Result<HistoryRequest, ApiError> {
+    let newest_first = match order {
+        None => newest_first,
+        Some("asc") => false,
         Some("desc") => true,
         Some(_) => {
             return Err(ApiError::invalid_request(
@@ -158,14 +176,42 @@ pub async fn account_entries(
             ));
         }
     };
-    let request = app::ledger::history::HistoryRequest {
-        page: super::page_of(query.limit, query.cursor)?,
+    Ok(HistoryRequest {
+        page: super::page_of(limit, cursor)?,
         newest_first,
-        since: query.since,
-        until: query.until,
+        since,
+        until,
+    })
+}
+
+/// The caller's transfers (those touching one of their accounts), newest first unless
+/// `order=asc`; filtered by `account_id`, `kind`, `since` and `until`.
+#[utoipa::path(get, path = "/v1/transfers", tag = "ledger", security(("bearer" = [])),
+    params(TransfersQuery),
+    responses(
+        (status = 200, description = "One page of transfers", body = TransferList),
+        BearerProblems, NotFoundProblem, QueryProblems,
+    ))]
+pub async fn list_transfers(
+    State(state): State<AppState>,
+    UserCtx(ctx): UserCtx,
+    query: Result<Query<TransfersQuery>, QueryRejection>,
+) -> Result<Json<TransferList>, ApiError> {
+    let query = super::named_query(query)?;
+    let request = TransferListRequest {
+        window: window(
+            true,
+            query.limit,
+            query.cursor,
+            query.order.as_deref(),
+            query.since,
+            query.until,
+        )?,
+        account_id: query.account_id,
+        kind: query.kind,
     };
-    let page = state.app.history(&ctx, &id, &request).await?;
-    Ok(Json(EntryList {
+    let page = state.app.transfers(&ctx, &request).await?;
+    Ok(Json(TransferList {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
     }))

@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod openapi;
 pub mod outbox;
 pub mod profile;
+pub mod statement;
 pub mod webauthn;
 
 use app::identity::session::PageRequest;
@@ -23,6 +24,7 @@ use axum::extract::rejection::QueryRejection;
 
 use crate::dto::PageQuery;
 use crate::error::ApiError;
+use crate::limits::QUERY_DETAIL_CHARS_MAX;
 
 /// A validated page request: `limit` in 1..=200 (default 50) and a cursor of the shape our
 /// cursors have; whether it names one of the caller's items is the use case's check.
@@ -50,5 +52,18 @@ pub fn page_of(limit: Option<i64>, cursor: Option<String>) -> Result<PageRequest
     Ok(PageRequest {
         limit,
         cursor: query.cursor,
+    })
+}
+
+/// A query, or 400 whose detail names the parameter (serde's words: "unknown field `from`";
+/// bounded).
+pub fn named_query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(query)| query).map_err(|rejection| {
+        let reason: String = rejection
+            .body_text()
+            .chars()
+            .take(QUERY_DETAIL_CHARS_MAX)
+            .collect();
+        ApiError::invalid_request(format!("Unknown or malformed query parameter: {reason}"))
     })
 }

@@ -21,11 +21,14 @@ use crate::dto::{
     PasskeyRegistered, PasskeyView, PendingApproval, ProfileInput, ProfileView, RecoveryCodes,
     RegisterPasskeyRequest, RegisterRequest, RegisterResponse, RegistrationCredentialDoc,
     RegistrationExtensionsDoc, ResetPasswordRequest, RoleChange, RoleChangeAction, SecurityEvent,
-    SecurityEventList, SessionList, SessionView, TicketCodeRequest, TicketRecoveryRequest,
-    TokenResponse, TotpEnrolment, TransferView, UpdateMe, VerifyEmailRequest,
+    SecurityEventList, SessionList, SessionView, StatementView, TicketCodeRequest,
+    TicketRecoveryRequest, TokenResponse, TotpEnrolment, TransferItem, TransferList, TransferView,
+    UpdateMe, VerifyEmailRequest,
 };
 use crate::error::{FieldErrorDoc, Problem};
-use crate::routes::{admin, auth, factors, health, ledger, lifecycle, me, mfa, profile, webauthn};
+use crate::routes::{
+    admin, auth, factors, health, ledger, lifecycle, me, mfa, profile, statement, webauthn,
+};
 use crate::state::AppState;
 
 /// Declares the bearer (JWT access token) security scheme.
@@ -59,7 +62,7 @@ impl utoipa::Modify for BearerScheme {
         webauthn::login_options, webauthn::login, webauthn::step_up_options, webauthn::step_up,
         profile::put_profile, profile::get_profile, profile::delete_profile,
         ledger::currencies, ledger::create_account, ledger::list_accounts, ledger::get_account,
-        ledger::account_entries, ledger::create_transfer, ledger::get_transfer,
+        ledger::account_entries, statement::statement, ledger::list_transfers, ledger::create_transfer, ledger::get_transfer,
         factors::list_factors, factors::delete_totp, factors::delete_passkey,
         factors::regenerate_recovery_codes, admin::find_user, admin::lock, admin::unlock,
         admin::lift_quarantine, admin::reset_mfa, admin::roles, admin::freeze, admin::unfreeze, admin::approvals,
@@ -73,7 +76,7 @@ impl utoipa::Modify for BearerScheme {
         SecurityEventList, MfaChallenge, TotpEnrolment, CodeRequest, RecoveryCodes,
         TicketCodeRequest, TicketRecoveryRequest, LoginAnswer, RegisterPasskeyRequest,
         PasskeyRegistered, LoginOptionsRequest, AssertionRequest, Address, ProfileInput,
-        ProfileView, NewAccount, CurrencyView, AccountView, AccountList, EntryView, EntryList, NewTransfer,
+        ProfileView, NewAccount, CurrencyView, StatementView, TransferItem, TransferList, AccountView, AccountList, EntryView, EntryList, NewTransfer,
         TransferView, EnrolRequest, FactorList, PasskeyView, RegistrationCredentialDoc,
         AttestationResponseDoc, RegistrationExtensionsDoc, CredPropsDoc, AssertionCredentialDoc,
         AssertionResponseDoc, AssertionExtensionsDoc, AdminUser, AdminMfa, RoleChange,

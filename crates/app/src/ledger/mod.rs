@@ -8,6 +8,7 @@ pub mod admission;
 pub mod batch;
 mod four_eyes;
 pub mod history;
+pub mod statement;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
 use serde::Serialize;

@@ -147,6 +147,101 @@ async fn references_and_refusals_answer_once(first: &TestServer, second: &TestSe
         );
     }
     assert_eq!(balance(&other, &bo_token, &bo).await, 1_070);
+    transfer_lists_are_the_callers(&api, &ada_token, &ada, &other, &bo_token, &bo).await;
+}
+
+/// `GET /v1/transfers?{query}` as the token's user: the status and body.
+async fn transfers(api: &Api, token: &str, query: &str) -> (u16, Value) {
+    let response = api.get(&format!("/v1/transfers?{query}"), token).await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Each user's transfers, newest first, filtered and paged; never another user's.
+async fn transfer_lists_are_the_callers(
+    api: &Api,
+    ada_token: &str,
+    ada: &str,
+    other: &Api,
+    bo_token: &str,
+    bo: &str,
+) {
+    let kinds = |page: &Value| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                (
+                    item["kind"].as_str().unwrap().to_owned(),
+                    item["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let (status, all) = transfers(api, ada_token, "").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(
+        kinds(&all),
+        vec![
+            ("transfer".into(), 1_000),
+            ("deposit".into(), 5_000),
+            ("withdrawal".into(), 100),
+            ("deposit".into(), 500),
+        ]
+    );
+    assert_eq!(all["items"][0]["memo"], "rent");
+    assert_eq!(all["items"][1]["external_ref"], "bank-3");
+    // Bo sees the transfer he received and his deposit, not Ada's movements.
+    let (_, bos) = transfers(other, bo_token, "").await;
+    assert_eq!(
+        kinds(&bos),
+        vec![("deposit".into(), 70), ("transfer".into(), 1_000)]
+    );
+    assert_eq!(bos["items"][1]["id"], all["items"][0]["id"]);
+    // Filters and pages.
+    let (_, deposits) = transfers(api, ada_token, "kind=deposit&order=asc").await;
+    assert_eq!(
+        kinds(&deposits),
+        vec![("deposit".into(), 500), ("deposit".into(), 5_000)]
+    );
+    let (_, first) = transfers(api, ada_token, &format!("account_id={ada}&limit=1")).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = transfers(
+        api,
+        ada_token,
+        &format!("account_id={ada}&limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(kinds(&second), vec![("deposit".into(), 5_000)]);
+    let (_, empty) = transfers(api, ada_token, "until=2000-01-01T00:00:00Z").await;
+    assert_eq!(kinds(&empty), vec![]);
+    // Another user's account is not found; bad filters name themselves; Ada's cursor is
+    // nobody else's.
+    assert_eq!(
+        transfers(api, ada_token, &format!("account_id={bo}"))
+            .await
+            .0,
+        404
+    );
+    for (query, named) in [
+        ("kind=refund", "kind"),
+        ("order=newest", "order"),
+        ("since=2026", "since"),
+        ("to=x", "to"),
+    ] {
+        let (status, problem) = transfers(api, ada_token, query).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(named),
+            "{query}: {problem}"
+        );
+    }
+    assert_eq!(
+        transfers(other, bo_token, &format!("cursor={cursor}"))
+            .await
+            .0,
+        400
+    );
 }
 
 /// A page of `account`'s entries with `query`: the status and body.
@@ -272,10 +367,98 @@ async fn history_reads_like_a_statement(
             "{query}: {problem}"
         );
     }
+    statements_add_up(api, token, ada).await;
     let (_, bos) = entries(other, bo_token, bo, "limit=1").await;
     let foreign = bos["items"][0]["id"].as_str().unwrap();
     let (status, _) = entries(api, token, ada, &format!("cursor={foreign}")).await;
     assert_eq!(status, 400);
+}
+
+/// `GET /v1/accounts/{account}/statement?{query}`: the response.
+async fn statement(api: &Api, token: &str, account: &str, query: &str) -> Response {
+    api.get(&format!("/v1/accounts/{account}/statement?{query}"), token)
+        .await
+}
+
+/// Ada's statements: whole, cut by period, as CSV; opening + entries = closing every time.
+async fn statements_add_up(api: &Api, token: &str, ada: &str) {
+    let (_, all) = entries(api, token, ada, "").await;
+    let at = |i: usize| all["items"][i]["created_at"].as_str().unwrap().to_owned();
+    let whole: Value = statement(api, token, ada, "").await.json().await.unwrap();
+    assert_eq!(
+        (
+            &whole["opening_balance"],
+            &whole["closing_balance"],
+            whole["entries"].as_array().map(Vec::len)
+        ),
+        (&json!(0), &json!(4_400), Some(4)),
+        "{whole}"
+    );
+    assert_eq!(whole["entries"][3]["memo"], "rent");
+    // From the withdrawal until (not including) the transfer: 500 - 100 + 5,000.
+    let (from, to) = (at(1), at(3));
+    let period: Value = statement(api, token, ada, &format!("from={from}&to={to}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &period["opening_balance"],
+            &period["closing_balance"],
+            period["entries"].as_array().map(Vec::len)
+        ),
+        (&json!(500), &json!(5_400), Some(2)),
+        "{period}"
+    );
+    assert_eq!(
+        (period["from"].as_str(), period["currency"].as_str()),
+        (Some(from.as_str()), Some("EUR"))
+    );
+    // The same as CSV: a header, the opening, the entries, the closing.
+    let csv = statement(api, token, ada, &format!("from={from}&format=csv")).await;
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let text = csv.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    assert!(
+        rows[0].starts_with("created_at,entry_id,transfer_id,kind,direction,amount"),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains(",opening_balance,") && rows[1].ends_with(",EUR,500,,,"),
+        "{text}"
+    );
+    assert!(
+        rows[4].contains(",transfer,debit,1000,EUR,4400,") && rows[4].ends_with(",rent"),
+        "{text}"
+    );
+    assert!(
+        rows[5].contains(",closing_balance,") && rows[5].contains(",4400,"),
+        "{text}"
+    );
+    for (query, named) in [
+        ("format=pdf", "format"),
+        ("from=monday", "from"),
+        ("to=2026-02-30T00:00:00Z", "to"),
+        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from"),
+        ("period=1", "period"),
+    ] {
+        let refused = statement(api, token, ada, query).await;
+        assert_eq!(refused.status(), 400, "{query}");
+        let problem: Value = refused.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(named),
+            "{query}: {problem}"
+        );
+    }
 }
 
 /// Ada's token minted by the other instance (sessions are per instance, users shared).

@@ -175,6 +175,7 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
         .route("/internal/v1/outbox", get(outbox::list))
+        .route("/internal/v1/events", get(outbox::events))
         .route("/internal/v1/introspect", post(introspect::introspect))
         .route("/internal/v1/outbox/ack", post(outbox::ack))
         .route(

@@ -20,6 +20,8 @@ pub const FORWARDED_HOPS_MAX: usize = 32;
 /// Notifications per outbox page: the default, and the most one page may ask for.
 pub const OUTBOX_PAGE_LEN_DEFAULT: i64 = 100;
 pub const OUTBOX_PAGE_LEN_MAX: i64 = store::OUTBOX_PAGE_LEN_MAX;
+/// Ledger events per page of `GET /internal/v1/events` when `limit` is not given.
+pub const EVENTS_PAGE_LEN_DEFAULT: i64 = 100;
 /// How long browsers may cache a CORS preflight answer.
 pub const CORS_PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 

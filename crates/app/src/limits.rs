@@ -133,3 +133,5 @@ pub const EXPORT_ACCOUNTS_MAX: usize = 1_000;
 pub const EXPORTS_CONCURRENT_MAX: usize = 2;
 /// Entries one account statement may hold; a longer period answers 422 (ask for a shorter one).
 pub const STATEMENT_ENTRIES_MAX: i64 = 10_000;
+/// Ledger events one page of `GET /internal/v1/events` may hold.
+pub const EVENTS_PAGE_LEN_MAX: i64 = 1_000;

@@ -213,11 +213,19 @@ impl Store {
         let update = "UPDATE accounts SET status = $1 WHERE id = $2 AND kind = 'customer' \
                       AND status <> 'closed'";
         let status = if active { "active" } else { "frozen" };
+        // Written after the head lock, like the writer's: event ids follow commit order.
+        let event = "INSERT INTO ledger_events (kind, account_id, created_at) VALUES ($1, $2, $3)";
+        let kind = if active {
+            "account_unfrozen"
+        } else {
+            "account_frozen"
+        };
         let changed = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(lock).execute(&mut *tx).await?;
             let changed = sqlx::query(update).bind(status).bind(id).execute(&mut *tx).await?.rows_affected();
             if changed == 1 {
+                sqlx::query(event).bind(kind).bind(id).bind(audit.at).execute(&mut *tx).await?;
                 append_audit!(tx, std::slice::from_ref(audit));
             }
             tx.commit().await?;

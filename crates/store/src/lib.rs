@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod cluster;
+mod events;
 mod history;
 mod identity;
 mod ledger;
@@ -33,6 +34,7 @@ use sqlx::sqlite::{
 pub use admin::*;
 pub use audit::*;
 pub use cluster::*;
+pub use events::*;
 pub use history::*;
 pub use identity::*;
 pub use ledger::*;

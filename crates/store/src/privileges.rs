@@ -10,7 +10,13 @@ use sqlx::AssertSqlSafe;
 use crate::{Pool, Store, StoreError};
 
 /// Tables the runtime role may only read and append to.
-pub const APPEND_ONLY_TABLES: &[&str] = &["entries", "transfers", "audit_log", "audit_checkpoints"];
+pub const APPEND_ONLY_TABLES: &[&str] = &[
+    "entries",
+    "transfers",
+    "audit_log",
+    "audit_checkpoints",
+    "ledger_events",
+];
 
 /// True when `name` is a plain lower-case PostgreSQL role name (so it can be written into a
 /// GRANT, which takes no parameters).

@@ -1,4 +1,4 @@
-//! The notifications outbox (internal listener).
+//! The notifications outbox and the ledger event stream (internal listener).
 
 use serde::{Deserialize, Serialize};
 
@@ -100,4 +100,80 @@ impl Introspection {
             roles: None,
         }
     }
+}
+
+/// `?after=&limit=` of `GET /internal/v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// The last event id the consumer handled (`next_after` of the previous page); none: 0,
+    /// the beginning.
+    pub after: Option<i64>,
+    /// 1–1,000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// A posted transfer, as an event announces it.
+#[derive(Debug, Serialize)]
+pub struct EventTransfer {
+    pub id: String,
+    pub kind: String,
+    pub from_account_id: String,
+    pub to_account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub external_ref: Option<String>,
+}
+
+/// One ledger event: `{id, type, created_at}` and the `transfer` or `account_id` it is about.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<EventTransfer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+impl From<store::LedgerEvent> for EventView {
+    fn from(event: store::LedgerEvent) -> EventView {
+        let transfer = match (
+            event.transfer_id,
+            event.transfer_kind,
+            event.from_account_id,
+            event.to_account_id,
+            event.amount,
+            event.currency,
+        ) {
+            (Some(id), Some(kind), Some(from), Some(to), Some(amount), Some(currency)) => {
+                Some(EventTransfer {
+                    id,
+                    kind,
+                    from_account_id: from,
+                    to_account_id: to,
+                    amount,
+                    currency,
+                    external_ref: event.external_ref,
+                })
+            }
+            _ => None,
+        };
+        EventView {
+            id: event.id,
+            kind: event.kind,
+            created_at: app::rfc3339(event.created_at),
+            transfer,
+            account_id: event.account_id,
+        }
+    }
+}
+
+/// A page of events and the position to ask from next (the last id, or `after` when empty).
+#[derive(Debug, Serialize)]
+pub struct EventList {
+    pub items: Vec<EventView>,
+    pub next_after: i64,
 }

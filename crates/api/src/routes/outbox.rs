@@ -1,5 +1,6 @@
 //! `/internal/v1/outbox`: the notifications outbox, for the operator's delivery service
-//! (scope `notifications:read`).
+//! (scope `notifications:read`); and `/internal/v1/events`, the ledger event stream (scope
+//! `ledger:events`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -7,10 +8,12 @@ use axum::extract::{Query, State};
 use http::StatusCode;
 
 use crate::context::ServiceCtx;
-use crate::dto::{NotificationList, NotificationView, OutboxAck, OutboxQuery};
+use crate::dto::{
+    EventList, EventView, EventsQuery, NotificationList, NotificationView, OutboxAck, OutboxQuery,
+};
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::limits::{OUTBOX_PAGE_LEN_DEFAULT, OUTBOX_PAGE_LEN_MAX};
+use crate::limits::{EVENTS_PAGE_LEN_DEFAULT, OUTBOX_PAGE_LEN_DEFAULT, OUTBOX_PAGE_LEN_MAX};
 use crate::state::AppState;
 
 /// Unacknowledged notifications, oldest first.
@@ -43,4 +46,23 @@ pub async fn ack(
 ) -> Result<StatusCode, ApiError> {
     state.app.ack_outbox(&ctx, &body.up_to).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ledger events after `after` (scope `ledger:events`), in commit order.
+pub async fn events(
+    State(state): State<AppState>,
+    ServiceCtx(ctx): ServiceCtx,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<EventList>, ApiError> {
+    let query = super::named_query(query)?;
+    let after = query.after.unwrap_or(0);
+    let events = state
+        .app
+        .ledger_events(&ctx, after, query.limit.unwrap_or(EVENTS_PAGE_LEN_DEFAULT))
+        .await?;
+    let next_after = events.last().map_or(after, |event| event.id);
+    Ok(Json(EventList {
+        items: events.into_iter().map(EventView::from).collect(),
+        next_after,
+    }))
 }

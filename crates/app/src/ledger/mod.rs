@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod batch;
+pub mod events;
 mod four_eyes;
 pub mod history;
 pub mod statement;

@@ -148,6 +148,147 @@ async fn references_and_refusals_answer_once(first: &TestServer, second: &TestSe
     }
     assert_eq!(balance(&other, &bo_token, &bo).await, 1_070);
     transfer_lists_are_the_callers(&api, &ada_token, &ada, &other, &bo_token, &bo).await;
+    events_follow_commit_order(first, second, &ada_token, &ada, &bo).await;
+}
+
+/// The scopes the `payments` service needs here.
+const SCOPES: (&str, &str) = (
+    "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+    r#"["ledger:deposit", "ledger:withdraw", "ledger:read", "ledger:freeze", "ledger:events"]"#,
+);
+
+/// `GET /internal/v1/events?{query}` as the `payments` service: the status and body.
+async fn events(server: &TestServer, query: &str) -> (u16, Value) {
+    let response = server
+        .service_client("payments")
+        .get(format!(
+            "{}/internal/v1/events?{query}",
+            server.internal_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Every event from the start, read in pages of 7.
+async fn all_events(server: &TestServer) -> Vec<Value> {
+    let (mut after, mut all) = (0, Vec::new());
+    loop {
+        let (status, page) = events(server, &format!("after={after}&limit=7")).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            assert_eq!(page["next_after"], after);
+            return all;
+        }
+        after = page["next_after"].as_i64().unwrap();
+        all.extend(items);
+    }
+}
+
+/// Thirty transfers racing on both instances, a freeze and an unfreeze: the stream holds
+/// every posting once, in the order the ledger chained them, and nothing refused.
+async fn events_follow_commit_order(
+    first: &TestServer,
+    second: &TestServer,
+    ada_token: &str,
+    ada: &str,
+    bo: &str,
+) {
+    let (api, other) = (Api::new(first), Api::new(second));
+    let other_token = ada_token_on(&other).await;
+    let body = json!({"from_account_id": ada, "to_account_id": bo, "amount": 1, "currency": "EUR"});
+    let racing = (0..30).map(|i| {
+        let (api, token) = if i % 2 == 0 {
+            (&api, ada_token)
+        } else {
+            (&other, other_token.as_str())
+        };
+        let body = body.clone();
+        async move {
+            transfer(api, token, Some(&format!("ev-{i}")), body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(racing).await;
+    assert!(statuses.iter().all(|status| *status == 201), "{statuses:?}");
+    for action in ["freeze", "unfreeze"] {
+        let changed = first
+            .service_client("payments")
+            .post(format!(
+                "{}/internal/v1/accounts/{ada}/{action}",
+                first.internal_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+    }
+    let stream = all_events(second).await;
+    let ids: Vec<i64> = stream
+        .iter()
+        .map(|event| event["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    // Ada's postings in the stream, in the order of her entries (the chain's order).
+    let (_, list) = transfers(&api, ada_token, "order=asc&limit=200").await;
+    let chained: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let streamed: Vec<&str> = stream
+        .iter()
+        .filter(|event| event["type"] == "transfer_posted")
+        .map(|event| &event["transfer"])
+        .filter(|t| t["from_account_id"] == ada || t["to_account_id"] == ada)
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, chained);
+    assert_eq!(chained.len(), 34, "4 before the race and 30 in it");
+    // Bo's deposit is there too; nothing refused is; the freeze and unfreeze come last.
+    let posted = stream
+        .iter()
+        .filter(|event| event["type"] == "transfer_posted")
+        .count();
+    assert_eq!(posted, 35);
+    let tail: Vec<(&str, &str)> = stream[stream.len() - 2..]
+        .iter()
+        .map(|event| {
+            (
+                event["type"].as_str().unwrap(),
+                event["account_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        vec![("account_frozen", ada), ("account_unfrozen", ada)]
+    );
+    let deposit = stream
+        .iter()
+        .find(|event| event["transfer"]["external_ref"] == "bank-3")
+        .unwrap();
+    assert_eq!(
+        (
+            deposit["transfer"]["kind"].as_str(),
+            deposit["transfer"]["amount"].as_i64()
+        ),
+        (Some("deposit"), Some(5_000))
+    );
+    // Bad positions and sizes are refused, naming themselves.
+    for (query, status) in [
+        ("limit=0", 422),
+        ("limit=1001", 422),
+        ("after=-1", 422),
+        ("from=3", 400),
+    ] {
+        assert_eq!(events(first, query).await.0, status, "{query}");
+    }
 }
 
 /// `GET /v1/transfers?{query}` as the token's user: the status and body.
@@ -468,10 +609,13 @@ async fn ada_token_on(api: &Api) -> String {
 
 #[tokio::test]
 async fn external_references_and_refusals_answer_once_on_sqlite() {
-    let server = crate::sqlite_server(&[(
-        "STRONGROOM__LEDGER__CURRENCIES",
-        "[\"EUR\", \"JPY\", \"BHD\"]",
-    )]);
+    let server = crate::sqlite_server(&[
+        (
+            "STRONGROOM__LEDGER__CURRENCIES",
+            "[\"EUR\", \"JPY\", \"BHD\"]",
+        ),
+        SCOPES,
+    ]);
     // The configured currencies with their minor units, for anyone (no token).
     let currencies: Value = server
         .client()
@@ -500,8 +644,8 @@ async fn external_references_and_refusals_answer_once_across_two_postgresql_inst
     let cluster = PgCluster::start();
     let url = cluster.create_database("strongroom");
     let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
-    let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[]);
-    let second = first.replica(Database::Postgres(url.clone()), &[]);
+    let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[SCOPES]);
+    let second = first.replica(Database::Postgres(url.clone()), &[SCOPES]);
     references_and_refusals_answer_once(&first, &second).await;
     let verified = verify(&first, &env);
     assert!(verified.status.success(), "{verified:?}");

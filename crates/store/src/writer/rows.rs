@@ -17,8 +17,8 @@ pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreErro
 }
 
 /// The rows of a decided batch. A balance is written only if it still holds the value it was
-/// decided from (compare-and-set). Rows expected: a transfer, a key and an audit record per
-/// posting, a key per refusal, the entries, the balances, and both heads (which stay where
+/// decided from (compare-and-set). Rows expected: a transfer, its event, a key and an audit
+/// record per posting, a key per refusal, the entries, the balances, and both heads (which stay where
 /// they are when only refusals are written).
 pub(super) fn writes(
     decision: &Decision<'_>,
@@ -75,7 +75,7 @@ pub(super) fn writes(
     let expected_rows = decision
         .passed
         .len()
-        .saturating_mul(3)
+        .saturating_mul(4)
         .saturating_add(decision.refused.len())
         .saturating_add(decision.entries.len())
         .saturating_add(decision.touched.len())

@@ -37,7 +37,8 @@ const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, 
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT value FROM jsonb_each($1))";
-/// Every write of a batch in one round trip: transfers ($1), entries ($2), idempotency keys
+/// Every write of a batch in one round trip: transfers ($1) and their `transfer_posted` events
+/// (in posting order, so event ids follow the chain), entries ($2), idempotency keys
 /// ($3), balances ($4), chain head ($5, $6), audit records ($7) and the audit head ($8, $9). Row shapes as in `Writer::decide`. A balance is
 /// set only if it still holds the value the writer computed from (compare-and-set): a cache
 /// that drifted from the database fails the batch, which drops the cache and posts each
@@ -47,6 +48,8 @@ const SQLITE_WRITES: &str = "\
     external_ref, initiated_by, created_at) SELECT value ->> 0, value ->> 1, value ->> 2, \
     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
     FROM jsonb_each($1); \
+    INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT 'transfer_posted', \
+    value ->> 0, value ->> 9 FROM jsonb_each($1) ORDER BY key; \
     INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, balance_after, \
     currency, created_at, prev_hash, hash) SELECT value ->> 0, value ->> 1, value ->> 2, \
     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
@@ -80,6 +83,9 @@ const POSTGRES_WRITES: &str = "\
     memo, external_ref, initiated_by, created_at) SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, \
     (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint \
     FROM jsonb_array_elements($1::jsonb) AS j RETURNING 1), \
+    v AS (INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT 'transfer_posted', \
+    x.j ->> 0, (x.j ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(j, n) \
+    ORDER BY x.n RETURNING 1), \
     e AS (INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
     balance_after, currency, created_at, prev_hash, hash) SELECT (j ->> 0)::bigint, j ->> 1, \
     j ->> 2, j ->> 3, j ->> 4, (j ->> 5)::bigint, (j ->> 6)::bigint, j ->> 7, (j ->> 8)::bigint, \
@@ -98,7 +104,7 @@ const POSTGRES_WRITES: &str = "\
     decode(j ->> 10, 'hex'), decode(j ->> 11, 'hex') FROM jsonb_array_elements($7::jsonb) AS j \
     RETURNING 1), \
     ah AS (UPDATE audit_head SET seq = $8, hash = $9 WHERE id = 1 RETURNING 1) \
-    SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
+    SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM v) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
     + (SELECT count(*) FROM b) + (SELECT count(*) FROM h) + (SELECT count(*) FROM a) \
     + (SELECT count(*) FROM ah)";
 

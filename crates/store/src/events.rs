@@ -1,0 +1,43 @@
+//! Reading the ledger event stream (written by the ledger writer and by freezes, in the
+//! transaction of the change): events after a position, in commit order.
+
+use crate::{Pool, Store, StoreError, on_pool};
+
+/// One ledger event, with the transfer it announces (for `transfer_posted`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerEvent {
+    pub id: i64,
+    /// `transfer_posted`, `account_frozen` or `account_unfrozen`.
+    pub kind: String,
+    pub created_at: i64,
+    /// The frozen or unfrozen account.
+    pub account_id: Option<String>,
+    pub transfer_id: Option<String>,
+    pub transfer_kind: Option<String>,
+    pub from_account_id: Option<String>,
+    pub to_account_id: Option<String>,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub external_ref: Option<String>,
+}
+
+impl Store {
+    /// Up to `limit` events after `after`, oldest first.
+    pub async fn ledger_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEvent>, StoreError> {
+        let sql = "SELECT v.id, v.kind, v.created_at, v.account_id, v.transfer_id, \
+                   t.kind AS transfer_kind, t.from_account_id, t.to_account_id, t.amount, \
+                   t.currency, t.external_ref FROM ledger_events AS v \
+                   LEFT JOIN transfers AS t ON t.id = v.transfer_id \
+                   WHERE v.id > $1 ORDER BY v.id LIMIT $2";
+        let rows: Vec<LedgerEvent> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows)
+    }
+}

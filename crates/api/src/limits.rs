@@ -35,5 +35,6 @@ const _: () = assert!(REQUEST_BODY_BYTES_MAX >= 64 * 1024);
 pub const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long one readiness probe's answer serves the probes after it.
 pub const READINESS_CACHE: std::time::Duration = std::time::Duration::from_millis(500);
-/// Characters of the query parser's own words kept in a 400's `detail` (it names the parameter).
-pub const QUERY_DETAIL_CHARS_MAX: usize = 200;
+/// Characters of a query parameter's name a 400's `detail` repeats (longer names are not
+/// repeated).
+pub const QUERY_NAME_CHARS_MAX: usize = 32;

@@ -137,7 +137,7 @@ macro_rules! apply_approved {
                 }
             }
             "unfreeze" => {
-                sqlx::query(
+                let unfrozen = sqlx::query(
                     "UPDATE accounts SET status = 'active' \
                                        WHERE id = $1 AND kind = 'customer' AND status = 'frozen'",
                 )
@@ -145,7 +145,19 @@ macro_rules! apply_approved {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected()
-                    == 1
+                    == 1;
+                if unfrozen {
+                    // After the head lock (taken first): event ids follow commit order.
+                    sqlx::query(
+                        "INSERT INTO ledger_events (kind, account_id, created_at) \
+                         VALUES ('account_unfrozen', $1, $2)",
+                    )
+                    .bind(target_id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                unfrozen
             }
             "reset_mfa" => {
                 let open = sqlx::query(

@@ -41,10 +41,16 @@ impl Store {
              CASE WHEN e.direction = 'debit' THEN t.to_account_id ELSE t.from_account_id END \
              AS counterparty_account_id FROM entries AS e JOIN transfers AS t ON t.id = e.transfer_id \
              WHERE e.account_id = $1 AND e.seq >= $2 AND e.seq < $3 ORDER BY e.seq LIMIT $4";
-        // One transaction; postings committing meanwhile only append after `hi` or, with an
-        // open end, continue the same chain of balances.
+        // One snapshot for all four reads: SQLite's read transaction is one already; on
+        // PostgreSQL, READ COMMITTED would let a posting committed between them into the
+        // opening balance of a period whose entries it is not among.
+        let snapshot = match &self.pool {
+            Pool::Postgres(_) => "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            Pool::Sqlite(_) => "SELECT 1",
+        };
         let (opening_balance, entries) = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query(snapshot).execute(&mut *tx).await?;
             let lo: i64 = sqlx::query_scalar(first).bind(account_id).bind(since).fetch_one(&mut *tx).await?;
             let hi: i64 = sqlx::query_scalar(first).bind(account_id).bind(until).fetch_one(&mut *tx).await?;
             let opening: Option<i64> = sqlx::query_scalar(opening).bind(account_id).bind(lo).fetch_optional(&mut *tx).await?;

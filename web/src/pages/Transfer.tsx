@@ -10,6 +10,10 @@ import { problemMessage } from '../errors';
 import { newIdempotencyKey } from '../format';
 import { focusFirstInvalid, useFormErrors } from '../hooks';
 import { CURRENCY_MINOR_UNITS, amountErrorMessage, formatMoney, parseAmount } from '../money';
+import { Link } from '../router';
+import { api } from '../services';
+import { useStepUp } from '../stepup';
+import { MEMO_CHARS_MAX, charCount, hasControlCharacters } from '../validation';
 
 /** Refusals the ledger keeps with the transfer's Idempotency-Key (docs/api.md). */
 const LEDGER_REFUSALS = new Set([
@@ -20,10 +24,6 @@ const LEDGER_REFUSALS = new Set([
   'insufficient_funds',
   'validation_failed',
 ]);
-import { Link } from '../router';
-import { api } from '../services';
-import { useStepUp } from '../stepup';
-import { MEMO_CHARS_MAX, charCount, hasControlCharacters } from '../validation';
 
 const ACCOUNT_ID_CHARS_MAX = 64;
 const TRANSFER_FIELDS = ['from_account_id', 'to_account_id', 'amount', 'currency', 'memo'] as const;

@@ -24,7 +24,7 @@ use axum::extract::rejection::QueryRejection;
 
 use crate::dto::PageQuery;
 use crate::error::ApiError;
-use crate::limits::QUERY_DETAIL_CHARS_MAX;
+use crate::limits::QUERY_NAME_CHARS_MAX;
 
 /// A validated page request: `limit` in 1..=200 (default 50) and a cursor of the shape our
 /// cursors have; whether it names one of the caller's items is the use case's check.
@@ -55,15 +55,23 @@ pub fn page_of(limit: Option<i64>, cursor: Option<String>) -> Result<PageRequest
     })
 }
 
-/// A query, or 400 whose detail names the parameter (serde's words: "unknown field `from`";
-/// bounded).
+/// A query, or 400 whose detail names the parameter in our own words (serde's message names
+/// it between backticks: "unknown field `from`"; only a plain name is repeated, never the
+/// library's text).
 pub fn named_query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query.map(|Query(query)| query).map_err(|rejection| {
-        let reason: String = rejection
-            .body_text()
-            .chars()
-            .take(QUERY_DETAIL_CHARS_MAX)
-            .collect();
-        ApiError::invalid_request(format!("Unknown or malformed query parameter: {reason}"))
+        let text = rejection.body_text();
+        let name = text.split('`').nth(1).filter(|name| {
+            !name.is_empty()
+                && name.len() <= QUERY_NAME_CHARS_MAX
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        match name {
+            Some(name) if text.contains("unknown field") => {
+                ApiError::invalid_request(format!("Unknown query parameter `{name}`."))
+            }
+            Some(name) => ApiError::invalid_request(format!("Malformed query parameter `{name}`.")),
+            None => ApiError::invalid_request("Unknown or malformed query parameter."),
+        }
     })
 }

@@ -85,9 +85,15 @@ fn view(statement: AccountStatement) -> StatementView {
     }
 }
 
-/// A text cell a spreadsheet will not take for a formula (OWASP "CSV injection").
+/// A text cell a spreadsheet will not take for a formula (OWASP "CSV injection"): one that
+/// starts with a trigger character, possibly after white space (full-width `＝` included), or
+/// with a control character.
 fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let triggers = [
+        '=', '+', '-', '@', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
+    ];
+    let starts_with_control = text.starts_with(char::is_control);
+    if starts_with_control || text.trim_start().starts_with(triggers) {
         format!("'{text}")
     } else {
         text.to_owned()

@@ -101,7 +101,13 @@ async fn withdraw(server: &TestServer, account: &str, amount: i64, key: &str) ->
 
 #[tokio::test]
 async fn roles_step_up_containment_and_four_eyes_approvals() {
-    let server = sqlite_server(&[("STRONGROOM__LEDGER__FOUR_EYES_AMOUNT", "1000")]);
+    let server = sqlite_server(&[
+        ("STRONGROOM__LEDGER__FOUR_EYES_AMOUNT", "1000"),
+        (
+            "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
+            r#"["ledger:deposit", "ledger:withdraw", "ledger:read", "ledger:events"]"#,
+        ),
+    ]);
     let api = Api::new(&server);
     let (alice_pwd, alice) = staff(&api, "alice@example.com").await;
     let (_, carol) = staff(&api, "carol@example.com").await;
@@ -352,6 +358,38 @@ async fn roles_step_up_containment_and_four_eyes_approvals() {
     assert_eq!(
         transfer(&api, &bob, Some("frozen-2"), body).await.status(),
         201
+    );
+    // Services following the ledger's events saw the freeze and the approved unfreeze.
+    let stream: serde_json::Value = server
+        .service_client("payments")
+        .get(format!(
+            "{}/internal/v1/events?limit=1000",
+            server.internal_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let changes: Vec<(&str, &str)> = stream["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["type"] != "transfer_posted")
+        .map(|event| {
+            (
+                event["type"].as_str().unwrap(),
+                event["account_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("account_frozen", account.as_str()),
+            ("account_unfrozen", account.as_str())
+        ]
     );
 
     // A withdrawal above ledger.four_eyes_amount waits, and posts exactly once when approved.

@@ -10,3 +10,10 @@ CREATE TABLE ledger_events (
     account_id  TEXT REFERENCES accounts (id),
     created_at  BIGINT NOT NULL
 );
+CREATE FUNCTION strongroom_ledger_events_are_immutable() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger events are immutable';
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_events_are_immutable BEFORE UPDATE OR DELETE ON ledger_events
+    FOR EACH ROW EXECUTE FUNCTION strongroom_ledger_events_are_immutable();

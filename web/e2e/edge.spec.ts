@@ -109,7 +109,8 @@ test('the API reference at /docs renders the server\'s OpenAPI under the web app
   expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
   await expect(page.getByRole('heading', { level: 1, name: /Strongroom/ })).toBeVisible();
   // Operations of the real document, grouped by tag, with their problem responses.
-  const transfer = page.locator('.opblock-summary-path', { hasText: /^\/v1\/transfers$/ });
+  // (`/v1/transfers` has a GET, the list, and a POST, the transfer: the POST is meant.)
+  const transfer = page.locator('.opblock-post .opblock-summary-path', { hasText: /^\/v1\/transfers$/ });
   await expect(transfer).toBeVisible();
   await transfer.click();
   await expect(page.getByText('insufficient_funds').first()).toBeVisible();

@@ -61,6 +61,8 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   same_account: 'The source and destination must be different accounts.',
   account_frozen: 'This account cannot send money right now.',
   duplicate_external_ref: 'This payment was already recorded.',
+  hold_closed: 'This reservation was already settled or released.',
+  capture_exceeds_hold: 'The amount is larger than the reservation.',
   // The web app itself.
   web_app_not_built: 'The web app is not available on this server.',
   rate_limited: 'Too many attempts.',

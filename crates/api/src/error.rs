@@ -297,6 +297,21 @@ impl ApiError {
                     "duplicate_external_ref",
                     "A movement of this kind with this external reference was already posted",
                 ),
+                Error::HoldClosed { .. } => (
+                    S::CONFLICT,
+                    "hold_closed",
+                    "The hold was already captured, voided or expired",
+                ),
+                Error::ApprovalRequired => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "approval_required",
+                    "Money leaving for settlement above the four-eyes amount needs an approval",
+                ),
+                Error::CaptureExceedsHold => (
+                    S::CONFLICT,
+                    "capture_exceeds_hold",
+                    "The capture is larger than the amount held",
+                ),
                 // Answered by the arm above; listed so that this table stays exhaustive.
                 Error::Replayed(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
@@ -389,6 +404,14 @@ impl ApiError {
                 Some(format!(
                     "Transfer {original_id} was posted with this external reference; nothing moved."
                 )),
+                Vec::new(),
+            ),
+            ApiError::App(Error::ApprovalRequired) => (
+                Some("Void the hold and file a withdrawal, which an admin approves.".to_owned()),
+                Vec::new(),
+            ),
+            ApiError::App(Error::HoldClosed { status }) => (
+                Some(format!("The hold is {status}; nothing moved.")),
                 Vec::new(),
             ),
             ApiError::App(Error::MissingScope { scope }) => (

@@ -32,8 +32,8 @@ use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::middleware::{ListenerName, REQUEST_ID_HEADER};
 use crate::routes::{
-    admin, auth as auth_routes, factors, health, internal, introspect, ledger, lifecycle, me, mfa,
-    openapi, outbox, profile, statement, webauthn,
+    admin, auth as auth_routes, factors, health, holds, internal, introspect, ledger, lifecycle,
+    me, mfa, openapi, outbox, profile, statement, webauthn,
 };
 pub use crate::state::{AppState, OpsState};
 
@@ -173,6 +173,10 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/deposits", post(ledger::deposit))
         .route(limits::BATCH_PATH, post(ledger::post_batch))
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
+        .route("/internal/v1/holds", post(holds::create))
+        .route("/internal/v1/holds/{id}", get(holds::show))
+        .route("/internal/v1/holds/{id}/capture", post(holds::capture))
+        .route("/internal/v1/holds/{id}/void", post(holds::void))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
         .route("/internal/v1/outbox", get(outbox::list))
         .route("/internal/v1/events", get(outbox::events))

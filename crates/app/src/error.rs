@@ -100,6 +100,16 @@ pub enum Error {
     /// The caller posted a movement of this kind with this external reference before.
     #[error("the external reference was posted before, as {original_id}")]
     DuplicateExternalRef { original_id: String },
+    /// The hold is no longer held (`captured`, `voided` or `expired`).
+    #[error("the hold is {status}")]
+    HoldClosed { status: &'static str },
+    /// Money leaving for settlement above `ledger.four_eyes_amount` outside a four-eyes
+    /// approval (a hold's capture): void it and file a withdrawal instead.
+    #[error("the movement needs a four-eyes approval")]
+    ApprovalRequired,
+    /// A capture above the amount its hold reserved.
+    #[error("the capture exceeds its hold")]
+    CaptureExceedsHold,
     /// A request replayed under its idempotency key whose first answer was this refusal.
     #[error("replayed refusal: {0}")]
     Replayed(Box<Error>),

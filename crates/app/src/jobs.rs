@@ -1,4 +1,4 @@
-//! Background jobs, off the request path: forgetting idle throttle keys, purging expired
+//! Background jobs, off the request path: forgetting idle throttle keys, closing holds past their expiry, purging expired
 //! identity records (MFA tickets, WebAuthn ceremonies, sessions past their end), old security
 //! events and expired idempotency keys, re-reading a replaced GeoIP database or signing-key
 //! file, signing audit checkpoints, and checkpointing the SQLite WAL beside the ledger
@@ -25,6 +25,8 @@ pub const GEOIP_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 pub const SIGNING_KEYS_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the gauges of queues and pools are sampled for `/metrics`.
 pub const METRICS_SAMPLE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often holds past their expiry are looked for (and closed as `expired`).
+pub const HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the SQLite WAL is checkpointed beside the ledger writer.
 pub const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -38,6 +40,18 @@ impl App {
                 interval.tick().await;
                 app.identity.throttles.retain_recent();
                 app.cluster.local.retain_recent();
+            }
+        });
+        let app = self.clone();
+        tokio::spawn(async move {
+            // The first tick is at once: holds that fell due while the server was down are
+            // released at start.
+            let mut interval = tokio::time::interval(HOLD_EXPIRY_INTERVAL);
+            loop {
+                interval.tick().await;
+                if let Err(error) = app.expire_holds().await {
+                    tracing::warn!(%error, "hold expiry failed; retrying");
+                }
             }
         });
         let app = self.clone();

@@ -55,6 +55,7 @@ pub const SCOPES: &[&str] = &[
     "ledger:read",
     "ledger:freeze",
     "ledger:batch",
+    ledger::holds::HOLD_SCOPE,
     ledger::events::EVENTS_SCOPE,
     "profiles:search",
     protection::outbox::OUTBOX_SCOPE,

@@ -135,3 +135,8 @@ pub const EXPORTS_CONCURRENT_MAX: usize = 2;
 pub const STATEMENT_ENTRIES_MAX: i64 = 10_000;
 /// Ledger events one page of `GET /internal/v1/events` may hold.
 pub const EVENTS_PAGE_LEN_MAX: i64 = 1_000;
+/// The longest a hold may reserve money before it expires (30 days, a card network's longest
+/// authorisation).
+pub const HOLD_EXPIRES_IN_SECS_MAX: i64 = 30 * 24 * 60 * 60;
+/// Holds closed as expired per transaction of the expiry sweep.
+pub const HOLD_EXPIRY_BATCH_MAX: i64 = 1_000;

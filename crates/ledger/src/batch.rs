@@ -177,7 +177,7 @@ pub fn ref_lookup(request: &PostingRequest) -> Option<[&str; 3]> {
 }
 
 /// The stored answer to a repeat of `record`'s key.
-fn replay(key: &StoredKey, record: &IdempotencyRecord) -> Outcome {
+pub fn replay(key: &StoredKey, record: &IdempotencyRecord) -> Outcome {
     if key.request_hash != record.request_hash {
         return Outcome::KeyReused;
     }

@@ -12,6 +12,7 @@ use aws_lc_rs::digest::{SHA256, digest};
 
 pub mod audit;
 pub mod batch;
+pub mod holds;
 pub mod limits;
 mod posting;
 pub mod verify;

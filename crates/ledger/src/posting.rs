@@ -36,11 +36,20 @@ pub struct AccountState {
     pub kind: AccountKind,
     pub currency: String,
     pub balance: i64,
+    /// The sum of the account's active holds: a debit may take at most `balance − held`.
+    pub held: i64,
     /// Only active accounts can send (frozen ones can still receive).
     pub active: bool,
 }
 
-/// The three movements, each with the account kinds it joins.
+impl AccountState {
+    /// What a debit may take: the balance less the active holds.
+    pub fn available(&self) -> Option<i64> {
+        self.balance.checked_sub(self.held)
+    }
+}
+
+/// The movements, each with the account kinds it joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostingKind {
     /// Customer to customer; the source belongs to the caller.
@@ -49,6 +58,9 @@ pub enum PostingKind {
     Deposit,
     /// Customer to settlement (internal service).
     Withdrawal,
+    /// A hold's capture: from the held customer account to a customer or settlement account
+    /// (internal service); the hold is released in the same transaction.
+    Capture,
 }
 
 impl PostingKind {
@@ -57,14 +69,20 @@ impl PostingKind {
             PostingKind::Transfer => "transfer",
             PostingKind::Deposit => "deposit",
             PostingKind::Withdrawal => "withdrawal",
+            PostingKind::Capture => "capture",
         }
     }
 
-    fn sides(self) -> (AccountKind, AccountKind) {
+    /// The kind of the source and the kinds the destination may be.
+    fn sides(self) -> (AccountKind, &'static [AccountKind]) {
         match self {
-            PostingKind::Transfer => (AccountKind::Customer, AccountKind::Customer),
-            PostingKind::Deposit => (AccountKind::Settlement, AccountKind::Customer),
-            PostingKind::Withdrawal => (AccountKind::Customer, AccountKind::Settlement),
+            PostingKind::Transfer => (AccountKind::Customer, &[AccountKind::Customer]),
+            PostingKind::Deposit => (AccountKind::Settlement, &[AccountKind::Customer]),
+            PostingKind::Withdrawal => (AccountKind::Customer, &[AccountKind::Settlement]),
+            PostingKind::Capture => (
+                AccountKind::Customer,
+                &[AccountKind::Customer, AccountKind::Settlement],
+            ),
         }
     }
 }
@@ -160,7 +178,7 @@ pub fn apply(
     if posting.from == posting.to {
         return Err(Refusal::SameAccount);
     }
-    let (from_kind, to_kind) = posting.kind.sides();
+    let (from_kind, to_kinds) = posting.kind.sides();
     let from = accounts
         .get(posting.from)
         .filter(|account| account.kind == from_kind)
@@ -171,7 +189,7 @@ pub fn apply(
         .ok_or(Refusal::AccountNotFound)?;
     let to = accounts
         .get(posting.to)
-        .filter(|account| account.kind == to_kind)
+        .filter(|account| to_kinds.contains(&account.kind))
         .ok_or(Refusal::AccountNotFound)?;
     if from.currency != posting.currency || to.currency != posting.currency {
         return Err(Refusal::CurrencyMismatch);
@@ -184,7 +202,9 @@ pub fn apply(
         .balance
         .checked_sub(amount)
         .ok_or(Refusal::BalanceLimit)?;
-    if from.kind == AccountKind::Customer && from_after < 0 {
+    // A customer's active holds are spoken for: the debit must leave them covered.
+    if from.kind == AccountKind::Customer && from_after.checked_sub(from.held).is_none_or(|a| a < 0)
+    {
         return Err(Refusal::InsufficientFunds);
     }
     let to_after = to
@@ -210,6 +230,7 @@ mod tests {
             kind: AccountKind::Customer,
             currency: "EUR".to_owned(),
             balance,
+            held: 0,
             active: true,
         }
     }
@@ -225,6 +246,7 @@ mod tests {
                 kind: AccountKind::Settlement,
                 currency: "EUR".to_owned(),
                 balance: 0,
+                held: 0,
                 active: true,
             },
         );

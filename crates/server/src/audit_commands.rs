@@ -204,6 +204,7 @@ async fn replay_ledger(
     let (head_seq, head_hash) = store.ledger_head().await?;
     let accounts = store.all_accounts().await?;
     let transfers = u64::try_from(store.transfer_count().await?).unwrap_or(0);
+    check_holds(store, &accounts).await?;
     Ok(replay.finish(
         (head_seq, &head_hash),
         accounts
@@ -217,9 +218,37 @@ async fn replay_ledger(
     )?)
 }
 
+/// Every hold against its capture's transfer, and every account's `held` against its active
+/// holds (`ledger::holds::HoldCheck`).
+async fn check_holds(store: &Store, accounts: &[store::AccountRecord]) -> anyhow::Result<u64> {
+    let mut check = ledger::holds::HoldCheck::default();
+    let mut after = String::new();
+    loop {
+        let page = store.holds_after(&after, store::VERIFY_BATCH_LEN).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after.clone_from(&last.hold.id);
+        for hold in &page {
+            check.hold(&hold.stored())?;
+        }
+    }
+    let captures = u64::try_from(store.capture_count().await?).unwrap_or(0);
+    Ok(check.finish(
+        accounts.iter().map(|account| ledger::holds::HeldAccount {
+            id: &account.id,
+            kind: &account.kind,
+            balance: account.balance,
+            held: account.held,
+        }),
+        captures,
+    )?)
+}
+
 /// `ledger verify`: the journal replayed from genesis (chain, hashes including each entry's
 /// transfer row, sequence, `balance_after`, transfers with exactly their two matching entries,
-/// account currencies, stored balances, currencies netting to zero) and every signed
+/// account currencies, stored balances, currencies netting to zero), holds against their
+/// captures and the accounts' `held` and every signed
 /// checkpoint's ledger head; exit 1 naming the first problem.
 pub async fn verify_ledger(config: &Config) -> anyhow::Result<()> {
     let store = crate::serve::open_store(config).await?;

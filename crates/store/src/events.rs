@@ -7,11 +7,14 @@ use crate::{Pool, Store, StoreError, on_pool};
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerEvent {
     pub id: i64,
-    /// `transfer_posted`, `account_frozen` or `account_unfrozen`.
+    /// `transfer_posted`, `account_frozen`, `account_unfrozen`, `hold_created`,
+    /// `hold_captured` (with the capture's transfer) or `hold_voided` (also on expiry).
     pub kind: String,
     pub created_at: i64,
-    /// The frozen or unfrozen account.
+    /// The frozen or unfrozen account, or the hold's.
     pub account_id: Option<String>,
+    /// The hold a `hold_*` event is about.
+    pub hold_id: Option<String>,
     pub transfer_id: Option<String>,
     pub transfer_kind: Option<String>,
     pub from_account_id: Option<String>,
@@ -28,7 +31,7 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<LedgerEvent>, StoreError> {
-        let sql = "SELECT v.id, v.kind, v.created_at, v.account_id, v.transfer_id, \
+        let sql = "SELECT v.id, v.kind, v.created_at, v.account_id, v.hold_id, v.transfer_id, \
                    t.kind AS transfer_kind, t.from_account_id, t.to_account_id, t.amount, \
                    t.currency, t.external_ref FROM ledger_events AS v \
                    LEFT JOIN transfers AS t ON t.id = v.transfer_id \

@@ -15,13 +15,22 @@ pub struct AccountRecord {
     pub kind: String,
     pub currency: String,
     pub balance: i64,
+    /// The sum of the account's active holds; `balance − held` is available.
+    pub held: i64,
     pub status: String,
     pub created_at: i64,
 }
 
+impl AccountRecord {
+    /// What a debit may take: the balance less the active holds.
+    pub fn available(&self) -> i64 {
+        self.balance.saturating_sub(self.held)
+    }
+}
+
 macro_rules! account_columns {
     () => {
-        "id, user_id, kind, currency, balance, status, created_at"
+        "id, user_id, kind, currency, balance, held, status, created_at"
     };
 }
 

@@ -266,8 +266,11 @@ async fn timed_apply(
     result
 }
 
+mod holds;
 mod rows;
 mod sql;
+
+pub use holds::{HoldCheckRecord, HoldOutcome, HoldRecord, HoldVoid, NewHold};
 
 use rows::{to_json, writes};
 use sql::BatchSql;
@@ -279,7 +282,7 @@ enum WriteConnection {
 
 type KeyRow = (String, String, Vec<u8>, String, Option<String>);
 type RefRow = (String, String, String, String);
-type AccountRow = (String, Option<String>, String, String, i64, String);
+type AccountRow = (String, Option<String>, String, String, i64, i64, String);
 
 struct Writer {
     store: Store,
@@ -493,16 +496,19 @@ async fn stored_keys<C: BatchSql>(
         .find_keys(key_lookups(requests)?)
         .await?
         .into_iter()
-        .map(
-            |(scope, key, request_hash, state, response_body)| StoredKey {
-                scope,
-                key,
-                request_hash,
-                state,
-                response_body,
-            },
-        )
+        .map(stored_key)
         .collect())
+}
+
+/// A key row as `decide` reads it.
+fn stored_key((scope, key, request_hash, state, response_body): KeyRow) -> StoredKey {
+    StoredKey {
+        scope,
+        key,
+        request_hash,
+        state,
+        response_body,
+    }
 }
 
 /// The stored movements with the external references the batch's postings carry; no round
@@ -563,7 +569,7 @@ fn missing_accounts<'a>(
 }
 
 fn cache_accounts(cache: &mut HashMap<String, AccountState>, rows: Vec<AccountRow>) {
-    for (id, user_id, kind, currency, balance, status) in rows {
+    for (id, user_id, kind, currency, balance, held, status) in rows {
         // An account of a kind this build does not know cannot take part in postings.
         let Some(kind) = AccountKind::parse(&kind) else {
             continue;
@@ -579,6 +585,7 @@ fn cache_accounts(cache: &mut HashMap<String, AccountState>, rows: Vec<AccountRo
                 kind,
                 currency,
                 balance,
+                held,
                 active: status == "active",
             },
         );

@@ -40,6 +40,8 @@ pub struct AccountView {
     pub currency: String,
     /// Minor units.
     pub balance: i64,
+    /// Minor units: the balance less the active holds, what a debit may take.
+    pub available: i64,
     /// `active`, or `frozen` (receives but cannot send).
     pub status: String,
     pub created_at: String,
@@ -48,6 +50,7 @@ pub struct AccountView {
 impl From<store::AccountRecord> for AccountView {
     fn from(account: store::AccountRecord) -> AccountView {
         AccountView {
+            available: account.available(),
             created_at: rfc3339(account.created_at),
             id: account.id,
             currency: account.currency,
@@ -74,7 +77,7 @@ pub struct EntryView {
     pub direction: String,
     pub balance_after: i64,
     pub created_at: String,
-    /// The movement: `transfer`, `deposit` or `withdrawal`.
+    /// The movement: `transfer`, `deposit`, `withdrawal` or `capture` (of a hold).
     pub kind: String,
     /// The sender's note, if any.
     pub memo: Option<String>,

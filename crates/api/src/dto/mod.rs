@@ -4,6 +4,7 @@
 
 mod admin;
 mod batch;
+mod holds;
 mod identity;
 mod ledger;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod profile;
 
 pub use admin::*;
 pub use batch::*;
+pub use holds::*;
 pub use identity::*;
 pub use ledger::*;
 pub use lifecycle::*;

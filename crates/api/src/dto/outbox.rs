@@ -136,6 +136,8 @@ pub struct EventView {
     pub transfer: Option<EventTransfer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_id: Option<String>,
 }
 
 impl From<store::LedgerEvent> for EventView {
@@ -167,6 +169,7 @@ impl From<store::LedgerEvent> for EventView {
             created_at: app::rfc3339(event.created_at),
             transfer,
             account_id: event.account_id,
+            hold_id: event.hold_id,
         }
     }
 }

@@ -31,7 +31,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
 }
 
 /// 201 with the receipt, or the original answer replayed.
-fn posted(outcome: Posted) -> Response {
+pub(crate) fn posted(outcome: Posted) -> Response {
     let body = match outcome {
         Posted::New(receipt) => return (StatusCode::CREATED, Json(receipt)).into_response(),
         Posted::Replayed(body) => body,
@@ -49,6 +49,11 @@ fn posted(outcome: Posted) -> Response {
                 .into_response();
         }
     };
+    replayed(body)
+}
+
+/// 201 with a body stored with its idempotency key, marked `Idempotent-Replayed: true`.
+pub(crate) fn replayed(body: String) -> Response {
     let mut response = (StatusCode::CREATED, body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod factors;
 pub mod health;
+pub mod holds;
 pub mod internal;
 pub mod introspect;
 pub mod ledger;

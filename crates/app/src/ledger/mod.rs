@@ -9,6 +9,7 @@ pub mod batch;
 pub mod events;
 mod four_eyes;
 pub mod history;
+pub mod holds;
 pub mod statement;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
@@ -95,7 +96,7 @@ pub enum Movement {
 
 /// An `Idempotency-Key`: 1–255 visible ASCII characters.
 #[derive(Debug, Clone)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(pub(crate) String);
 
 impl IdempotencyKey {
     /// `None` when absent or malformed (the edge answers `idempotency_key_required`).
@@ -192,6 +193,7 @@ impl App {
             kind: "customer".to_owned(),
             currency: currency.as_str().to_owned(),
             balance: 0,
+            held: 0,
             status: "active".to_owned(),
             created_at: self.clock.now_ms(),
         };

@@ -9,6 +9,7 @@ fn account(user: &str, balance: i64) -> AccountState {
         kind: AccountKind::Customer,
         currency: "EUR".to_owned(),
         balance,
+        held: 0,
         active: true,
     }
 }

@@ -16,6 +16,7 @@ mod cli;
 mod edge;
 mod factor_keys;
 mod hardening;
+mod holds;
 mod identity;
 mod keys;
 mod kms;

@@ -11,7 +11,7 @@ use crate::identity::{Api, PASSWORD};
 use crate::ledger::{balance, open_account, transfer, verify};
 
 /// A deposit or withdrawal (`movement`) from the `payments` service with `external_ref`.
-async fn movement(
+pub(crate) async fn movement(
     server: &TestServer,
     movement: &str,
     account: &str,
@@ -30,7 +30,7 @@ async fn movement(
 }
 
 /// The status, whether it was a replay, and the body.
-async fn answer(response: Response) -> (u16, bool, Value) {
+pub(crate) async fn answer(response: Response) -> (u16, bool, Value) {
     let status = response.status().as_u16();
     let replayed = response
         .headers()
@@ -172,7 +172,7 @@ async fn events(server: &TestServer, query: &str) -> (u16, Value) {
 }
 
 /// Every event from the start, read in pages of 7.
-async fn all_events(server: &TestServer) -> Vec<Value> {
+pub(crate) async fn all_events(server: &TestServer) -> Vec<Value> {
     let (mut after, mut all) = (0, Vec::new());
     loop {
         let (status, page) = events(server, &format!("after={after}&limit=7")).await;

@@ -155,12 +155,7 @@ fn audit_rows(
 
 /// The audit record of a posting: who asked (`user:ID`, `service:NAME`), what moved.
 fn posting_audit(request: &PostingRequest) -> AuditEntry {
-    let (actor_kind, actor_id) = match request.initiated_by.split_once(':') {
-        Some(("user", id)) => (ActorKind::User, id),
-        Some(("service", name)) => (ActorKind::Service, name),
-        Some(("operator", name)) => (ActorKind::Operator, name),
-        _ => (ActorKind::System, request.initiated_by.as_str()),
-    };
+    let (actor_kind, actor_id) = actor(&request.initiated_by);
     AuditEntry {
         at: request.created_at,
         actor_kind,
@@ -177,5 +172,15 @@ fn posting_audit(request: &PostingRequest) -> AuditEntry {
             "currency": request.currency,
         })
         .to_string(),
+    }
+}
+
+/// Who a ledger change's `initiated_by` (`user:ID`, `service:NAME`, `operator:NAME`) names.
+pub(super) fn actor(initiated_by: &str) -> (ActorKind, &str) {
+    match initiated_by.split_once(':') {
+        Some(("user", id)) => (ActorKind::User, id),
+        Some(("service", name)) => (ActorKind::Service, name),
+        Some(("operator", name)) => (ActorKind::Operator, name),
+        _ => (ActorKind::System, initiated_by),
     }
 }

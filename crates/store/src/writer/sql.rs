@@ -33,7 +33,7 @@ const SQLITE_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref, t
     WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
 /// `[id, ...]` → account rows.
 /// A customer account whose owner is quarantined or locked cannot send: its status reads so.
-const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
+const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, a.held, \
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT value FROM jsonb_each($1))";
@@ -73,7 +73,7 @@ const POSTGRES_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref,
     FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t \
     ON t.initiated_by = j ->> 0 AND t.kind = j ->> 1 AND t.external_ref = j ->> 2 \
     WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
-const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, \
+const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, a.held, \
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT jsonb_array_elements_text($1::jsonb))";

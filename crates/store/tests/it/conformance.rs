@@ -572,6 +572,7 @@ async fn accounts_postings_journal_and_idempotency_keys() {
             kind: "customer".into(),
             currency: currency.into(),
             balance: 0,
+            held: 0,
             status: "active".into(),
             created_at: 1,
         };

@@ -51,6 +51,7 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
                 kind: "customer".into(),
                 currency: "EUR".into(),
                 balance: 0,
+                held: 0,
                 status: "active".into(),
                 created_at: 1,
             })

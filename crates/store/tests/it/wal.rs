@@ -42,6 +42,7 @@ async fn the_wal_starts_over_under_load_that_never_pauses() {
         kind: "customer".into(),
         currency: "EUR".into(),
         balance: 0,
+        held: 0,
         status: "active".into(),
         created_at: 1,
     };

@@ -1,0 +1,119 @@
+//! The hold rules: what a hold reserves, what a capture may take, and when a hold is closed.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::{Posting, PostingKind, apply};
+
+fn account(kind: AccountKind, balance: i64) -> AccountState {
+    AccountState {
+        user_id: Some("u".to_owned()),
+        kind,
+        currency: "EUR".to_owned(),
+        balance,
+        held: 0,
+        active: true,
+    }
+}
+
+fn money(amount: i64) -> Money {
+    Money::new(amount).unwrap_or_else(|_| unreachable!("a test amount is in range"))
+}
+
+#[test]
+fn a_hold_reserves_available_money_that_no_debit_can_take() {
+    let mut accounts = HashMap::from([
+        ("alice".to_owned(), account(AccountKind::Customer, 100)),
+        ("bob".to_owned(), account(AccountKind::Customer, 0)),
+    ]);
+    assert_eq!(place(&mut accounts, "alice", money(60), "EUR"), Ok(60));
+    assert_eq!(
+        place(&mut accounts, "alice", money(41), "EUR"),
+        Err(Refusal::InsufficientFunds),
+        "only 40 is still available"
+    );
+    let transfer = |amount| Posting {
+        kind: PostingKind::Transfer,
+        from: "alice",
+        to: "bob",
+        amount: money(amount),
+        currency: "EUR",
+        source_owner: Some("u"),
+    };
+    assert_eq!(
+        apply(&mut accounts, &transfer(41)),
+        Err(Refusal::InsufficientFunds)
+    );
+    assert_eq!(apply(&mut accounts, &transfer(40)), Ok((60, 40)));
+    let alice = accounts.get("alice").cloned();
+    assert_eq!(alice.as_ref().and_then(AccountState::available), Some(0));
+    assert_eq!(release(&mut accounts, "alice", 60), Some(0));
+    assert_eq!(
+        release(&mut accounts, "alice", 1),
+        None,
+        "held never goes negative"
+    );
+}
+
+#[test]
+fn holds_only_on_active_customer_accounts_in_their_currency() {
+    let mut frozen = account(AccountKind::Customer, 100);
+    frozen.active = false;
+    let mut accounts = HashMap::from([
+        ("frozen".to_owned(), frozen),
+        (
+            "settlement".to_owned(),
+            account(AccountKind::Settlement, 100),
+        ),
+        ("alice".to_owned(), account(AccountKind::Customer, 100)),
+    ]);
+    let before = accounts.clone();
+    let cases = [
+        ("frozen", "EUR", Refusal::AccountNotActive),
+        ("settlement", "EUR", Refusal::AccountNotFound),
+        ("nobody", "EUR", Refusal::AccountNotFound),
+        ("alice", "USD", Refusal::CurrencyMismatch),
+    ];
+    for (id, currency, refusal) in cases {
+        assert_eq!(
+            place(&mut accounts, id, money(1), currency),
+            Err(refusal),
+            "{id}"
+        );
+    }
+    assert_eq!(accounts, before);
+}
+
+#[test]
+fn a_capture_takes_at_most_the_hold_and_only_while_it_is_held() {
+    let hold = HoldState {
+        amount: 50,
+        status: HoldStatus::Held,
+        expires_at: 1_000,
+    };
+    assert_eq!(check_capture(&hold, money(50), 999), Ok(()));
+    assert_eq!(check_capture(&hold, money(20), 999), Ok(()));
+    assert_eq!(
+        check_capture(&hold, money(51), 999),
+        Err(HoldRefusal::ExceedsHold)
+    );
+    assert_eq!(
+        check_capture(&hold, money(1), 1_000),
+        Err(HoldRefusal::Closed(HoldStatus::Expired)),
+        "due at its expiry instant"
+    );
+    for status in [
+        HoldStatus::Captured,
+        HoldStatus::Voided,
+        HoldStatus::Expired,
+    ] {
+        let closed = HoldState { status, ..hold };
+        assert_eq!(
+            check_capture(&closed, money(1), 0),
+            Err(HoldRefusal::Closed(status))
+        );
+        assert!(!closed.is_due(2_000), "a closed hold is never due again");
+        assert_eq!(HoldStatus::parse(status.as_str()), Some(status));
+    }
+    assert_eq!(HoldStatus::parse("open"), None);
+}

@@ -61,6 +61,8 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   same_account: 'The source and destination must be different accounts.',
   account_frozen: 'This account cannot send money right now.',
   duplicate_external_ref: 'This payment was already recorded.',
+  already_reversed: 'This payment was already reversed.',
+  not_reversible: 'A reversal cannot itself be reversed.',
   hold_closed: 'This reservation was already settled or released.',
   capture_exceeds_hold: 'The amount is larger than the reservation.',
   // The web app itself.

@@ -302,6 +302,16 @@ impl ApiError {
                     "hold_closed",
                     "The hold was already captured, voided or expired",
                 ),
+                Error::AlreadyReversed { .. } => (
+                    S::CONFLICT,
+                    "already_reversed",
+                    "The transfer was already reversed",
+                ),
+                Error::NotReversible => (
+                    S::CONFLICT,
+                    "not_reversible",
+                    "A reversal cannot be reversed",
+                ),
                 Error::ApprovalRequired => (
                     S::UNPROCESSABLE_ENTITY,
                     "approval_required",
@@ -363,6 +373,10 @@ impl ApiError {
             errors,
             index,
             original_id,
+            reversal_id: match self {
+                ApiError::App(Error::AlreadyReversed { reversal_id }) => Some(reversal_id.clone()),
+                _ => None,
+            },
             request_id: String::new(),
         }
     }
@@ -403,6 +417,12 @@ impl ApiError {
             ApiError::App(Error::DuplicateExternalRef { original_id }) => (
                 Some(format!(
                     "Transfer {original_id} was posted with this external reference; nothing moved."
+                )),
+                Vec::new(),
+            ),
+            ApiError::App(Error::AlreadyReversed { reversal_id }) => (
+                Some(format!(
+                    "Transfer {reversal_id} reversed it; nothing moved."
                 )),
                 Vec::new(),
             ),
@@ -468,6 +488,9 @@ pub struct Problem {
     /// `duplicate_external_ref`: the transfer first posted with the reference.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original_id: Option<String>,
+    /// `already_reversed`: the transfer that reversed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal_id: Option<String>,
     pub request_id: String,
 }
 

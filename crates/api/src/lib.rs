@@ -173,6 +173,7 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/deposits", post(ledger::deposit))
         .route(limits::BATCH_PATH, post(ledger::post_batch))
         .route("/internal/v1/withdrawals", post(ledger::withdraw))
+        .route("/internal/v1/transfers/{id}/reverse", post(ledger::reverse))
         .route("/internal/v1/holds", post(holds::create))
         .route("/internal/v1/holds/{id}", get(holds::show))
         .route("/internal/v1/holds/{id}/capture", post(holds::capture))

@@ -100,6 +100,12 @@ pub enum Error {
     /// The caller posted a movement of this kind with this external reference before.
     #[error("the external reference was posted before, as {original_id}")]
     DuplicateExternalRef { original_id: String },
+    /// The transfer was reversed before, by `reversal_id`.
+    #[error("the transfer was reversed before, by {reversal_id}")]
+    AlreadyReversed { reversal_id: String },
+    /// A reversal itself cannot be reversed (post a new movement instead).
+    #[error("a reversal cannot be reversed")]
+    NotReversible,
     /// The hold is no longer held (`captured`, `voided` or `expired`).
     #[error("the hold is {status}")]
     HoldClosed { status: &'static str },

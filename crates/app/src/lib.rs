@@ -56,6 +56,7 @@ pub const SCOPES: &[&str] = &[
     "ledger:freeze",
     "ledger:batch",
     ledger::holds::HOLD_SCOPE,
+    ledger::reversals::REVERSE_SCOPE,
     ledger::events::EVENTS_SCOPE,
     "profiles:search",
     protection::outbox::OUTBOX_SCOPE,

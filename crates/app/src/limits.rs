@@ -138,5 +138,6 @@ pub const EVENTS_PAGE_LEN_MAX: i64 = 1_000;
 /// The longest a hold may reserve money before it expires (30 days, a card network's longest
 /// authorisation).
 pub const HOLD_EXPIRES_IN_SECS_MAX: i64 = 30 * 24 * 60 * 60;
-/// Holds closed as expired per transaction of the expiry sweep.
-pub const HOLD_EXPIRY_BATCH_MAX: i64 = 1_000;
+/// Holds closed as expired per transaction of the expiry sweep (each takes four statements
+/// under the chain lock, so a large backlog is worked off in short transactions).
+pub const HOLD_EXPIRY_BATCH_MAX: i64 = 100;

@@ -30,6 +30,8 @@ pub struct PostingRequest {
     pub initiated_by: String,
     /// For customer transfers: the user the source account must belong to.
     pub source_owner: Option<String>,
+    /// For a reversal: the transfer it reverses (each is reversed at most once).
+    pub reverses: Option<String>,
     pub created_at: i64,
     pub idempotency: IdempotencyRecord,
     /// The request that asked for it and its client address, for the posting's audit record.
@@ -50,6 +52,7 @@ impl PostingRequest {
             external_ref: self.external_ref.as_deref(),
             initiated_by: &self.initiated_by,
             created_at: self.created_at,
+            reverses: self.reverses.as_deref(),
         }
     }
 }
@@ -165,8 +168,16 @@ pub enum BatchError {
     BalanceDrift,
 }
 
-/// The external reference of `request` as its uniqueness is keyed: caller, kind, reference.
+/// The caller a reversal's uniqueness is keyed by: none, as a transfer is reversed at most
+/// once whoever asks.
+pub const ANY_CALLER: &str = "*";
+
+/// The external reference of `request` as its uniqueness is keyed: caller, kind, reference;
+/// for a reversal, any caller, `reversal` and the reversed transfer.
 pub fn ref_lookup(request: &PostingRequest) -> Option<[&str; 3]> {
+    if let Some(reverses) = request.reverses.as_deref() {
+        return Some([ANY_CALLER, PostingKind::Reversal.as_str(), reverses]);
+    }
     request.external_ref.as_deref().map(|external_ref| {
         [
             request.initiated_by.as_str(),
@@ -259,6 +270,9 @@ pub fn decide<'a>(
             source_owner: request.source_owner.as_deref(),
         };
         let applied = match taken {
+            Some(earlier) if request.reverses.is_some() => Err(Refusal::AlreadyReversed {
+                reversal_id: (*earlier).to_owned(),
+            }),
             Some(original) => Err(Refusal::DuplicateExternalRef {
                 original_id: (*original).to_owned(),
             }),

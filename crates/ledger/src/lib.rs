@@ -142,6 +142,8 @@ pub struct TransferFacts<'a> {
     pub external_ref: Option<&'a str>,
     pub initiated_by: &'a str,
     pub created_at: i64,
+    /// For a reversal: the transfer it reverses.
+    pub reverses: Option<&'a str>,
 }
 
 /// Appends `field` to `bytes` behind its length, so no two field lists serialise alike.
@@ -187,6 +189,11 @@ pub fn entry_hash(previous: &[u8], facts: &EntryFacts<'_>) -> Vec<u8> {
         put(&transfer.created_at.to_be_bytes());
         put_optional(&mut bytes, transfer.memo);
         put_optional(&mut bytes, transfer.external_ref);
+        // Only reversals carry the link, so every other entry hashes as it always has.
+        if let Some(reverses) = transfer.reverses {
+            put_field(&mut bytes, b"reverses");
+            put_field(&mut bytes, reverses.as_bytes());
+        }
     }
     digest(&SHA256, &bytes).as_ref().to_vec()
 }
@@ -246,6 +253,7 @@ mod tests {
             external_ref: None,
             initiated_by: "user:u1",
             created_at: 7,
+            reverses: None,
         };
         let covered = EntryFacts {
             transfer: Some(transfer.clone()),
@@ -276,6 +284,42 @@ mod tests {
                 ..facts.clone()
             };
             assert_ne!(entry_hash(&GENESIS_HASH, &altered), with_transfer);
+        }
+    }
+
+    #[test]
+    fn a_reversal_commits_to_the_transfer_it_reverses() {
+        let transfer = TransferFacts {
+            kind: "reversal",
+            from_account_id: "a2",
+            to_account_id: "a1",
+            amount: 5,
+            currency: "EUR",
+            memo: Some("disputed"),
+            external_ref: None,
+            initiated_by: "service:payments",
+            created_at: 8,
+            reverses: Some("t0"),
+        };
+        let facts = |transfer: TransferFacts<'static>| EntryFacts {
+            seq: 3,
+            id: "e3",
+            transfer_id: "t1",
+            account_id: "a2",
+            direction: Direction::Debit,
+            amount: 5,
+            balance_after: 0,
+            currency: "EUR",
+            created_at: 8,
+            transfer: Some(transfer),
+        };
+        let linked = entry_hash(&GENESIS_HASH, &facts(transfer.clone()));
+        for other in [Some("t9"), None] {
+            let relinked = TransferFacts {
+                reverses: other,
+                ..transfer.clone()
+            };
+            assert_ne!(entry_hash(&GENESIS_HASH, &facts(relinked)), linked);
         }
     }
 }

@@ -61,6 +61,9 @@ pub enum PostingKind {
     /// A hold's capture: from the held customer account to a customer or settlement account
     /// (internal service); the hold is released in the same transaction.
     Capture,
+    /// The reversal of another movement: the same amount back, from its destination to its
+    /// source (internal service), at most once per movement.
+    Reversal,
 }
 
 impl PostingKind {
@@ -70,19 +73,21 @@ impl PostingKind {
             PostingKind::Deposit => "deposit",
             PostingKind::Withdrawal => "withdrawal",
             PostingKind::Capture => "capture",
+            PostingKind::Reversal => "reversal",
         }
     }
 
-    /// The kind of the source and the kinds the destination may be.
-    fn sides(self) -> (AccountKind, &'static [AccountKind]) {
+    /// The kinds the source and the destination may be.
+    fn sides(self) -> (&'static [AccountKind], &'static [AccountKind]) {
+        const CUSTOMER: &[AccountKind] = &[AccountKind::Customer];
+        const SETTLEMENT: &[AccountKind] = &[AccountKind::Settlement];
+        const EITHER: &[AccountKind] = &[AccountKind::Customer, AccountKind::Settlement];
         match self {
-            PostingKind::Transfer => (AccountKind::Customer, &[AccountKind::Customer]),
-            PostingKind::Deposit => (AccountKind::Settlement, &[AccountKind::Customer]),
-            PostingKind::Withdrawal => (AccountKind::Customer, &[AccountKind::Settlement]),
-            PostingKind::Capture => (
-                AccountKind::Customer,
-                &[AccountKind::Customer, AccountKind::Settlement],
-            ),
+            PostingKind::Transfer => (CUSTOMER, CUSTOMER),
+            PostingKind::Deposit => (SETTLEMENT, CUSTOMER),
+            PostingKind::Withdrawal => (CUSTOMER, SETTLEMENT),
+            PostingKind::Capture => (CUSTOMER, EITHER),
+            PostingKind::Reversal => (EITHER, EITHER),
         }
     }
 }
@@ -115,9 +120,14 @@ pub enum Refusal {
     DuplicateExternalRef {
         original_id: String,
     },
+    /// The movement was reversed before, by `reversal_id`.
+    AlreadyReversed {
+        reversal_id: String,
+    },
 }
 
 const DUPLICATE_EXTERNAL_REF: &str = "duplicate_external_ref";
+const ALREADY_REVERSED: &str = "already_reversed";
 
 impl Refusal {
     /// The refusals of `apply`'s rules (those that carry nothing but their kind).
@@ -140,28 +150,37 @@ impl Refusal {
             Refusal::InsufficientFunds => "insufficient_funds",
             Refusal::BalanceLimit => "balance_limit",
             Refusal::DuplicateExternalRef { .. } => DUPLICATE_EXTERNAL_REF,
+            Refusal::AlreadyReversed { .. } => ALREADY_REVERSED,
         }
     }
 
     /// The refusal as kept with its idempotency key: its code, and for a duplicate external
-    /// reference the original transfer's id after a colon.
+    /// reference (or a reversal) the original transfer's (the reversal's) id after a colon.
     pub fn stored(&self) -> String {
         match self {
             Refusal::DuplicateExternalRef { original_id } => {
                 format!("{DUPLICATE_EXTERNAL_REF}:{original_id}")
             }
+            Refusal::AlreadyReversed { reversal_id } => format!("{ALREADY_REVERSED}:{reversal_id}"),
             other => other.code().to_owned(),
         }
     }
 
     /// Reads `stored`'s form back; `None` for anything else.
     pub fn from_stored(stored: &str) -> Option<Refusal> {
-        if let Some((code, original_id)) = stored.split_once(':') {
-            return (code == DUPLICATE_EXTERNAL_REF && !original_id.is_empty()).then(|| {
-                Refusal::DuplicateExternalRef {
-                    original_id: original_id.to_owned(),
-                }
-            });
+        if let Some((code, id)) = stored.split_once(':') {
+            if id.is_empty() {
+                return None;
+            }
+            return match code {
+                DUPLICATE_EXTERNAL_REF => Some(Refusal::DuplicateExternalRef {
+                    original_id: id.to_owned(),
+                }),
+                ALREADY_REVERSED => Some(Refusal::AlreadyReversed {
+                    reversal_id: id.to_owned(),
+                }),
+                _ => None,
+            };
         }
         Refusal::RULES
             .into_iter()
@@ -178,10 +197,10 @@ pub fn apply(
     if posting.from == posting.to {
         return Err(Refusal::SameAccount);
     }
-    let (from_kind, to_kinds) = posting.kind.sides();
+    let (from_kinds, to_kinds) = posting.kind.sides();
     let from = accounts
         .get(posting.from)
-        .filter(|account| account.kind == from_kind)
+        .filter(|account| from_kinds.contains(&account.kind))
         .filter(|account| match posting.source_owner {
             Some(owner) => account.user_id.as_deref() == Some(owner),
             None => true,
@@ -194,7 +213,9 @@ pub fn apply(
     if from.currency != posting.currency || to.currency != posting.currency {
         return Err(Refusal::CurrencyMismatch);
     }
-    if !from.active {
+    // A freeze (or its owner's quarantine or lock) stops the owner's money leaving, not the
+    // operator's reversal of a movement into the account.
+    if !from.active && posting.kind != PostingKind::Reversal {
         return Err(Refusal::AccountNotActive);
     }
     let amount = posting.amount.minor_units();
@@ -272,13 +293,17 @@ mod tests {
         let duplicate = Refusal::DuplicateExternalRef {
             original_id: "tr-1".to_owned(),
         };
-        for refusal in Refusal::RULES.into_iter().chain([duplicate]) {
+        let reversed = Refusal::AlreadyReversed {
+            reversal_id: "tr-2".to_owned(),
+        };
+        for refusal in Refusal::RULES.into_iter().chain([duplicate, reversed]) {
             assert_eq!(Refusal::from_stored(&refusal.stored()), Some(refusal));
         }
         for nonsense in [
             "",
             "posted",
             "duplicate_external_ref:",
+            "already_reversed:",
             "insufficient_funds:x",
         ] {
             assert_eq!(Refusal::from_stored(nonsense), None, "{nonsense}");

@@ -196,7 +196,8 @@ macro_rules! apply_approved {
                 }
                 open
             }
-            "withdrawal" => true,
+            // Postings: the ledger writer posts them after the approval (`finish_approval`).
+            "withdrawal" | "reversal" => true,
             _ => false,
         };
         (applied, revoked)
@@ -417,7 +418,7 @@ impl Store {
         }
         // A withdrawal is `approving` until the ledger writer posted it (`finish_approval`).
         let decide = "UPDATE approvals SET decided_by = $2, decided_at = $3, status = \
-                      CASE WHEN action = 'withdrawal' THEN 'approving' ELSE 'approved' END \
+                      CASE WHEN action IN ('withdrawal', 'reversal') THEN 'approving' ELSE 'approved' END \
                       WHERE id = $1 AND status = 'pending' AND expires_at > $3";
         let close = "UPDATE approvals SET status = 'rejected', decided_by = 'system:target_changed', \
                      decided_at = $2 WHERE id = $1 AND status = 'pending'";

@@ -8,7 +8,8 @@ use crate::{Pool, Store, StoreError, on_pool};
 pub struct LedgerEvent {
     pub id: i64,
     /// `transfer_posted`, `account_frozen`, `account_unfrozen`, `hold_created`,
-    /// `hold_captured` (with the capture's transfer) or `hold_voided` (also on expiry).
+    /// `hold_captured` (with the capture's transfer), `hold_voided` (also on expiry) or
+    /// `transfer_reversed` (with the reversal, whose `reverses` names the reversed transfer).
     pub kind: String,
     pub created_at: i64,
     /// The frozen or unfrozen account, or the hold's.
@@ -22,6 +23,8 @@ pub struct LedgerEvent {
     pub amount: Option<i64>,
     pub currency: Option<String>,
     pub external_ref: Option<String>,
+    /// A reversal's (`transfer_reversed`): the transfer it reversed.
+    pub reverses: Option<String>,
 }
 
 impl Store {
@@ -33,7 +36,7 @@ impl Store {
     ) -> Result<Vec<LedgerEvent>, StoreError> {
         let sql = "SELECT v.id, v.kind, v.created_at, v.account_id, v.hold_id, v.transfer_id, \
                    t.kind AS transfer_kind, t.from_account_id, t.to_account_id, t.amount, \
-                   t.currency, t.external_ref FROM ledger_events AS v \
+                   t.currency, t.external_ref, t.reverses FROM ledger_events AS v \
                    LEFT JOIN transfers AS t ON t.id = v.transfer_id \
                    WHERE v.id > $1 ORDER BY v.id LIMIT $2";
         let rows: Vec<LedgerEvent> = on_pool!(self, pool => sqlx::query_as(sql)

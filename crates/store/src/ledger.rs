@@ -46,6 +46,9 @@ pub struct TransferRecord {
     pub external_ref: Option<String>,
     pub initiated_by: String,
     pub created_at: i64,
+    /// For a reversal: the transfer it reverses (read where a query selects it).
+    #[sqlx(default)]
+    pub reverses: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,6 +81,7 @@ pub struct JournalRecord {
     pub t_external_ref: Option<String>,
     pub t_initiated_by: Option<String>,
     pub t_created_at: Option<i64>,
+    pub t_reverses: Option<String>,
 }
 
 impl JournalRecord {
@@ -93,6 +97,7 @@ impl JournalRecord {
             external_ref: self.t_external_ref.as_deref(),
             initiated_by: self.t_initiated_by.as_deref()?,
             created_at: self.t_created_at?,
+            reverses: self.t_reverses.as_deref(),
         })
     }
 }
@@ -161,10 +166,16 @@ impl Store {
 
     pub async fn find_transfer(&self, id: &str) -> Result<Option<TransferRecord>, StoreError> {
         let sql = "SELECT id, kind, from_account_id, to_account_id, amount, currency, memo, external_ref, \
-                   initiated_by, created_at FROM transfers WHERE id = $1";
+                   initiated_by, created_at, reverses FROM transfers WHERE id = $1";
         let row: Option<TransferRecord> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
         Ok(row)
+    }
+
+    /// The id of the transfer that reversed transfer `id`, if one did.
+    pub async fn reversal_of(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT id FROM transfers WHERE reverses = $1";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await?))
     }
 
     /// An account's entries after `after_seq`, oldest first: at most one more than a page,
@@ -189,7 +200,7 @@ impl Store {
                    t.kind AS t_kind, t.from_account_id AS t_from, t.to_account_id AS t_to, \
                    t.amount AS t_amount, t.currency AS t_currency, t.memo AS t_memo, \
                    t.external_ref AS t_external_ref, t.initiated_by AS t_initiated_by, \
-                   t.created_at AS t_created_at \
+                   t.created_at AS t_created_at, t.reverses AS t_reverses \
                    FROM entries AS e LEFT JOIN transfers AS t ON t.id = e.transfer_id \
                    WHERE e.seq > $1 ORDER BY e.seq LIMIT $2";
         let rows: Vec<JournalRecord> = on_pool!(self, pool => sqlx::query_as(sql).bind(after_seq).bind(VERIFY_BATCH_LEN).fetch_all(pool).await?);

@@ -215,6 +215,9 @@ pub struct Store {
     /// Set by `checkpoint_wal` when the SQLite log should start over; the ledger writer does
     /// it between two batches (`Store::restart_wal`).
     wal_restart: Arc<AtomicBool>,
+    /// Hold transactions that may wait for the chain-head lock at once (`HOLD_LANES_MAX`):
+    /// each waits on a pooled connection, which must not run out for everything else.
+    hold_lanes: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Store {
@@ -257,6 +260,7 @@ impl Store {
                 Ok(Store {
                     pool: Pool::Sqlite(pool),
                     wal_restart: Arc::default(),
+                    hold_lanes: Arc::new(tokio::sync::Semaphore::new(HOLD_LANES_MAX)),
                 })
             }
             DatabaseLocation::Postgres { url, tls } => {
@@ -271,6 +275,7 @@ impl Store {
                 Ok(Store {
                     pool: Pool::Postgres(pool),
                     wal_restart: Arc::default(),
+                    hold_lanes: Arc::new(tokio::sync::Semaphore::new(HOLD_LANES_MAX)),
                 })
             }
         }

@@ -54,3 +54,8 @@ pub const AUDIT_PAGE_LEN_MAX: i64 = 1_000;
 pub const OUTBOX_PAGE_LEN_MAX: i64 = 500;
 /// Attempts of a role compare-and-set (under concurrent role changes) before giving up.
 pub const ROLE_UPDATE_ATTEMPTS_MAX: usize = 5;
+/// Hold transactions (`Store::create_hold`, `capture_hold`, `void_hold`, `expire_holds`) that
+/// may hold a pooled connection at once; they serialise on the chain-head lock anyway.
+pub const HOLD_LANES_MAX: usize = 2;
+/// How long a hold transaction waits for a lane before the store answers unavailable.
+pub const HOLD_LANE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -517,16 +517,18 @@ async fn stored_refs<C: BatchSql>(
     conn: &mut C,
     requests: &[&PostingRequest],
 ) -> Result<Vec<StoredRef>, StoreError> {
-    let lookups: Vec<[&str; 3]> = requests
+    let (reversals, lookups): (Vec<[&str; 3]>, Vec<[&str; 3]>) = requests
         .iter()
         .filter_map(|request| batch::ref_lookup(request))
-        .collect();
-    if lookups.is_empty() {
-        return Ok(Vec::new());
+        .partition(|[caller, _, _]| *caller == batch::ANY_CALLER);
+    let mut rows = Vec::new();
+    if !lookups.is_empty() {
+        rows = conn.find_refs(to_json(&lookups)?).await?;
     }
-    Ok(conn
-        .find_refs(to_json(&lookups)?)
-        .await?
+    if !reversals.is_empty() {
+        rows.extend(conn.find_reversals(to_json(&reversals)?).await?);
+    }
+    Ok(rows
         .into_iter()
         .map(|(scope, kind, external_ref, transfer_id)| StoredRef {
             scope,

@@ -103,24 +103,24 @@ pub struct PendingApproval {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovalView {
     pub id: String,
-    /// `unlock`, `lift_quarantine`, `grant_role`, `unfreeze` or `withdrawal`.
+    /// `unlock`, `lift_quarantine`, `grant_role`, `unfreeze`, `withdrawal` or `reversal`.
     pub action: String,
-    /// `user:ID` or `account:ID`.
+    /// `user:ID`, `account:ID` or (a reversal) `transfer:ID`.
     pub target: String,
-    /// The requesting admin's user id, or `service:NAME` for a withdrawal.
+    /// The requesting admin's user id, or `service:NAME` for a withdrawal or reversal.
     pub requested_by: String,
     pub requested_at: String,
     pub expires_at: String,
-    /// `pending`, `approving` (a withdrawal being posted), `approved`, `failed` (the ledger
-    /// refused the withdrawal), `rejected` or `expired`.
+    /// `pending`, `approving` (a withdrawal or reversal being posted), `approved`, `failed`
+    /// (the ledger refused it), `rejected` or `expired`.
     pub status: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
     /// What it would do: `{role}` for a grant, `{account_id, amount, currency}` for a
-    /// withdrawal.
+    /// withdrawal, `{transfer_id, amount, currency}` for a reversal.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// For an approved withdrawal: the transfer it posted.
+    /// For an approved withdrawal or reversal: the transfer it posted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
 }

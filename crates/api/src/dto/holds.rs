@@ -1,4 +1,4 @@
-//! Wire types of holds (internal, scope `ledger:hold`).
+//! Wire types of holds (internal, scope `ledger:hold`) and reversals (`ledger:reverse`).
 
 use serde::Deserialize;
 
@@ -49,3 +49,11 @@ impl From<CaptureBody> for app::ledger::holds::CaptureRequest {
 
 /// A hold: the app's view is the wire form (it is also kept with the hold's key).
 pub type HoldBody = app::ledger::holds::HoldView;
+
+/// `POST /internal/v1/transfers/{id}/reverse`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseBody {
+    /// 1–140 characters, kept as the reversal's memo.
+    pub reason: String,
+}

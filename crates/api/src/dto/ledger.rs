@@ -77,7 +77,7 @@ pub struct EntryView {
     pub direction: String,
     pub balance_after: i64,
     pub created_at: String,
-    /// The movement: `transfer`, `deposit`, `withdrawal` or `capture` (of a hold).
+    /// The movement: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold) or `reversal`.
     pub kind: String,
     /// The sender's note, if any.
     pub memo: Option<String>,
@@ -200,6 +200,12 @@ pub struct TransferView {
     pub currency: String,
     pub memo: Option<String>,
     pub created_at: String,
+    /// A reversal: the transfer it reversed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
+    /// A reversed transfer: the reversal (`GET /v1/transfers/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversed_by: Option<String>,
 }
 
 /// `?account_id=&kind=&order=&since=&until=&limit=&cursor=` of the caller's transfers.
@@ -209,8 +215,9 @@ pub struct TransfersQuery {
     /// Only this account's transfers (one of the caller's; another is 404).
     #[param(format = "uuid")]
     pub account_id: Option<String>,
-    /// Only this kind: `transfer`, `deposit` or `withdrawal`.
-    #[param(pattern = "^(transfer|deposit|withdrawal)$")]
+    /// Only this kind: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold) or
+    /// `reversal`.
+    #[param(pattern = "^(transfer|deposit|withdrawal|capture|reversal)$")]
     pub kind: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     #[param(pattern = "^(asc|desc)$")]

@@ -123,6 +123,9 @@ pub struct EventTransfer {
     pub amount: i64,
     pub currency: String,
     pub external_ref: Option<String>,
+    /// A reversal: the transfer it reversed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
 }
 
 /// One ledger event: `{id, type, created_at}` and the `transfer` or `account_id` it is about.
@@ -159,6 +162,7 @@ impl From<store::LedgerEvent> for EventView {
                     amount,
                     currency,
                     external_ref: event.external_ref,
+                    reverses: event.reverses,
                 })
             }
             _ => None,

@@ -260,8 +260,25 @@ pub async fn get_transfer(
     UserCtx(ctx): UserCtx,
     Path(id): Path<String>,
 ) -> Result<Json<app::ledger::Receipt>, ApiError> {
-    let transfer = state.app.transfer_of(&ctx, &id).await?;
-    Ok(Json(app::ledger::Receipt::of(&transfer)))
+    Ok(Json(state.app.transfer_receipt(&ctx, &id).await?))
+}
+
+/// Reverse a transfer (scope `ledger:reverse`, `Idempotency-Key`): 201 the reversal, 202 an
+/// approval above `ledger.four_eyes_amount`.
+pub async fn reverse(
+    State(state): State<AppState>,
+    ServiceCtx(ctx): ServiceCtx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<crate::dto::ReverseBody>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let request = app::ledger::reversals::ReverseRequest {
+        reason: body.reason,
+    };
+    Ok(posted(
+        state.app.reverse_transfer(&ctx, key, &id, request).await?,
+    ))
 }
 
 async fn movement(

@@ -6,6 +6,7 @@ use serde_json::json;
 use store::{ApprovalRecord, Decided};
 
 use super::{ROLE_ADMIN, bounded_id};
+use crate::ledger::four_eyes::PostingAction;
 use crate::{App, Error, RequestContext, Result, rfc3339};
 
 /// An approval as the admin API shows it.
@@ -29,7 +30,7 @@ pub(super) fn shown_params(params: &str) -> serde_json::Value {
     let parsed: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
     let source = parsed.get("request").unwrap_or(&parsed);
     let mut shown = serde_json::Map::new();
-    for key in ["role", "account_id", "amount", "currency"] {
+    for key in ["role", "account_id", "transfer_id", "amount", "currency"] {
         if let Some(value) = source.get(key) {
             shown.insert(key.to_owned(), value.clone());
         }
@@ -129,7 +130,8 @@ impl App {
                 .refused_decision(ctx, &approval, Decided::SameApprover)
                 .await?);
         }
-        let retrying = approval.action == "withdrawal" && approval.status == "approving";
+        let posting = PostingAction::of(&approval.action);
+        let retrying = posting.is_some() && approval.status == "approving";
         if !retrying {
             if !self.requester_still_empowered(&approval).await? {
                 let closed = self.audit_entry(
@@ -158,7 +160,7 @@ impl App {
                 "success",
                 json!({ "approval_id": id, "requested_by": approval.requested_by, "params": shown_params(&approval.params) }),
             )];
-            if approval.action != "withdrawal" {
+            if posting.is_none() {
                 records.push(self.audit_entry(
                     ctx,
                     &format!("admin.{}", approval.action),
@@ -183,8 +185,8 @@ impl App {
                 refused => return Err(self.refused_decision(ctx, &approval, refused).await?),
             }
         }
-        let transfer_id = if approval.action == "withdrawal" {
-            Some(self.finish_withdrawal(ctx, &approval).await?)
+        let transfer_id = if let Some(posting) = posting {
+            Some(self.finish_posting(ctx, posting, &approval).await?)
         } else {
             None
         };
@@ -195,16 +197,19 @@ impl App {
         })
     }
 
-    /// Posts an `approving` withdrawal and ends its approval: `approved` with the transfer, or
-    /// `failed` with the ledger's refusal. A writer that could not answer leaves it `approving`.
-    async fn finish_withdrawal(
+    /// Posts an `approving` withdrawal or reversal and ends its approval: `approved` with the
+    /// transfer, or `failed` with the ledger's refusal. A writer that could not answer leaves
+    /// it `approving`.
+    async fn finish_posting(
         &self,
         ctx: &RequestContext,
+        posting: PostingAction,
         approval: &ApprovalRecord,
     ) -> Result<String> {
-        match self.post_approved_withdrawal(approval, ctx).await {
+        let action = format!("admin.{}", posting.name());
+        match self.post_approved(approval, ctx).await {
             Ok(transfer_id) => {
-                let entry = self.audit_entry(ctx, "admin.withdrawal", &approval.target, "success", json!({ "approval_id": approval.id, "transfer_id": transfer_id, "params": shown_params(&approval.params) }));
+                let entry = self.audit_entry(ctx, &action, &approval.target, "success", json!({ "approval_id": approval.id, "transfer_id": transfer_id, "params": shown_params(&approval.params) }));
                 self.store
                     .finish_approval(&approval.id, true, &entry)
                     .await?;
@@ -214,7 +219,7 @@ impl App {
             Err(refusal) => {
                 let entry = self.audit_entry(
                     ctx,
-                    "admin.withdrawal",
+                    &action,
                     &approval.target,
                     "failure",
                     json!({ "approval_id": approval.id, "refusal": refusal.to_string() }),

@@ -226,6 +226,7 @@ impl App {
             external_ref: posting.external_ref,
             initiated_by: scope.to_owned(),
             source_owner: None,
+            reverses: None,
         };
         let (request, _receipt) =
             posting_request(ctx, scope.to_owned(), key, hash, posting, created_at)?;

@@ -40,7 +40,7 @@ pub struct TransferListRequest {
 }
 
 /// The kinds a transfer list may be filtered by.
-const KINDS: [&str; 4] = ["transfer", "deposit", "withdrawal", "capture"];
+const KINDS: [&str; 5] = ["transfer", "deposit", "withdrawal", "capture", "reversal"];
 
 /// The window's bounds in milliseconds, checked.
 fn bounds(request: &HistoryRequest) -> Result<(i64, i64)> {

@@ -197,7 +197,7 @@ impl App {
         let scope = format!("service:{}", service.name);
         let hold = self.own_hold(&scope, id).await?;
         let currency = self.currency(&hold.currency)?;
-        self.check_capture_destination(&hold, &request).await?;
+        self.check_capture_rules(&hold, &request).await?;
         let hash = request_hash("/internal/v1/holds/capture", &request)?;
         let posting = Posting {
             kind: PostingKind::Capture,
@@ -209,6 +209,7 @@ impl App {
             external_ref: None,
             initiated_by: scope,
             source_owner: None,
+            reverses: None,
         };
         // The hold's own key: one capture per hold, whichever service asks.
         let key = IdempotencyKey(format!("capture:{id}"));
@@ -268,22 +269,12 @@ impl App {
             .ok_or(Error::NotFound)
     }
 
-    /// A capture to a settlement account takes money out of the ledger, as a withdrawal does,
-    /// under the same rules: above `ledger.four_eyes_amount` it needs four eyes (void the
-    /// hold and file a withdrawal), and the owner's email must be verified where that is
-    /// required. The account kind never changes, so reading it here is exact.
-    async fn check_capture_destination(
-        &self,
-        hold: &HoldRecord,
-        request: &CaptureRequest,
-    ) -> Result<()> {
-        if request.to_account_id.len() > ID_CHARS_MAX {
-            return Err(Error::NotFound);
-        }
-        let to = self.store.find_account(&request.to_account_id).await?;
-        if to.is_none_or(|account| account.kind != "settlement") {
-            return Ok(());
-        }
+    /// A capture moves money out of a customer's account without its owner, as a withdrawal
+    /// does, and follows its rules wherever it goes (another customer, settlement): above
+    /// `ledger.four_eyes_amount` it needs four eyes (void the hold and file a withdrawal or
+    /// ask the customer), and the owner's email must be verified where that is required. A
+    /// service holding `ledger:hold` alone cannot move a large sum between two customers.
+    async fn check_capture_rules(&self, hold: &HoldRecord, request: &CaptureRequest) -> Result<()> {
         if request.amount > self.ledger.four_eyes_amount {
             return Err(Error::ApprovalRequired);
         }

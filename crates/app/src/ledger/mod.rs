@@ -7,9 +7,10 @@
 pub mod admission;
 pub mod batch;
 pub mod events;
-mod four_eyes;
+pub mod four_eyes;
 pub mod history;
 pub mod holds;
+pub mod reversals;
 pub mod statement;
 
 use ledger::{Currency, Money, PostingKind, Refusal};
@@ -38,6 +39,12 @@ pub struct Receipt {
     pub currency: String,
     pub memo: Option<String>,
     pub created_at: String,
+    /// A reversal: the transfer it reversed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
+    /// A reversed transfer: the reversal (filled in where a read looks it up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversed_by: Option<String>,
 }
 
 impl Receipt {
@@ -51,6 +58,8 @@ impl Receipt {
             currency: transfer.currency.clone(),
             memo: transfer.memo.clone(),
             created_at: rfc3339(transfer.created_at),
+            reverses: transfer.reverses.clone(),
+            reversed_by: None,
         }
     }
 }
@@ -119,6 +128,7 @@ pub(crate) struct Posting {
     pub(crate) external_ref: Option<String>,
     pub(crate) initiated_by: String,
     pub(crate) source_owner: Option<String>,
+    pub(crate) reverses: Option<String>,
 }
 
 fn amount(value: i64) -> Result<Money> {
@@ -283,8 +293,17 @@ impl App {
             external_ref: None,
             initiated_by: scope.clone(),
             source_owner: Some(caller.user_id.as_str().to_owned()),
+            reverses: None,
         };
         self.post_idempotently(ctx, scope, key, hash, posting).await
+    }
+
+    /// A transfer the caller is a party to, linked to its reversal if it has one.
+    pub async fn transfer_receipt(&self, ctx: &RequestContext, id: &str) -> Result<Receipt> {
+        let transfer = self.transfer_of(ctx, id).await?;
+        let mut receipt = Receipt::of(&transfer);
+        receipt.reversed_by = self.store.reversal_of(&transfer.id).await?;
+        Ok(receipt)
     }
 
     /// A transfer the caller is a party to.
@@ -369,6 +388,7 @@ impl App {
             external_ref: Some(request.external_ref),
             initiated_by: scope.clone(),
             source_owner: None,
+            reverses: None,
         };
         self.post_idempotently(ctx, scope, key, hash, posting).await
     }
@@ -492,6 +512,8 @@ pub(crate) fn posting_request(
         currency: posting.currency.as_str().to_owned(),
         memo: posting.memo,
         created_at: rfc3339(created_at),
+        reverses: posting.reverses.clone(),
+        reversed_by: None,
     };
     let response_body = serde_json::to_string(&receipt)
         .map_err(|error| crate::error::internal("receipt", error))?;
@@ -508,6 +530,7 @@ pub(crate) fn posting_request(
         external_ref: posting.external_ref,
         initiated_by: posting.initiated_by,
         source_owner: posting.source_owner,
+        reverses: posting.reverses,
         created_at,
         idempotency: IdempotencyRecord {
             scope,
@@ -522,7 +545,7 @@ pub(crate) fn posting_request(
 }
 
 /// The answer to a posting the writer refused.
-fn refused(refusal: Refusal) -> Error {
+pub(crate) fn refused(refusal: Refusal) -> Error {
     match refusal {
         Refusal::AccountNotFound => Error::NotFound,
         Refusal::SameAccount => Error::SameAccount,
@@ -533,5 +556,6 @@ fn refused(refusal: Refusal) -> Error {
         Refusal::DuplicateExternalRef { original_id } => {
             Error::DuplicateExternalRef { original_id }
         }
+        Refusal::AlreadyReversed { reversal_id } => Error::AlreadyReversed { reversal_id },
     }
 }

@@ -28,6 +28,7 @@ fn request(key: &str, amount: i64) -> PostingRequest {
         external_ref: None,
         initiated_by: "user:u-alice".to_owned(),
         source_owner: Some("u-alice".to_owned()),
+        reverses: None,
         created_at: 1,
         idempotency: IdempotencyRecord {
             scope: "user:u-alice".to_owned(),

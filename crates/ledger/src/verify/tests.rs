@@ -33,6 +33,7 @@ fn entry<'a>(
             external_ref: Some("bank-1"),
             initiated_by: "service:payments",
             created_at: 1,
+            reverses: None,
         }),
     }
 }

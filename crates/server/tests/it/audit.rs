@@ -184,6 +184,7 @@ async fn rewrite_transfer(connection: &mut SqliteConnection, transfer_id: &str) 
                 external_ref: external.as_deref(),
                 initiated_by: &initiated,
                 created_at: row.get("t_created_at"),
+                reverses: None,
             }),
         };
         let hash = ledger::entry_hash(&previous, &facts);

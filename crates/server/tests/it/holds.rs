@@ -359,8 +359,8 @@ const CARDS: [(&str, &str); 2] = [
     ("STRONGROOM__SERVICES__CARDS__SCOPES", r#"["ledger:hold"]"#),
 ];
 
-/// Another service's holds look like no hold at all; a capture to settlement is money leaving,
-/// held to the withdrawal's four-eyes rule (`ledger.four_eyes_amount` is 500 here).
+/// Another service's holds look like no hold at all; a capture is money leaving a customer's
+/// account, held to the withdrawal's four-eyes rule (`ledger.four_eyes_amount` is 500 here).
 async fn holds_are_their_services(server: &TestServer) {
     let issued = crate::strongroom(&[
         "pki",
@@ -388,11 +388,15 @@ async fn holds_are_their_services(server: &TestServer) {
         assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
     }
     assert_eq!(show_hold(server, id).await["status"], "held");
-    let (status, _, problem) = answer(capture(server, id, 501, "settlement-EUR").await).await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (422, Some("approval_required"))
-    );
+    let ivy = funded(server, "ivy@example.com", 0).await;
+    for to in ["settlement-EUR", ivy.as_str()] {
+        let (status, _, problem) = answer(capture(server, id, 501, to).await).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some("approval_required")),
+            "a capture of more than the four-eyes amount, to {to}"
+        );
+    }
     let (status, _, captured) = answer(capture(server, id, 500, "settlement-EUR").await).await;
     assert_eq!(status, 201, "{captured}");
     assert_eq!(funds(server, &hal).await, (500, 500));

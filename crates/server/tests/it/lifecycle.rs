@@ -233,6 +233,7 @@ async fn verification_reset_and_change_of_passwords() {
     let third = token(&server, "password_reset", "ann@example.com", 3).await;
     let db = server.path("data/strongroom.db");
     let expired = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 5000"])
         .arg(&db)
         .arg("UPDATE user_tokens SET expires_at = 1 WHERE purpose = 'password_reset'")
         .output()
@@ -678,6 +679,7 @@ async fn email_change_export_and_closing_on_sqlite() {
     email_change_export_and_closing(server, |server| {
         // A checkpoint first: the dump must see what the WAL holds.
         let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 5000"])
             .arg(server.path("data/strongroom.db"))
             .arg(".dump")
             .output()
@@ -850,6 +852,7 @@ async fn a_sign_in_that_upgrades_an_old_password_hash_still_signs_in() {
     let db = server.path("data/strongroom.db");
     let sql = |statement: &str| {
         let out = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 5000"])
             .arg(&db)
             .arg(statement)
             .output()

@@ -28,6 +28,7 @@ mod passkeys;
 mod products;
 mod profile;
 mod protection;
+mod reversals;
 mod scale;
 mod stores;
 mod tls;

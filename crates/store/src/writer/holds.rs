@@ -17,6 +17,7 @@ use super::rows::{actor, to_json, writes};
 use super::sql::{BatchSql, Heads};
 use super::{IdempotencyRecord, PostingRequest, cache_accounts, stored_key};
 use crate::audit::{ActorKind, AuditEntry};
+use crate::limits::HOLD_LANE_WAIT;
 use crate::{Pool, Store, StoreError, on_pool};
 
 mod sql;
@@ -130,22 +131,43 @@ pub enum HoldOutcome {
     NotFound,
 }
 
-/// Runs one hold transaction on a pooled connection. On error the connection is closed
-/// instead of returned, which rolls back whatever the transaction had done.
+/// A pooled connection inside a hold transaction: returned to the pool only once the
+/// transaction ended. Dropped any other way — an error, or the request's future dropped at a
+/// timeout or a disconnect — it is closed instead, which rolls the transaction back and frees
+/// the locks; it never reaches another borrower mid-transaction.
+struct LockedConnection<DB: sqlx::Database> {
+    pooled: sqlx::pool::PoolConnection<DB>,
+    ended: bool,
+}
+
+impl<DB: sqlx::Database> Drop for LockedConnection<DB> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.pooled.close_on_drop();
+        }
+    }
+}
+
+/// Runs one hold transaction on a pooled connection, in one of `HOLD_LANES_MAX` lanes (a
+/// burst of holds cannot take every pooled connection while they queue for the lock).
 macro_rules! on_locked_connection {
-    ($store:expr, $conn:ident => $body:expr) => {
-        on_pool!($store, pool => {
-            let mut pooled = pool.acquire().await?;
+    ($store:expr, $conn:ident => $body:expr) => {{
+        let lane = tokio::time::timeout(HOLD_LANE_WAIT, $store.hold_lanes.acquire())
+            .await
+            .map_err(|_| StoreError::Query(sqlx::Error::PoolTimedOut))?
+            .map_err(|_| StoreError::Query(sqlx::Error::PoolClosed))?;
+        let result = on_pool!($store, pool => {
+            let mut locked = LockedConnection { pooled: pool.acquire().await?, ended: false };
             let result = {
-                let $conn = &mut *pooled;
+                let $conn = &mut *locked.pooled;
                 $body
             };
-            if result.is_err() {
-                drop(pooled.detach());
-            }
+            locked.ended = result.is_ok();
             result
-        })
-    };
+        });
+        drop(lane);
+        result
+    }};
 }
 
 /// Ends the transaction with `commit`, or rolls back: nothing of it was needed.
@@ -217,6 +239,22 @@ fn one(written: u64, what: &'static str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::Invariant(what))
+    }
+}
+
+/// The audit record of a hold closed as expired (by whoever found it due: the server).
+fn expiry_audit(hold: &HoldRecord, at: i64) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor_kind: ActorKind::System,
+        actor_id: "strongroom".to_owned(),
+        action: "ledger.hold.expire".to_owned(),
+        target: format!("hold:{}", hold.id),
+        outcome: "success",
+        request_id: String::new(),
+        ip: String::new(),
+        details: serde_json::json!({ "account_id": hold.account_id, "amount": hold.amount })
+            .to_string(),
     }
 }
 
@@ -421,6 +459,8 @@ async fn capture<C: HoldSql>(
         if state.is_due(posting.created_at) {
             // Found expired: it settles here, once, as the sweep would have.
             release_hold(conn, &hold, HoldStatus::Expired, posting.created_at).await?;
+            conn.audit(&[expiry_audit(&hold, posting.created_at)])
+                .await?;
             conn.end(true).await?;
             return Ok(HoldOutcome::Refused(refusal));
         }
@@ -541,18 +581,7 @@ async fn expire<C: HoldSql>(conn: &mut C, now: i64, limit: i64) -> Result<u64, S
     let mut entries = Vec::with_capacity(due.len());
     for hold in &due {
         release_hold(conn, hold, HoldStatus::Expired, now).await?;
-        entries.push(AuditEntry {
-            at: now,
-            actor_kind: ActorKind::System,
-            actor_id: "strongroom".to_owned(),
-            action: "ledger.hold.expire".to_owned(),
-            target: format!("hold:{}", hold.id),
-            outcome: "success",
-            request_id: String::new(),
-            ip: String::new(),
-            details: serde_json::json!({ "account_id": hold.account_id, "amount": hold.amount })
-                .to_string(),
-        });
+        entries.push(expiry_audit(hold, now));
     }
     conn.audit(&entries).await?;
     conn.end(true).await?;

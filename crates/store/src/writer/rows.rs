@@ -18,7 +18,7 @@ pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreErro
 
 /// The rows of a decided batch. A balance is written only if it still holds the value it was
 /// decided from (compare-and-set). Rows expected: a transfer, its event, a key and an audit
-/// record per posting, a key per refusal, the entries, the balances, and both heads (which stay where
+/// record per posting (and a reversal's second event), a key per refusal, the entries, the balances, and both heads (which stay where
 /// they are when only refusals are written).
 pub(super) fn writes(
     decision: &Decision<'_>,
@@ -40,6 +40,7 @@ pub(super) fn writes(
                 request.external_ref,
                 request.initiated_by,
                 request.created_at,
+                request.reverses,
             ])
         })
         .collect();
@@ -72,10 +73,16 @@ pub(super) fn writes(
         .collect();
     let (last_seq, last_hash) = decision.head().unwrap_or(ledger_head);
     let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
+    let reversals = decision
+        .passed
+        .iter()
+        .filter(|request| request.reverses.is_some())
+        .count();
     let expected_rows = decision
         .passed
         .len()
         .saturating_mul(4)
+        .saturating_add(reversals)
         .saturating_add(decision.refused.len())
         .saturating_add(decision.entries.len())
         .saturating_add(decision.touched.len())

@@ -31,6 +31,10 @@ const SQLITE_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref, t
     FROM jsonb_each($1) AS j JOIN transfers AS t ON t.initiated_by = j.value ->> 0 \
     AND t.kind = j.value ->> 1 AND t.external_ref = j.value ->> 2 \
     WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
+/// `[[*, reversal, transfer_id], ...]` → the reversals already posted of those transfers, as
+/// `find_refs` rows keyed by any caller.
+const SQLITE_FIND_REVERSALS: &str = "SELECT '*', 'reversal', t.reverses, t.id \
+    FROM jsonb_each($1) AS j JOIN transfers AS t ON t.reverses = j.value ->> 2";
 /// `[id, ...]` → account rows.
 /// A customer account whose owner is quarantined or locked cannot send: its status reads so.
 const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, a.held, \
@@ -38,18 +42,21 @@ const SQLITE_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, 
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT value FROM jsonb_each($1))";
 /// Every write of a batch in one round trip: transfers ($1) and their `transfer_posted` events
-/// (in posting order, so event ids follow the chain), entries ($2), idempotency keys
+/// (and a reversal's `transfer_reversed` after it; in posting order, so event ids follow the
+/// chain), entries ($2), idempotency keys
 /// ($3), balances ($4), chain head ($5, $6), audit records ($7) and the audit head ($8, $9). Row shapes as in `Writer::decide`. A balance is
 /// set only if it still holds the value the writer computed from (compare-and-set): a cache
 /// that drifted from the database fails the batch, which drops the cache and posts each
 /// request again from fresh reads, instead of writing a wrong balance.
 const SQLITE_WRITES: &str = "\
     INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, memo, \
-    external_ref, initiated_by, created_at) SELECT value ->> 0, value ->> 1, value ->> 2, \
-    value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
-    FROM jsonb_each($1); \
-    INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT 'transfer_posted', \
-    value ->> 0, value ->> 9 FROM jsonb_each($1) ORDER BY key; \
+    external_ref, initiated_by, created_at, reverses) SELECT value ->> 0, value ->> 1, \
+    value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
+    value ->> 9, value ->> 10 FROM jsonb_each($1); \
+    INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT e.kind, value ->> 0, \
+    value ->> 9 FROM jsonb_each($1) CROSS JOIN (SELECT 'transfer_posted' AS kind, 1 AS o \
+    UNION ALL SELECT 'transfer_reversed', 2) AS e WHERE e.o = 1 OR value ->> 10 IS NOT NULL \
+    ORDER BY key, e.o; \
     INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, balance_after, \
     currency, created_at, prev_hash, hash) SELECT value ->> 0, value ->> 1, value ->> 2, \
     value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
@@ -73,6 +80,8 @@ const POSTGRES_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref,
     FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t \
     ON t.initiated_by = j ->> 0 AND t.kind = j ->> 1 AND t.external_ref = j ->> 2 \
     WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
+const POSTGRES_FIND_REVERSALS: &str = "SELECT '*', 'reversal', t.reverses, t.id \
+    FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t ON t.reverses = j ->> 2";
 const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, a.held, \
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
@@ -80,12 +89,13 @@ const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency
 /// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
 const POSTGRES_WRITES: &str = "\
     WITH t AS (INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \
-    memo, external_ref, initiated_by, created_at) SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, \
-    (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint \
+    memo, external_ref, initiated_by, created_at, reverses) SELECT j ->> 0, j ->> 1, j ->> 2, \
+    j ->> 3, (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint, j ->> 10 \
     FROM jsonb_array_elements($1::jsonb) AS j RETURNING 1), \
-    v AS (INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT 'transfer_posted', \
+    v AS (INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT e.kind, \
     x.j ->> 0, (x.j ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(j, n) \
-    ORDER BY x.n RETURNING 1), \
+    CROSS JOIN (VALUES ('transfer_posted', 1), ('transfer_reversed', 2)) AS e(kind, o) \
+    WHERE e.o = 1 OR x.j ->> 10 IS NOT NULL ORDER BY x.n, e.o RETURNING 1), \
     e AS (INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
     balance_after, currency, created_at, prev_hash, hash) SELECT (j ->> 0)::bigint, j ->> 1, \
     j ->> 2, j ->> 3, j ->> 4, (j ->> 5)::bigint, (j ->> 6)::bigint, j ->> 7, (j ->> 8)::bigint, \
@@ -137,6 +147,7 @@ pub(super) trait BatchSql {
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError>;
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
     async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError>;
+    async fn find_reversals(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError>;
     async fn load_accounts(&mut self, ids: String) -> Result<Vec<AccountRow>, StoreError>;
     /// Every write of the batch; the rows touched.
     async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError>;
@@ -165,6 +176,13 @@ impl BatchSql for SqliteConnection {
 
     async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
         Ok(sqlx::query_as(SQLITE_FIND_REFS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn find_reversals(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
+        Ok(sqlx::query_as(SQLITE_FIND_REVERSALS)
             .bind(lookups)
             .fetch_all(&mut *self)
             .await?)
@@ -224,6 +242,13 @@ impl BatchSql for PgConnection {
 
     async fn find_refs(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
         Ok(sqlx::query_as(POSTGRES_FIND_REFS)
+            .bind(lookups)
+            .fetch_all(&mut *self)
+            .await?)
+    }
+
+    async fn find_reversals(&mut self, lookups: String) -> Result<Vec<RefRow>, StoreError> {
+        Ok(sqlx::query_as(POSTGRES_FIND_REVERSALS)
             .bind(lookups)
             .fetch_all(&mut *self)
             .await?)

@@ -542,6 +542,7 @@ pub(crate) fn transfer(
         external_ref: None,
         initiated_by: "service:test".into(),
         source_owner: None,
+        reverses: None,
         created_at: 10,
         idempotency: IdempotencyRecord {
             scope: "service:test".into(),

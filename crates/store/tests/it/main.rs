@@ -12,6 +12,7 @@
 
 mod approvals;
 mod conformance;
+mod holds;
 mod protection;
 mod schema;
 mod wal;
@@ -39,4 +40,41 @@ pub async fn stores() -> (Vec<(&'static str, Store)>, tempfile::TempDir, PgClust
         dir,
         cluster,
     )
+}
+
+/// A user `u1` with EUR account `account_id`, funded with `amount` from settlement by a
+/// started ledger writer, which is returned.
+pub async fn funded_account(store: &Store, account_id: &str, amount: i64) -> store::LedgerWriter {
+    store
+        .create_user(&conformance::user("u1", "funded@example.com"))
+        .await
+        .unwrap();
+    store
+        .ensure_settlement_accounts(&["EUR".into()], 1)
+        .await
+        .unwrap();
+    let account = store::AccountRecord {
+        id: account_id.into(),
+        user_id: Some("u1".into()),
+        kind: "customer".into(),
+        currency: "EUR".into(),
+        balance: 0,
+        held: 0,
+        status: "active".into(),
+        created_at: 1,
+    };
+    assert!(store.create_account(&account).await.unwrap());
+    let writer = store::LedgerWriter::start(store.clone()).unwrap();
+    let fund = conformance::transfer(
+        "fund",
+        "settlement-EUR",
+        account_id,
+        amount,
+        ledger::PostingKind::Deposit,
+    );
+    assert_eq!(
+        writer.post(fund).await.unwrap(),
+        store::PostingOutcome::Posted
+    );
+    writer
 }

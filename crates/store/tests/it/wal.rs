@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ledger::PostingKind;
 use store::*;
 
-use crate::conformance::{transfer, user};
+use crate::conformance::transfer;
 
 /// Restarts of the log to see before the test is satisfied.
 const RESTARTS: usize = 2;
@@ -28,34 +28,7 @@ async fn the_wal_starts_over_under_load_that_never_pauses() {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    store
-        .create_user(&user("u1", "w@example.com"))
-        .await
-        .unwrap();
-    store
-        .ensure_settlement_accounts(&["EUR".into()], 1)
-        .await
-        .unwrap();
-    let account = AccountRecord {
-        id: "a".into(),
-        user_id: Some("u1".into()),
-        kind: "customer".into(),
-        currency: "EUR".into(),
-        balance: 0,
-        held: 0,
-        status: "active".into(),
-        created_at: 1,
-    };
-    assert!(store.create_account(&account).await.unwrap());
-    let writer = LedgerWriter::start(store.clone()).unwrap();
-    let fund = transfer(
-        "fund",
-        "settlement-EUR",
-        "a",
-        1_000_000_000,
-        PostingKind::Deposit,
-    );
-    writer.post(fund).await.unwrap();
+    let writer = crate::funded_account(&store, "a", 1_000_000_000).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..READERS)

@@ -365,7 +365,7 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
         ("STRONGROOM_LOG", "warn"),
         (
             "STRONGROOM__SERVICES__PAYMENTS__SCOPES",
-            r#"["ledger:deposit", "ledger:read", "ledger:batch"]"#,
+            r#"["ledger:deposit", "ledger:read", "ledger:batch", "ledger:hold"]"#,
         ),
     ];
     if redis.is_some() {
@@ -441,6 +441,12 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
         rows::batches(&server, &funded, seconds),
     )
     .await;
+    let held = rows::per_transfer(
+        &cpu,
+        database_cpu.as_ref(),
+        rows::holds(&server, &funded, seconds),
+    )
+    .await;
     let cpu_rows = vec![
         format!(
             "| {label} | spread: {} accounts, {} workers | {tps:.0} | {} |",
@@ -460,6 +466,12 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
             rows::BATCH_LEN,
             per_second(batched.done),
             batched.cells()
+        ),
+        format!(
+            "| {label} | holds: create + capture of 1, {} services (per pair) | {:.0} | {} |",
+            rows::HOLD_CLIENTS,
+            per_second(held.done),
+            held.cells()
         ),
     ];
     let verified = std::process::Command::new(binary)

@@ -1,7 +1,8 @@
 //! Measures that do not depend on the co-located client: CPU time per transfer (user + system,
 //! from `/proc/PID/stat`) of the `strongroom` process — every thread, the embedded SQLite store
 //! included — and, on PostgreSQL, of the database's processes; a hot account that every
-//! transfer debits; and the batch endpoint for services.
+//! transfer debits; the batch endpoint for services; and holds (a card authorisation and its
+//! capture).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,8 @@ use crate::{Funded, SEQUENCE};
 pub const BATCH_LEN: usize = 1_000;
 /// Batch requests in flight at once (the server decides at most two batches at a time).
 pub const BATCH_CLIENTS: usize = 2;
+/// Services placing and capturing holds at once in the holds row.
+pub const HOLD_CLIENTS: usize = 16;
 
 /// A CPU clock: one process, or a process and its children (PostgreSQL's postmaster and
 /// backends).
@@ -175,6 +178,49 @@ pub async fn batches(server: &TestServer, funded: &Arc<Funded>, seconds: u64) ->
                         .filter(|result| result["status"] == "posted")
                         .count();
                     done.fetch_add(posted as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed)
+}
+
+/// Closed loop, `HOLD_CLIENTS` services each placing a hold of 1 on a funded account and
+/// capturing it to the next one (a card authorisation and its capture: two transactions, one
+/// posting). Returns the holds captured.
+pub async fn holds(server: &TestServer, funded: &Arc<Funded>, seconds: u64) -> u64 {
+    let client = server.service_client("payments");
+    let base = format!("{}/internal/v1/holds", server.internal_url);
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..HOLD_CLIENTS)
+        .map(|worker| {
+            let (client, base, funded, done) =
+                (client.clone(), base.clone(), funded.clone(), done.clone());
+            tokio::spawn(async move {
+                let count = funded.accounts.len();
+                let mut from = worker % count;
+                while Instant::now() < deadline {
+                    from = (from + 1) % count;
+                    let key = format!("h-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed));
+                    let body = json!({"account_id": funded.accounts[from], "amount": 1,
+                        "currency": "EUR", "expires_in_secs": 600, "idempotency_key": key});
+                    let placed = client.post(&base).json(&body).send().await.unwrap();
+                    assert_eq!(placed.status(), 201, "hold refused");
+                    let hold: Value = placed.json().await.unwrap();
+                    let id = hold["id"].as_str().unwrap();
+                    let to = &funded.accounts[(from + 1) % count];
+                    let captured = client
+                        .post(format!("{base}/{id}/capture"))
+                        .json(&json!({"amount": 1, "to_account_id": to}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(captured.status(), 201, "capture refused");
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
             })
         })

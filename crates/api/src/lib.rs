@@ -179,6 +179,10 @@ pub fn internal_router(state: AppState, edge: &EdgeConfig) -> Router {
         .route("/internal/v1/holds/{id}/capture", post(holds::capture))
         .route("/internal/v1/holds/{id}/void", post(holds::void))
         .route("/internal/v1/accounts/{id}", get(ledger::internal_account))
+        .route(
+            "/internal/v1/operator-accounts",
+            post(ledger::create_operator_account),
+        )
         .route("/internal/v1/outbox", get(outbox::list))
         .route("/internal/v1/events", get(outbox::events))
         .route("/internal/v1/introspect", post(introspect::introspect))

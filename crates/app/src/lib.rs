@@ -57,6 +57,7 @@ pub const SCOPES: &[&str] = &[
     "ledger:batch",
     ledger::holds::HOLD_SCOPE,
     ledger::reversals::REVERSE_SCOPE,
+    ledger::operator::LEDGER_ADMIN_SCOPE,
     ledger::events::EVENTS_SCOPE,
     "profiles:search",
     protection::outbox::OUTBOX_SCOPE,

@@ -141,3 +141,5 @@ pub const HOLD_EXPIRES_IN_SECS_MAX: i64 = 30 * 24 * 60 * 60;
 /// Holds closed as expired per transaction of the expiry sweep (each takes four statements
 /// under the chain lock, so a large backlog is worked off in short transactions).
 pub const HOLD_EXPIRY_BATCH_MAX: i64 = 100;
+/// Characters of an operator account's name.
+pub const OPERATOR_NAME_CHARS_MAX: usize = 64;

@@ -9,7 +9,11 @@ use crate::Money;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountKind {
     Customer,
+    /// The operator's counterpart of deposits and withdrawals, one per currency; it may go
+    /// negative (money that came in from outside).
     Settlement,
+    /// The operator's own money (fees, revenue, reserves), named; never negative.
+    Operator,
 }
 
 impl AccountKind {
@@ -17,15 +21,18 @@ impl AccountKind {
         match self {
             AccountKind::Customer => "customer",
             AccountKind::Settlement => "settlement",
+            AccountKind::Operator => "operator",
         }
     }
 
     pub fn parse(value: &str) -> Option<AccountKind> {
-        match value {
-            "customer" => Some(AccountKind::Customer),
-            "settlement" => Some(AccountKind::Settlement),
-            _ => None,
-        }
+        [
+            AccountKind::Customer,
+            AccountKind::Settlement,
+            AccountKind::Operator,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
     }
 }
 
@@ -64,6 +71,11 @@ pub enum PostingKind {
     /// The reversal of another movement: the same amount back, from its destination to its
     /// source (internal service), at most once per movement.
     Reversal,
+    /// A customer's fee to an operator account (internal service, in a batch with the payment
+    /// it belongs to).
+    Fee,
+    /// From an operator account to a customer (a refund of a fee, a reward).
+    Rebate,
 }
 
 impl PostingKind {
@@ -74,6 +86,8 @@ impl PostingKind {
             PostingKind::Withdrawal => "withdrawal",
             PostingKind::Capture => "capture",
             PostingKind::Reversal => "reversal",
+            PostingKind::Fee => "fee",
+            PostingKind::Rebate => "rebate",
         }
     }
 
@@ -81,13 +95,20 @@ impl PostingKind {
     fn sides(self) -> (&'static [AccountKind], &'static [AccountKind]) {
         const CUSTOMER: &[AccountKind] = &[AccountKind::Customer];
         const SETTLEMENT: &[AccountKind] = &[AccountKind::Settlement];
-        const EITHER: &[AccountKind] = &[AccountKind::Customer, AccountKind::Settlement];
+        const OPERATOR: &[AccountKind] = &[AccountKind::Operator];
+        const ANY: &[AccountKind] = &[
+            AccountKind::Customer,
+            AccountKind::Settlement,
+            AccountKind::Operator,
+        ];
         match self {
             PostingKind::Transfer => (CUSTOMER, CUSTOMER),
             PostingKind::Deposit => (SETTLEMENT, CUSTOMER),
             PostingKind::Withdrawal => (CUSTOMER, SETTLEMENT),
-            PostingKind::Capture => (CUSTOMER, EITHER),
-            PostingKind::Reversal => (EITHER, EITHER),
+            PostingKind::Capture => (CUSTOMER, ANY),
+            PostingKind::Reversal => (ANY, ANY),
+            PostingKind::Fee => (CUSTOMER, OPERATOR),
+            PostingKind::Rebate => (OPERATOR, CUSTOMER),
         }
     }
 }
@@ -223,8 +244,9 @@ pub fn apply(
         .balance
         .checked_sub(amount)
         .ok_or(Refusal::BalanceLimit)?;
-    // A customer's active holds are spoken for: the debit must leave them covered.
-    if from.kind == AccountKind::Customer && from_after.checked_sub(from.held).is_none_or(|a| a < 0)
+    // Only settlement may go negative; a customer's active holds are spoken for too.
+    if from.kind != AccountKind::Settlement
+        && from_after.checked_sub(from.held).is_none_or(|a| a < 0)
     {
         return Err(Refusal::InsufficientFunds);
     }

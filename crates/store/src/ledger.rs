@@ -19,6 +19,8 @@ pub struct AccountRecord {
     pub held: i64,
     pub status: String,
     pub created_at: i64,
+    /// An operator account's name (`fees`, `revenue`); `None` for the others.
+    pub name: Option<String>,
 }
 
 impl AccountRecord {
@@ -30,7 +32,7 @@ impl AccountRecord {
 
 macro_rules! account_columns {
     () => {
-        "id, user_id, kind, currency, balance, held, status, created_at"
+        "id, user_id, kind, currency, balance, held, status, created_at, name"
     };
 }
 
@@ -118,13 +120,15 @@ impl Store {
         Ok(())
     }
 
-    /// `false` when the user already has an account in that currency.
+    /// `false` when the user already has an account in that currency (or, for an operator
+    /// account, one of that name does).
     pub async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO accounts (id, user_id, kind, currency, balance, status, created_at) \
-                   VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT DO NOTHING";
+        let sql = "INSERT INTO accounts (id, user_id, kind, currency, balance, status, created_at, \
+                   name) VALUES ($1, $2, $3, $4, 0, $5, $6, $7) ON CONFLICT DO NOTHING";
         let changed = on_pool!(self, pool => sqlx::query(sql)
             .bind(&account.id).bind(&account.user_id).bind(&account.kind).bind(&account.currency)
-            .bind(&account.status).bind(account.created_at).execute(pool).await?.rows_affected());
+            .bind(&account.status).bind(account.created_at).bind(&account.name)
+            .execute(pool).await?.rows_affected());
         Ok(changed == 1)
     }
 

@@ -61,6 +61,8 @@ pub enum BatchKindBody {
     Transfer,
     Deposit,
     Withdrawal,
+    Fee,
+    Rebate,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +92,8 @@ impl From<BatchPostingBody> for BatchPosting {
                 BatchKindBody::Transfer => BatchKind::Transfer,
                 BatchKindBody::Deposit => BatchKind::Deposit,
                 BatchKindBody::Withdrawal => BatchKind::Withdrawal,
+                BatchKindBody::Fee => BatchKind::Fee,
+                BatchKindBody::Rebate => BatchKind::Rebate,
             },
             idempotency_key: body.idempotency_key,
             from_account_id: body.from_account_id,

@@ -45,6 +45,9 @@ pub struct AccountView {
     /// `active`, or `frozen` (receives but cannot send).
     pub status: String,
     pub created_at: String,
+    /// An operator account's name (internal reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl From<store::AccountRecord> for AccountView {
@@ -56,6 +59,7 @@ impl From<store::AccountRecord> for AccountView {
             currency: account.currency,
             balance: account.balance,
             status: account.status,
+            name: account.name,
         }
     }
 }
@@ -77,7 +81,8 @@ pub struct EntryView {
     pub direction: String,
     pub balance_after: i64,
     pub created_at: String,
-    /// The movement: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold) or `reversal`.
+    /// The movement: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold), `reversal`,
+    /// `fee` or `rebate` (to and from an operator account).
     pub kind: String,
     /// The sender's note, if any.
     pub memo: Option<String>,
@@ -215,9 +220,9 @@ pub struct TransfersQuery {
     /// Only this account's transfers (one of the caller's; another is 404).
     #[param(format = "uuid")]
     pub account_id: Option<String>,
-    /// Only this kind: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold) or
-    /// `reversal`.
-    #[param(pattern = "^(transfer|deposit|withdrawal|capture|reversal)$")]
+    /// Only this kind: `transfer`, `deposit`, `withdrawal`, `capture` (of a hold),
+    /// `reversal`, `fee` or `rebate`.
+    #[param(pattern = "^(transfer|deposit|withdrawal|capture|reversal|fee|rebate)$")]
     pub kind: Option<String>,
     /// `desc` (newest first, the default) or `asc`.
     #[param(pattern = "^(asc|desc)$")]
@@ -304,4 +309,13 @@ pub struct StatementView {
     pub closing_balance: i64,
     /// Oldest first.
     pub entries: Vec<EntryView>,
+}
+
+/// `POST /internal/v1/operator-accounts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorAccountBody {
+    /// 1–64 of `a-z`, `0-9`, `-`, `_`.
+    pub name: String,
+    pub currency: String,
 }

@@ -348,6 +348,20 @@ pub async fn internal_account(
     Ok(Json(state.app.customer_account(&ctx, &id).await?.into()))
 }
 
+/// Open an operator account (scope `ledger:admin`): 201 the account; 409 `account_exists`.
+pub async fn create_operator_account(
+    State(state): State<AppState>,
+    ServiceCtx(ctx): ServiceCtx,
+    ApiJson(body): ApiJson<crate::dto::OperatorAccountBody>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let request = app::ledger::operator::OperatorAccountRequest {
+        name: body.name,
+        currency: body.currency,
+    };
+    let account = state.app.create_operator_account(&ctx, request).await?;
+    Ok((StatusCode::CREATED, Json(account.into())))
+}
+
 /// Freeze a customer account (scope `ledger:freeze`): it can still receive, but not send.
 pub async fn freeze_account(
     State(state): State<AppState>,

@@ -30,6 +30,10 @@ pub enum BatchKind {
     Transfer,
     Deposit,
     Withdrawal,
+    /// Customer to operator account.
+    Fee,
+    /// Operator account to customer.
+    Rebate,
 }
 
 /// One posting as the service sent it.
@@ -265,7 +269,8 @@ impl App {
     }
 }
 
-/// The posting's kind and (source, destination): a transfer names both accounts; a deposit
+/// The posting's kind and (source, destination): a transfer, fee or rebate names both
+/// accounts (a fee's destination, a rebate's source, is an operator account); a deposit
 /// or withdrawal names its customer account, against `settlement`. A member the kind does not
 /// take, or one it needs missing: (member, code).
 fn sides(
@@ -278,11 +283,16 @@ fn sides(
     };
     let required = |name, value: &Option<String>| value.clone().ok_or((name, "required"));
     match posting.kind {
-        BatchKind::Transfer => {
+        BatchKind::Transfer | BatchKind::Fee | BatchKind::Rebate => {
             present("account_id", &posting.account_id)?;
             let from = required("from_account_id", &posting.from_account_id)?;
             let to = required("to_account_id", &posting.to_account_id)?;
-            Ok((PostingKind::Transfer, from, to))
+            let kind = match posting.kind {
+                BatchKind::Fee => PostingKind::Fee,
+                BatchKind::Rebate => PostingKind::Rebate,
+                _ => PostingKind::Transfer,
+            };
+            Ok((kind, from, to))
         }
         BatchKind::Deposit | BatchKind::Withdrawal => {
             present("from_account_id", &posting.from_account_id)?;

@@ -40,7 +40,15 @@ pub struct TransferListRequest {
 }
 
 /// The kinds a transfer list may be filtered by.
-const KINDS: [&str; 5] = ["transfer", "deposit", "withdrawal", "capture", "reversal"];
+const KINDS: [&str; 7] = [
+    "transfer",
+    "deposit",
+    "withdrawal",
+    "capture",
+    "reversal",
+    "fee",
+    "rebate",
+];
 
 /// The window's bounds in milliseconds, checked.
 fn bounds(request: &HistoryRequest) -> Result<(i64, i64)> {

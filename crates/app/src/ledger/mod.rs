@@ -10,6 +10,7 @@ pub mod events;
 pub mod four_eyes;
 pub mod history;
 pub mod holds;
+pub mod operator;
 pub mod reversals;
 pub mod statement;
 
@@ -206,6 +207,7 @@ impl App {
             held: 0,
             status: "active".to_owned(),
             created_at: self.clock.now_ms(),
+            name: None,
         };
         if !self.store.create_account(&account).await? {
             return Err(Error::AccountExists);
@@ -451,7 +453,7 @@ impl App {
             })
     }
 
-    /// Any customer account (scope `ledger:read`).
+    /// Any customer or operator account (scope `ledger:read`).
     pub async fn customer_account(&self, ctx: &RequestContext, id: &str) -> Result<AccountRecord> {
         ctx.service("ledger:read")?;
         if id.len() > ID_CHARS_MAX {
@@ -460,7 +462,7 @@ impl App {
         self.store
             .find_account(id)
             .await?
-            .filter(|account| account.kind == "customer")
+            .filter(|account| account.kind == "customer" || account.kind == "operator")
             .ok_or(Error::NotFound)
     }
 

@@ -14,7 +14,7 @@ const BATCH_SCOPES: (&str, &str) = (
     r#"["ledger:deposit", "ledger:withdraw", "ledger:read", "ledger:batch"]"#,
 );
 
-async fn batch(server: &TestServer, body: &Value) -> Response {
+pub(crate) async fn batch(server: &TestServer, body: &Value) -> Response {
     server
         .service_client("payments")
         .post(format!(
@@ -27,7 +27,7 @@ async fn batch(server: &TestServer, body: &Value) -> Response {
         .unwrap()
 }
 
-fn transfer(key: &str, from: &str, to: &str, amount: i64) -> Value {
+pub(crate) fn transfer(key: &str, from: &str, to: &str, amount: i64) -> Value {
     json!({"kind": "transfer", "idempotency_key": key, "from_account_id": from,
            "to_account_id": to, "amount": amount, "currency": "EUR", "memo": "batch"})
 }
@@ -38,7 +38,7 @@ fn movement(kind: &str, key: &str, account: &str, amount: i64) -> Value {
 }
 
 /// (status, [(result status, id or code)]).
-async fn results(response: Response) -> (u16, Vec<(String, String)>) {
+pub(crate) async fn results(response: Response) -> (u16, Vec<(String, String)>) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
     let results = body["results"]

@@ -24,6 +24,7 @@ mod ledger;
 mod lifecycle;
 mod mfa;
 mod mtls;
+mod operator;
 mod passkeys;
 mod products;
 mod profile;

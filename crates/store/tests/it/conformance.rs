@@ -576,6 +576,7 @@ async fn accounts_postings_journal_and_idempotency_keys() {
             held: 0,
             status: "active".into(),
             created_at: 1,
+            name: None,
         };
         assert!(
             store

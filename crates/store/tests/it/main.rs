@@ -62,6 +62,7 @@ pub async fn funded_account(store: &Store, account_id: &str, amount: i64) -> sto
         held: 0,
         status: "active".into(),
         created_at: 1,
+        name: None,
     };
     assert!(store.create_account(&account).await.unwrap());
     let writer = store::LedgerWriter::start(store.clone()).unwrap();

@@ -54,6 +54,7 @@ async fn quarantine_is_one_transaction_and_stops_money_at_the_writer() {
                 held: 0,
                 status: "active".into(),
                 created_at: 1,
+                name: None,
             })
             .await
             .unwrap();

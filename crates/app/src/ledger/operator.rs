@@ -1,0 +1,65 @@
+//! Operator accounts (scope `ledger:admin`): the operator's own money per currency — fees,
+//! revenue, reserves — named, never negative. Services move money to and from them in the
+//! batch endpoint (`fee`: customer → operator, `rebate`: operator → customer), so a payment and
+//! its fee post as one atomic batch; a reversal can take either back.
+
+use serde::{Deserialize, Serialize};
+use store::AccountRecord;
+
+use crate::limits::OPERATOR_NAME_CHARS_MAX;
+use crate::{App, Error, RequestContext, Result, new_id};
+
+/// The scope that opens operator accounts.
+pub const LEDGER_ADMIN_SCOPE: &str = "ledger:admin";
+
+/// An operator account as requested.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorAccountRequest {
+    /// 1–64 of `a-z`, `0-9`, `-`, `_` (`fees`, `card-revenue`).
+    pub name: String,
+    pub currency: String,
+}
+
+impl App {
+    /// Opens operator account `name` in `currency`: 409 `account_exists` if it exists.
+    pub async fn create_operator_account(
+        &self,
+        ctx: &RequestContext,
+        request: OperatorAccountRequest,
+    ) -> Result<AccountRecord> {
+        let service = ctx.service(LEDGER_ADMIN_SCOPE)?;
+        let valid = !request.name.is_empty()
+            && request.name.len() <= OPERATOR_NAME_CHARS_MAX
+            && request.name.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_'
+            });
+        if !valid {
+            return Err(Error::field("name", "invalid"));
+        }
+        let currency = self.currency(&request.currency)?;
+        let account = AccountRecord {
+            id: new_id(),
+            user_id: None,
+            kind: ledger::AccountKind::Operator.as_str().to_owned(),
+            currency: currency.as_str().to_owned(),
+            balance: 0,
+            held: 0,
+            status: "active".to_owned(),
+            created_at: self.clock.now_ms(),
+            name: Some(request.name),
+        };
+        if !self.store.create_account(&account).await? {
+            return Err(Error::AccountExists);
+        }
+        let entry = self.audit_entry(
+            ctx,
+            "ledger.operator_account",
+            &format!("account:{}", account.id),
+            "success",
+            serde_json::json!({ "name": account.name, "currency": account.currency }),
+        );
+        self.store.append_audit(&[entry]).await?;
+        tracing::info!(account = %account.id, service = %service.name, "operator account opened");
+        Ok(account)
+    }
+}

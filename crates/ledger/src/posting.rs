@@ -234,9 +234,7 @@ pub fn apply(
     if from.currency != posting.currency || to.currency != posting.currency {
         return Err(Refusal::CurrencyMismatch);
     }
-    // A freeze (or its owner's quarantine or lock) stops the owner's money leaving, not the
-    // operator's reversal of a movement into the account.
-    if !from.active && posting.kind != PostingKind::Reversal {
+    if !from.active {
         return Err(Refusal::AccountNotActive);
     }
     let amount = posting.amount.minor_units();

@@ -30,7 +30,15 @@ pub(super) fn shown_params(params: &str) -> serde_json::Value {
     let parsed: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
     let source = parsed.get("request").unwrap_or(&parsed);
     let mut shown = serde_json::Map::new();
-    for key in ["role", "account_id", "transfer_id", "amount", "currency"] {
+    for key in [
+        "role",
+        "account_id",
+        "transfer_id",
+        "from_account_id",
+        "to_account_id",
+        "amount",
+        "currency",
+    ] {
         if let Some(value) = source.get(key) {
             shown.insert(key.to_owned(), value.clone());
         }
@@ -215,7 +223,14 @@ impl App {
                     .await?;
                 Ok(transfer_id)
             }
-            Err(error @ (Error::Unavailable { .. } | Error::Internal)) => Err(error),
+            // Not an answer from the ledger: the approval stays `approving`, and approving it
+            // again retries the same posting under the same key.
+            Err(
+                error @ (Error::Unavailable { .. }
+                | Error::Internal
+                | Error::RequestInProgress
+                | Error::RateLimited { .. }),
+            ) => Err(error),
             Err(refusal) => {
                 let entry = self.audit_entry(
                     ctx,

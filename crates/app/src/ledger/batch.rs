@@ -238,8 +238,9 @@ impl App {
     }
 
     /// What the single endpoints refuse before the writer: an account id no account can have,
-    /// a withdrawal that needs four eyes (never in a batch: file it alone), and a withdrawal
-    /// from an owner without a verified email where that is required.
+    /// a movement out of an account above `ledger.four_eyes_amount` (never in a batch: a
+    /// withdrawal is filed alone for approval), and a withdrawal from an owner without a
+    /// verified email where that is required.
     async fn refused_before_writer(
         &self,
         kind: PostingKind,
@@ -249,11 +250,17 @@ impl App {
         if from.len() > ID_CHARS_MAX {
             return Ok(Some("not_found"));
         }
-        if kind != PostingKind::Withdrawal {
+        // Money in from outside needs no second pair of eyes; every movement a service makes
+        // out of someone else's account (a customer's or the operator's) does above the
+        // threshold: file it alone (a withdrawal) or split the business differently.
+        if kind == PostingKind::Deposit {
             return Ok(None);
         }
         if amount > self.ledger.four_eyes_amount {
             return Ok(Some("approval_required"));
+        }
+        if kind != PostingKind::Withdrawal {
+            return Ok(None);
         }
         if self.auth.require_verified_email
             && let Some(owner) = self

@@ -25,6 +25,9 @@ struct Held<R> {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HeldReversal {
     pub(crate) transfer_id: String,
+    /// Who pays it back and who gets it: what the approver sees.
+    pub(crate) from_account_id: String,
+    pub(crate) to_account_id: String,
     pub(crate) amount: i64,
     pub(crate) currency: String,
     pub(crate) reason: String,
@@ -126,6 +129,10 @@ impl App {
             .await?
         {
             return answer;
+        }
+        // Its retry found its approval above; anything else is a second reversal.
+        if let Some(reversal_id) = self.store.reversal_of(&request.transfer_id).await? {
+            return Err(Error::AlreadyReversed { reversal_id });
         }
         let currency = request.currency.clone();
         let filing = Filing {

@@ -74,7 +74,7 @@ impl App {
             Some(kind) if KINDS.contains(&kind) => kind.to_owned(),
             Some(_) => {
                 return Err(Error::invalid_input(
-                    "`kind` must be `transfer`, `deposit` or `withdrawal`.",
+                    "`kind` must be `transfer`, `deposit`, `withdrawal`, `capture`, `reversal`, `fee` or `rebate`.",
                 ));
             }
         };

@@ -2,10 +2,10 @@
 //! amount, from its destination to its source, as a `reversal` transfer that names the
 //! original (and whose entries' hashes commit to that link). A transfer is reversed at most
 //! once, whoever asks: the ledger writer checks under the chain lock, and the store refuses a
-//! second one. A reversal is refused when it would overdraw its source's `available`; it may
-//! take money back from a frozen account (a freeze stops its owner, not the operator's
-//! correction); above `ledger.four_eyes_amount` it waits for an admin's approval. A reversal
-//! cannot itself be reversed.
+//! second one. A reversal is refused when it would overdraw its source's `available` or when
+//! its source is frozen (unfreezing takes two admins, so a frozen account's money never moves
+//! on one service's say); above `ledger.four_eyes_amount` it waits for an admin's approval. A
+//! reversal cannot itself be reversed.
 
 use ledger::{Money, PostingKind};
 use serde::{Deserialize, Serialize};
@@ -46,15 +46,14 @@ impl App {
         let original = self.original(id).await?;
         let held = HeldReversal {
             transfer_id: original.id.clone(),
+            from_account_id: original.to_account_id.clone(),
+            to_account_id: original.from_account_id.clone(),
             amount: original.amount,
             currency: original.currency.clone(),
             reason: reason.to_owned(),
         };
         let hash = request_hash("/internal/v1/transfers/reverse", &held)?;
         if original.amount > self.ledger.four_eyes_amount {
-            if let Some(reversal_id) = self.store.reversal_of(&original.id).await? {
-                return Err(Error::AlreadyReversed { reversal_id });
-            }
             return self
                 .reversal_for_approval(ctx, scope, key, hash, held)
                 .await;

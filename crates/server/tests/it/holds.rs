@@ -2,7 +2,8 @@
 //! instances: a hold lowers `available` and not the balance; a capture posts one transfer of
 //! at most the hold and releases the rest, once; voids and expiry release; holds and
 //! transfers racing on one account never overdraw `available`; a hold expiring while it is
-//! captured settles exactly once; a crash between hold and capture loses nothing; and
+//! captured settles exactly once; a crash (kill -9) between hold and capture loses nothing,
+//! also when the other PostgreSQL instance captures; and
 //! `ledger verify` checks every hold against its capture.
 
 use std::time::Duration;
@@ -457,6 +458,18 @@ async fn holds_reserve_capture_and_release_across_two_postgresql_instances() {
     let first = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[SCOPES]);
     let second = first.replica(Database::Postgres(url.clone()), &[SCOPES]);
     holds_behave(&first, &second).await;
-    let verified = verify(&first, &env);
+    // The instance that placed a hold crashes; the other captures it.
+    let jo = funded(&first, "jo@example.com", 300).await;
+    let kim = funded(&second, "kim@example.com", 0).await;
+    let (_, _, held) = answer(hold(&first, &jo, 250, 600, "crash-pg").await).await;
+    let id = held["id"].as_str().unwrap().to_owned();
+    tokio::task::spawn_blocking(move || first.kill())
+        .await
+        .unwrap();
+    let (status, _, captured) = answer(capture(&second, &id, 250, &kim).await).await;
+    assert_eq!(status, 201, "{captured}");
+    assert_eq!(funds(&second, &jo).await, (50, 50));
+    assert_eq!(funds(&second, &kim).await, (250, 250));
+    let verified = verify(&second, &env);
     assert!(verified.status.success(), "{verified:?}");
 }

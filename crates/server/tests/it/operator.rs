@@ -16,6 +16,8 @@ const SCOPES: (&str, &str) = (
     r#"["ledger:deposit", "ledger:read", "ledger:batch", "ledger:admin", "ledger:reverse"]"#,
 );
 
+const FOUR_EYES: (&str, &str) = ("STRONGROOM__LEDGER__FOUR_EYES_AMOUNT", "1000");
+
 async fn open_operator(server: &TestServer, name: &str, currency: &str) -> (u16, Value) {
     let response = server
         .service_client("payments")
@@ -125,6 +127,20 @@ async fn operator_accounts_hold_fees(server: &TestServer) {
         (answers[0].0.as_str(), answers[1].1.as_str()),
         ("posted", "insufficient_funds")
     );
+    // Out of the operator's money above the four-eyes amount: not on one service's say.
+    let (_, answers) = results(
+        batch(
+            server,
+            &json!({"postings": [
+        between("rebate", "r-4", &fees, &bo, 1_001), between("fee", "f-5", &ada, &fees, 1_001)]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        answers,
+        vec![("refused".into(), "approval_required".into()); 2]
+    );
     let reversed = server
         .service_client("payments")
         .post(format!(
@@ -181,7 +197,7 @@ async fn operator_accounts_hold_fees(server: &TestServer) {
 
 #[tokio::test]
 async fn operator_accounts_take_fees_atomically_on_sqlite() {
-    let server = crate::sqlite_server(&[SCOPES]);
+    let server = crate::sqlite_server(&[SCOPES, FOUR_EYES]);
     operator_accounts_hold_fees(&server).await;
     let verified = verify(&server, &[]);
     assert!(verified.status.success(), "{verified:?}");
@@ -192,7 +208,11 @@ async fn operator_accounts_take_fees_atomically_on_postgresql() {
     let cluster = PgCluster::start();
     let url = cluster.create_database("strongroom");
     let env = [("STRONGROOM__DATABASE__URL", url.as_str())];
-    let server = TestServer::start(crate::binary(), Database::Postgres(url.clone()), &[SCOPES]);
+    let server = TestServer::start(
+        crate::binary(),
+        Database::Postgres(url.clone()),
+        &[SCOPES, FOUR_EYES],
+    );
     operator_accounts_hold_fees(&server).await;
     let verified = verify(&server, &env);
     assert!(verified.status.success(), "{verified:?}");

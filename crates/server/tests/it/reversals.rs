@@ -1,8 +1,8 @@
 //! Reversals (issue #19) through real HTTPS on SQLite and on two PostgreSQL instances: a
 //! reversal takes a movement back, linked both ways; a transfer is reversed once, also when
 //! ten requests race on two instances; a reversal that would overdraw is refused (and that
-//! refusal is its key's answer); a frozen account's money can still be taken back; a reversal
-//! is not reversible; above `ledger.four_eyes_amount` it waits for a second admin; and
+//! refusal is its key's answer); a frozen account's money is not taken back until it is
+//! unfrozen; a reversal is not reversible; above `ledger.four_eyes_amount` it waits for a second admin; and
 //! `ledger verify` accepts the result.
 
 use serde_json::{Value, json};
@@ -143,7 +143,23 @@ async fn reversals_behave(first: &TestServer, second: &TestServer) {
     assert_eq!(status, 201);
     let (status, replayed, _) = reverse(second, &second_payment, "r-6", "chargeback").await;
     assert_eq!((status, replayed), (422, true), "the first answer stands");
-    let (status, _, taken_back) = reverse(second, &second_payment, "r-7", "chargeback").await;
+    // A frozen account's money does not move on one service's say, reversal or not.
+    let (status, _, frozen) = reverse(second, &second_payment, "r-7", "chargeback").await;
+    assert_eq!(
+        (status, frozen["code"].as_str()),
+        (422, Some("account_frozen"))
+    );
+    let unfreeze = first
+        .service_client("payments")
+        .post(format!(
+            "{}/internal/v1/accounts/{bo}/unfreeze",
+            first.internal_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unfreeze.status(), 200);
+    let (status, _, taken_back) = reverse(second, &second_payment, "r-8", "chargeback").await;
     assert_eq!(status, 201, "{taken_back}");
     assert_eq!(balance(&other, &bo_token, &bo).await, 600);
 
@@ -209,6 +225,12 @@ async fn large_reversals_wait_for_approval(server: &TestServer) {
     assert_eq!(approved["status"], "approved", "{approved}");
     assert_eq!(balance(&api, &dee_token, &dee).await, 0);
     assert_eq!(balance(&api, &cy_token, &cy).await, 9_000);
+    let (status, _, retried) = reverse(server, &big, "big-1", "fraud").await;
+    assert_eq!(
+        (status, retried["status"].as_str()),
+        (202, Some("approved")),
+        "its retry finds the approval: {retried}"
+    );
     let (status, _, twice) = reverse(server, &big, "big-2", "fraud").await;
     assert_eq!(
         (status, twice["reversal_id"].as_str()),

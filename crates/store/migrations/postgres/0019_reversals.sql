@@ -4,3 +4,6 @@
 -- application does.
 ALTER TABLE transfers ADD COLUMN reverses TEXT REFERENCES transfers (id);
 CREATE UNIQUE INDEX transfers_reversed_once ON transfers (reverses) WHERE reverses IS NOT NULL;
+-- A reversal always names what it reverses, and only a reversal does.
+ALTER TABLE transfers ADD CONSTRAINT transfers_reversal_linked
+    CHECK ((kind = 'reversal') = (reverses IS NOT NULL));

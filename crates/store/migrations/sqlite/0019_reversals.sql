@@ -4,3 +4,7 @@
 -- application does.
 ALTER TABLE transfers ADD COLUMN reverses TEXT REFERENCES transfers (id);
 CREATE UNIQUE INDEX transfers_reversed_once ON transfers (reverses) WHERE reverses IS NOT NULL;
+-- A reversal always names what it reverses, and only a reversal does.
+CREATE TRIGGER transfers_reversal_linked BEFORE INSERT ON transfers
+WHEN (NEW.kind = 'reversal') <> (NEW.reverses IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'a reversal names the transfer it reverses'); END;

@@ -122,8 +122,8 @@ impl App {
         Ok((rows.into_iter().map(ApprovalView::of).collect(), next))
     }
 
-    /// `POST /v1/admin/approvals/{id}/approve` (admin, neither the requester nor the one it
-    /// empowers): the action executes now, atomically with the approval. A withdrawal is
+    /// `POST /v1/admin/approvals/{id}/approve` (admin, neither the requester, nor the one it
+    /// empowers, nor the owner of an account a held posting moves money of): the action executes now, atomically with the approval. A withdrawal is
     /// posted by the ledger writer under its caller's idempotency key and the approval ends
     /// `approved` (or `failed` when the ledger refused it); if the writer could not answer, it
     /// stays `approving` and approving it again retries the same posting.
@@ -133,7 +133,10 @@ impl App {
             .await?;
         let id = bounded_id(id)?;
         let approval = self.store.find_approval(id).await?.ok_or(Error::NotFound)?;
-        if approval.requested_by == admin || approval.target == format!("user:{admin}") {
+        if approval.requested_by == admin
+            || approval.target == format!("user:{admin}")
+            || self.owns_held_posting(&approval, &admin).await?
+        {
             return Err(self
                 .refused_decision(ctx, &approval, Decided::SameApprover)
                 .await?);

@@ -270,6 +270,33 @@ impl App {
         }
     }
 
+    /// Whether `admin` owns an account whose money the posting an approval holds back moves
+    /// (a withdrawal's account; a reversal's payer or payee): they may not approve it.
+    pub(crate) async fn owns_held_posting(
+        &self,
+        approval: &store::ApprovalRecord,
+        admin: &str,
+    ) -> Result<bool> {
+        let accounts = match PostingAction::of(&approval.action) {
+            Some(PostingAction::Withdrawal) => {
+                let held: Held<MovementRequest> = held_params(approval)?;
+                vec![held.request.account_id]
+            }
+            Some(PostingAction::Reversal) => {
+                let held: Held<HeldReversal> = held_params(approval)?;
+                vec![held.request.from_account_id, held.request.to_account_id]
+            }
+            None => return Ok(false),
+        };
+        for id in accounts {
+            let owner = self.store.find_account(&id).await?.and_then(|a| a.user_id);
+            if owner.as_deref() == Some(admin) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The withdrawal an approval held back, as the ledger writer posts it.
     fn withdrawal_posting(&self, request: MovementRequest, scope: &str) -> Result<Posting> {
         let amount = ledger::Money::new(request.amount)

@@ -193,9 +193,11 @@ async fn reversals_behave(first: &TestServer, second: &TestServer) {
 async fn large_reversals_wait_for_approval(server: &TestServer) {
     let api = Api::new(server);
     let (_, alice) = staff(&api, "alice@example.com").await;
+    let (dee_token, dee_fresh) = staff(&api, "dee@example.com").await;
     grant_role(server, "alice@example.com", "admin");
+    grant_role(server, "dee@example.com", "admin");
     let (cy_token, cy) = customer(&api, "cy@example.com").await;
-    let (dee_token, dee) = customer(&api, "dee@example.com").await;
+    let dee = open_account(&api, &dee_token, "EUR").await;
     let (status, _, _) =
         answer(movement(server, "deposits", &cy, 9_000, "d-9", "bank-9").await).await;
     assert_eq!(status, 201);
@@ -212,6 +214,18 @@ async fn large_reversals_wait_for_approval(server: &TestServer) {
         balance(&api, &dee_token, &dee).await,
         6_000,
         "nothing moves before approval"
+    );
+    // Dee, an admin, is paid by the transfer: she may not approve taking it back.
+    let own = admin_post(
+        &api,
+        &format!("/v1/admin/approvals/{approval}/approve"),
+        &dee_fresh,
+        None,
+    )
+    .await;
+    assert_eq!(
+        crate::identity::code(own).await,
+        (403, "same_approver".into())
     );
     let approved = admin_post(
         &api,

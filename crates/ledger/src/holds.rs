@@ -162,12 +162,58 @@ pub struct HoldCheck {
     held: HashMap<String, i64>,
     captured: u64,
     holds: u64,
+    /// What the audit log says of each hold, when the check compares with it.
+    audited: Option<HashMap<String, AuditedHold>>,
+}
+
+/// What the hash-chained audit log says of a hold: the account and amount it was placed on
+/// (`ledger.hold`), and how it was closed other than by a capture (`ledger.hold.void`,
+/// `ledger.hold.expire`). Holds are not in the ledger's hash chain; their audit records are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditedHold {
+    pub placed: Option<(String, i64)>,
+    pub closed: Option<HoldStatus>,
 }
 
 impl HoldCheck {
+    /// A check that also holds every hold to its audit records: one changed in the database
+    /// (its amount, its account, a status flipped without its record) is named.
+    pub fn against_audit(audited: HashMap<String, AuditedHold>) -> HoldCheck {
+        HoldCheck {
+            audited: Some(audited),
+            ..HoldCheck::default()
+        }
+    }
+
+    /// The hold against its audit records, if this check has them.
+    fn audited(&self, hold: &StoredHold<'_>, status: HoldStatus) -> Result<(), String> {
+        let Some(audited) = &self.audited else {
+            return Ok(());
+        };
+        let record = audited.get(hold.id).ok_or("no audit record placed it")?;
+        if record.placed.as_ref() != Some(&(hold.account_id.to_owned(), hold.amount)) {
+            return Err("its account or amount is not what its audit record placed".to_owned());
+        }
+        let closed_by_record = match status {
+            HoldStatus::Voided | HoldStatus::Expired => Some(status),
+            HoldStatus::Held | HoldStatus::Captured => None,
+        };
+        if record.closed != closed_by_record {
+            return Err(format!(
+                "it is {} but its audit records close it as {}",
+                status.as_str(),
+                record.closed.map_or("nothing", HoldStatus::as_str)
+            ));
+        }
+        Ok(())
+    }
+
     pub fn hold(&mut self, hold: &StoredHold<'_>) -> Result<(), crate::VerifyError> {
         let fail = |what: &str| crate::VerifyError(format!("hold {}: {what}", hold.id));
         self.holds = self.holds.saturating_add(1);
+        if let Some(status) = HoldStatus::parse(hold.status) {
+            self.audited(hold, status).map_err(|what| fail(&what))?;
+        }
         match HoldStatus::parse(hold.status) {
             Some(HoldStatus::Held) => {
                 let held = self.held.entry(hold.account_id.to_owned()).or_insert(0);

@@ -218,10 +218,10 @@ async fn replay_ledger(
     )?)
 }
 
-/// Every hold against its capture's transfer, and every account's `held` against its active
-/// holds (`ledger::holds::HoldCheck`).
+/// Every hold against its capture's transfer and its (hash-chained) audit records, and every
+/// account's `held` against its active holds (`ledger::holds::HoldCheck`).
 async fn check_holds(store: &Store, accounts: &[store::AccountRecord]) -> anyhow::Result<u64> {
-    let mut check = ledger::holds::HoldCheck::default();
+    let mut check = ledger::holds::HoldCheck::against_audit(audited_holds(store).await?);
     let mut after = String::new();
     loop {
         let page = store.holds_after(&after, store::VERIFY_BATCH_LEN).await?;
@@ -243,6 +243,34 @@ async fn check_holds(store: &Store, accounts: &[store::AccountRecord]) -> anyhow
         }),
         captures,
     )?)
+}
+
+/// What the audit log says of each hold (`ledger::holds::AuditedHold`), by hold id.
+async fn audited_holds(
+    store: &Store,
+) -> anyhow::Result<std::collections::HashMap<String, ledger::holds::AuditedHold>> {
+    use ledger::holds::HoldStatus;
+    let mut audited: std::collections::HashMap<String, ledger::holds::AuditedHold> =
+        std::collections::HashMap::new();
+    for (target, action, details) in store.hold_audit_records().await? {
+        let Some(id) = target.strip_prefix("hold:") else {
+            continue;
+        };
+        let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+        let text = |key: &str| details.get(key).and_then(serde_json::Value::as_str);
+        let record = audited.entry(id.to_owned()).or_default();
+        match action.as_str() {
+            "ledger.hold" => {
+                let amount = details.get("amount").and_then(serde_json::Value::as_i64);
+                record.placed = text("account_id")
+                    .zip(amount)
+                    .map(|(a, n)| (a.to_owned(), n));
+            }
+            "ledger.hold.expire" => record.closed = Some(HoldStatus::Expired),
+            _ => record.closed = text("status").and_then(HoldStatus::parse),
+        }
+    }
+    Ok(audited)
 }
 
 /// `ledger verify`: the journal replayed from genesis (chain, hashes including each entry's

@@ -117,3 +117,56 @@ fn a_capture_takes_at_most_the_hold_and_only_while_it_is_held() {
     }
     assert_eq!(HoldStatus::parse("open"), None);
 }
+
+#[test]
+fn verify_holds_every_hold_to_its_audit_records() {
+    let stored = |status: &'static str, amount: i64| StoredHold {
+        id: "h1",
+        account_id: "alice",
+        amount,
+        currency: "EUR",
+        status,
+        captured_amount: None,
+        capture: None,
+    };
+    let audited = |closed: Option<HoldStatus>| {
+        HashMap::from([(
+            "h1".to_owned(),
+            AuditedHold {
+                placed: Some(("alice".to_owned(), 50)),
+                closed,
+            },
+        )])
+    };
+    let check = |records, hold: StoredHold<'_>| HoldCheck::against_audit(records).hold(&hold);
+    assert!(check(audited(None), stored("held", 50)).is_ok());
+    assert!(check(audited(Some(HoldStatus::Voided)), stored("voided", 50)).is_ok());
+    assert!(check(audited(Some(HoldStatus::Expired)), stored("expired", 50)).is_ok());
+    for (records, hold, what) in [
+        (
+            audited(None),
+            stored("held", 60),
+            "amount raised in the database",
+        ),
+        (
+            audited(None),
+            stored("voided", 50),
+            "voided without its record",
+        ),
+        (
+            audited(Some(HoldStatus::Voided)),
+            stored("held", 50),
+            "reopened",
+        ),
+        (
+            audited(Some(HoldStatus::Voided)),
+            stored("expired", 50),
+            "status changed",
+        ),
+        (HashMap::new(), stored("held", 50), "no record at all"),
+    ] {
+        assert!(check(records, hold).is_err(), "{what}");
+    }
+    // Without audit records (a bare check), only consistency is checked.
+    assert!(HoldCheck::default().hold(&stored("voided", 50)).is_ok());
+}

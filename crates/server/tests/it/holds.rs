@@ -448,6 +448,26 @@ async fn holds_reserve_capture_and_release_on_sqlite() {
     assert_eq!(funds(&server, &gus).await, (200, 200));
     let verified = verify(&server, &[]);
     assert!(verified.status.success(), "{verified:?}");
+
+    // Someone with the database voids an active hold behind the ledger's back, and lowers
+    // `held` to match: the hold no longer agrees with its hash-chained audit records.
+    let (_, _, tampered) = answer(hold(&server, &frank, 50, 600, "tamper").await).await;
+    let tampered = tampered["id"].as_str().unwrap().to_owned();
+    let sql = format!(
+        "UPDATE holds SET status = 'voided', closed_at = 1 WHERE id = '{tampered}'; \
+         UPDATE accounts SET held = held - 50 WHERE id = '{frank}';"
+    );
+    let out = std::process::Command::new("sqlite3")
+        .args(["-cmd", ".timeout 5000"])
+        .arg(server.path("data/strongroom.db"))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let verified = verify(&server, &[]);
+    assert_eq!(verified.status.code(), Some(1), "{verified:?}");
+    let said = String::from_utf8_lossy(&verified.stderr);
+    assert!(said.contains(&format!("hold {tampered}")), "{said}");
 }
 
 #[tokio::test]

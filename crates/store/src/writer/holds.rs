@@ -359,6 +359,15 @@ impl Store {
         )
     }
 
+    /// The audit records of holds (`ledger.hold`, `ledger.hold.void`, `ledger.hold.expire`):
+    /// `(target, action, details)`, for `ledger verify`.
+    pub async fn hold_audit_records(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let sql = "SELECT target, action, details FROM audit_log \
+                   WHERE action IN ('ledger.hold', 'ledger.hold.void', 'ledger.hold.expire') \
+                   ORDER BY seq";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
     /// The `capture` transfers stored, for `ledger verify`.
     pub async fn capture_count(&self) -> Result<i64, StoreError> {
         let sql = "SELECT count(*) FROM transfers WHERE kind = 'capture'";

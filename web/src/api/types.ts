@@ -27,6 +27,8 @@ export interface Account {
   id: string;
   currency: string;
   balance: number;
+  /** The balance less money reserved by holds (a card payment not yet settled). */
+  available: number;
   status: string;
   created_at: string;
 }

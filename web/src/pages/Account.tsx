@@ -46,6 +46,13 @@ export function AccountPage({ id }: { id: string }) {
       {account ? (
         <div className="card">
           <p className="balance">{formatMoney(account.balance, account.currency)}</p>
+          {account.available !== account.balance ? (
+            <p className="available">
+              {formatMoney(account.available, account.currency)} available:{' '}
+              {formatMoney(account.balance - account.available, account.currency)} is reserved for
+              payments that have not settled yet.
+            </p>
+          ) : null}
           <p className="account-id">
             <span className="label">Account id</span> <code>{account.id}</code>
           </p>

@@ -40,6 +40,9 @@ export function AccountsPage() {
               <span className="visually-hidden">Balance </span>
               {formatMoney(account.balance, account.currency)}
             </p>
+            {account.available !== account.balance ? (
+              <p className="available">{formatMoney(account.available, account.currency)} available</p>
+            ) : null}
             {account.status !== 'active' ? <p className="badge badge-warning">{statusText(account.status)}</p> : null}
             <p className="account-id">
               <span className="label">Account id</span> <code data-testid="account-id">{account.id}</code>

@@ -115,7 +115,7 @@ export function TransferPage() {
       setTo('');
       setAccounts((current) =>
         current?.map((account) =>
-          account.id === transfer.from_account_id ? { ...account, balance: account.balance - transfer.amount } : account,
+          account.id === transfer.from_account_id ? { ...account, balance: account.balance - transfer.amount, available: account.available - transfer.amount } : account,
         ) ?? null,
       );
     } catch (problem) {

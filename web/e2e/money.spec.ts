@@ -99,7 +99,7 @@ test('money moves between two customers and both histories show it', async ({ ne
   // Not enough money: said in words.
   await transferForm(payer, payeeAccount, '999.00');
   await payer.getByRole('button', { name: 'Send money' }).click();
-  await expect(payer.getByRole('alert')).toContainText('There is not enough money in the source account.');
+  await expect(payer.getByRole('alert')).toContainText('There is not enough money available in the source account');
   // That refusal is its key's answer for 24 hours: sending the form again is a new attempt
   // with a new key, decided afresh (not a replay of the first answer).
   const again = payer.waitForResponse((r) => r.url().endsWith('/v1/transfers') && r.request().method() === 'POST');

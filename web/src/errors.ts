@@ -56,7 +56,8 @@ export const PROBLEM_MESSAGES: Readonly<Record<string, string>> = {
   idempotency_key_required: 'The transfer could not be sent safely. Reload the page and try again.',
   idempotency_key_reused: 'This transfer was already submitted with different details. Start a new transfer.',
   request_in_progress: 'This transfer is still being processed. Wait a moment, then check your history before trying again.',
-  insufficient_funds: 'There is not enough money in the source account.',
+  insufficient_funds:
+    'There is not enough money available in the source account (some may be reserved for payments that have not settled yet).',
   currency_mismatch: 'Both accounts must be in the transfer’s currency.',
   same_account: 'The source and destination must be different accounts.',
   account_frozen: 'This account cannot send money right now.',

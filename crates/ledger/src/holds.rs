@@ -139,6 +139,9 @@ pub struct StoredHold<'a> {
     pub amount: i64,
     pub currency: &'a str,
     pub status: &'a str,
+    pub expires_at: i64,
+    /// `service:{name}`: the service the hold belongs to.
+    pub initiated_by: &'a str,
     pub captured_amount: Option<i64>,
     /// The capture's transfer: kind, from, amount, currency.
     pub capture: Option<(&'a str, &'a str, i64, &'a str)>,
@@ -164,15 +167,28 @@ pub struct HoldCheck {
     holds: u64,
     /// What the audit log says of each hold, when the check compares with it.
     audited: Option<HashMap<String, AuditedHold>>,
+    /// The holds seen, when the check compares with the audit log (none may be missing).
+    seen: std::collections::HashSet<String>,
 }
 
-/// What the hash-chained audit log says of a hold: the account and amount it was placed on
-/// (`ledger.hold`), and how it was closed other than by a capture (`ledger.hold.void`,
-/// `ledger.hold.expire`). Holds are not in the ledger's hash chain; their audit records are.
+/// What the hash-chained audit log says of a hold: where it was placed (`ledger.hold`), and
+/// how it was closed other than by a capture (`ledger.hold.void`, `ledger.hold.expire`).
+/// Holds are not in the ledger's hash chain; their audit records are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditedHold {
-    pub placed: Option<(String, i64)>,
+    pub placed: Option<Placement>,
     pub closed: Option<HoldStatus>,
+}
+
+/// A hold as its `ledger.hold` audit record placed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub expires_at: i64,
+    /// `service:{name}`.
+    pub placed_by: String,
 }
 
 impl HoldCheck {
@@ -191,8 +207,18 @@ impl HoldCheck {
             return Ok(());
         };
         let record = audited.get(hold.id).ok_or("no audit record placed it")?;
-        if record.placed.as_ref() != Some(&(hold.account_id.to_owned(), hold.amount)) {
-            return Err("its account or amount is not what its audit record placed".to_owned());
+        let placed = Placement {
+            account_id: hold.account_id.to_owned(),
+            amount: hold.amount,
+            currency: hold.currency.to_owned(),
+            expires_at: hold.expires_at,
+            placed_by: hold.initiated_by.to_owned(),
+        };
+        if record.placed.as_ref() != Some(&placed) {
+            return Err(
+                "its account, amount, currency, expiry or service is not what its audit record placed"
+                    .to_owned(),
+            );
         }
         let closed_by_record = match status {
             HoldStatus::Voided | HoldStatus::Expired => Some(status),
@@ -211,6 +237,9 @@ impl HoldCheck {
     pub fn hold(&mut self, hold: &StoredHold<'_>) -> Result<(), crate::VerifyError> {
         let fail = |what: &str| crate::VerifyError(format!("hold {}: {what}", hold.id));
         self.holds = self.holds.saturating_add(1);
+        if self.audited.is_some() {
+            self.seen.insert(hold.id.to_owned());
+        }
         if let Some(status) = HoldStatus::parse(hold.status) {
             self.audited(hold, status).map_err(|what| fail(&what))?;
         }
@@ -249,6 +278,16 @@ impl HoldCheck {
         accounts: impl IntoIterator<Item = HeldAccount<'a>>,
         captures_stored: u64,
     ) -> Result<u64, crate::VerifyError> {
+        if let Some(audited) = &self.audited
+            && let Some(missing) = audited
+                .iter()
+                .find(|(id, record)| record.placed.is_some() && !self.seen.contains(*id))
+                .map(|(id, _)| id)
+        {
+            return Err(crate::VerifyError(format!(
+                "hold {missing}: its audit record placed it, but it is not stored"
+            )));
+        }
         for account in accounts {
             let held = self.held.get(account.id).copied().unwrap_or(0);
             if held != account.held {

@@ -204,7 +204,7 @@ async fn replay_ledger(
     let (head_seq, head_hash) = store.ledger_head().await?;
     let accounts = store.all_accounts().await?;
     let transfers = u64::try_from(store.transfer_count().await?).unwrap_or(0);
-    check_holds(store, &accounts).await?;
+    crate::hold_checks::check_holds(store).await?;
     Ok(replay.finish(
         (head_seq, &head_hash),
         accounts
@@ -216,61 +216,6 @@ async fn replay_ledger(
             }),
         transfers,
     )?)
-}
-
-/// Every hold against its capture's transfer and its (hash-chained) audit records, and every
-/// account's `held` against its active holds (`ledger::holds::HoldCheck`).
-async fn check_holds(store: &Store, accounts: &[store::AccountRecord]) -> anyhow::Result<u64> {
-    let mut check = ledger::holds::HoldCheck::against_audit(audited_holds(store).await?);
-    let mut after = String::new();
-    loop {
-        let page = store.holds_after(&after, store::VERIFY_BATCH_LEN).await?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after.clone_from(&last.hold.id);
-        for hold in &page {
-            check.hold(&hold.stored())?;
-        }
-    }
-    let captures = u64::try_from(store.capture_count().await?).unwrap_or(0);
-    Ok(check.finish(
-        accounts.iter().map(|account| ledger::holds::HeldAccount {
-            id: &account.id,
-            kind: &account.kind,
-            balance: account.balance,
-            held: account.held,
-        }),
-        captures,
-    )?)
-}
-
-/// What the audit log says of each hold (`ledger::holds::AuditedHold`), by hold id.
-async fn audited_holds(
-    store: &Store,
-) -> anyhow::Result<std::collections::HashMap<String, ledger::holds::AuditedHold>> {
-    use ledger::holds::HoldStatus;
-    let mut audited: std::collections::HashMap<String, ledger::holds::AuditedHold> =
-        std::collections::HashMap::new();
-    for (target, action, details) in store.hold_audit_records().await? {
-        let Some(id) = target.strip_prefix("hold:") else {
-            continue;
-        };
-        let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
-        let text = |key: &str| details.get(key).and_then(serde_json::Value::as_str);
-        let record = audited.entry(id.to_owned()).or_default();
-        match action.as_str() {
-            "ledger.hold" => {
-                let amount = details.get("amount").and_then(serde_json::Value::as_i64);
-                record.placed = text("account_id")
-                    .zip(amount)
-                    .map(|(a, n)| (a.to_owned(), n));
-            }
-            "ledger.hold.expire" => record.closed = Some(HoldStatus::Expired),
-            _ => record.closed = text("status").and_then(HoldStatus::parse),
-        }
-    }
-    Ok(audited)
 }
 
 /// `ledger verify`: the journal replayed from genesis (chain, hashes including each entry's

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod crl;
 mod hex;
+mod hold_checks;
 mod init;
 mod limits;
 mod listener;

@@ -270,7 +270,7 @@ mod holds;
 mod rows;
 mod sql;
 
-pub use holds::{HoldCheckRecord, HoldOutcome, HoldRecord, HoldVoid, NewHold};
+pub use holds::{HoldCheckRecord, HoldOutcome, HoldRecord, HoldSnapshot, HoldVoid, NewHold};
 
 use rows::{to_json, writes};
 use sql::BatchSql;

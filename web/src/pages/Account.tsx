@@ -45,7 +45,10 @@ export function AccountPage({ id }: { id: string }) {
       <ErrorAlert message={error} />
       {account ? (
         <div className="card">
-          <p className="balance">{formatMoney(account.balance, account.currency)}</p>
+          <p className="balance">
+            <span className="visually-hidden">Balance </span>
+            {formatMoney(account.balance, account.currency)}
+          </p>
           {account.available !== account.balance ? (
             <p className="available">
               {formatMoney(account.available, account.currency)} available:{' '}

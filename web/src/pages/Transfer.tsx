@@ -191,6 +191,9 @@ export function TransferPage() {
           {accounts.map((account) => (
             <option key={account.id} value={account.id}>
               {account.currency} account, balance {formatMoney(account.balance, account.currency)}
+              {account.available !== account.balance
+                ? `, ${formatMoney(account.available, account.currency)} available`
+                : ''}
             </option>
           ))}
         </SelectField>

@@ -123,7 +123,7 @@ impl App {
     }
 
     /// `POST /v1/admin/approvals/{id}/approve` (admin, neither the requester, nor the one it
-    /// empowers, nor the owner of an account a held posting moves money of): the action executes now, atomically with the approval. A withdrawal is
+    /// empowers, nor the owner of an account it acts on): the action executes now, atomically with the approval. A withdrawal is
     /// posted by the ledger writer under its caller's idempotency key and the approval ends
     /// `approved` (or `failed` when the ledger refused it); if the writer could not answer, it
     /// stays `approving` and approving it again retries the same posting.
@@ -135,7 +135,7 @@ impl App {
         let approval = self.store.find_approval(id).await?.ok_or(Error::NotFound)?;
         if approval.requested_by == admin
             || approval.target == format!("user:{admin}")
-            || self.owns_held_posting(&approval, &admin).await?
+            || self.owns_approval_subject(&approval, &admin).await?
         {
             return Err(self
                 .refused_decision(ctx, &approval, Decided::SameApprover)

@@ -270,9 +270,10 @@ impl App {
         }
     }
 
-    /// Whether `admin` owns an account whose money the posting an approval holds back moves
-    /// (a withdrawal's account; a reversal's payer or payee): they may not approve it.
-    pub(crate) async fn owns_held_posting(
+    /// Whether `admin` owns an account the approval acts on — one whose money a held posting
+    /// moves (a withdrawal's account; a reversal's payer or payee), or one it restores (an
+    /// unfreeze): they may not approve it.
+    pub(crate) async fn owns_approval_subject(
         &self,
         approval: &store::ApprovalRecord,
         admin: &str,
@@ -286,7 +287,10 @@ impl App {
                 let held: Held<HeldReversal> = held_params(approval)?;
                 vec![held.request.from_account_id, held.request.to_account_id]
             }
-            None => return Ok(false),
+            None => match approval.target.strip_prefix("account:") {
+                Some(id) => vec![id.to_owned()],
+                None => return Ok(false),
+            },
         };
         for id in accounts {
             let owner = self.store.find_account(&id).await?.and_then(|a| a.user_id);

@@ -126,6 +126,8 @@ fn verify_holds_every_hold_to_its_audit_records() {
         amount,
         currency: "EUR",
         status,
+        expires_at: 900,
+        initiated_by: "service:cards",
         captured_amount: None,
         capture: None,
     };
@@ -133,7 +135,13 @@ fn verify_holds_every_hold_to_its_audit_records() {
         HashMap::from([(
             "h1".to_owned(),
             AuditedHold {
-                placed: Some(("alice".to_owned(), 50)),
+                placed: Some(Placement {
+                    account_id: "alice".to_owned(),
+                    amount: 50,
+                    currency: "EUR".to_owned(),
+                    expires_at: 900,
+                    placed_by: "service:cards".to_owned(),
+                }),
                 closed,
             },
         )])
@@ -167,6 +175,22 @@ fn verify_holds_every_hold_to_its_audit_records() {
     ] {
         assert!(check(records, hold).is_err(), "{what}");
     }
+    let postponed = StoredHold {
+        expires_at: 9_000,
+        ..stored("held", 50)
+    };
+    assert!(check(audited(None), postponed).is_err(), "expiry moved");
+    let handed_over = StoredHold {
+        initiated_by: "service:other",
+        ..stored("held", 50)
+    };
+    assert!(
+        check(audited(None), handed_over).is_err(),
+        "given to another service"
+    );
+    // A hold its record placed must be stored: deleting one is named.
+    let missing = HoldCheck::against_audit(audited(None)).finish(Vec::new(), 0);
+    assert!(missing.is_err());
     // Without audit records (a bare check), only consistency is checked.
     assert!(HoldCheck::default().hold(&stored("voided", 50)).is_ok());
 }

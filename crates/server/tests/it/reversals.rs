@@ -245,6 +245,35 @@ async fn large_reversals_wait_for_approval(server: &TestServer) {
         (202, Some("approved")),
         "its retry finds the approval: {retried}"
     );
+    // Nor may she approve the unfreeze of her own account.
+    let frozen = admin_post(
+        &api,
+        &format!("/v1/admin/accounts/{dee}/freeze"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(frozen.status(), 204);
+    let unfreeze = admin_post(
+        &api,
+        &format!("/v1/admin/accounts/{dee}/unfreeze"),
+        &alice,
+        None,
+    )
+    .await;
+    let unfreeze: Value = unfreeze.json().await.unwrap();
+    let unfreeze_id = unfreeze["approval_id"].as_str().unwrap();
+    let own = admin_post(
+        &api,
+        &format!("/v1/admin/approvals/{unfreeze_id}/approve"),
+        &dee_fresh,
+        None,
+    )
+    .await;
+    assert_eq!(
+        crate::identity::code(own).await,
+        (403, "same_approver".into())
+    );
     let (status, _, twice) = reverse(server, &big, "big-2", "fraud").await;
     assert_eq!(
         (status, twice["reversal_id"].as_str()),

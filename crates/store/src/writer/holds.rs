@@ -20,7 +20,10 @@ use crate::audit::{ActorKind, AuditEntry};
 use crate::limits::HOLD_LANE_WAIT;
 use crate::{Pool, Store, StoreError, on_pool};
 
+mod snapshot;
 mod sql;
+
+pub use snapshot::{HoldCheckRecord, HoldSnapshot};
 
 /// A hold to place.
 #[derive(Debug, Clone)]
@@ -65,38 +68,6 @@ pub struct HoldRecord {
     pub captured_amount: Option<i64>,
     pub transfer_id: Option<String>,
     pub closed_at: Option<i64>,
-}
-
-/// A hold with its capture's transfer row, for `ledger verify`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct HoldCheckRecord {
-    #[sqlx(flatten)]
-    pub hold: HoldRecord,
-    pub t_kind: Option<String>,
-    pub t_from: Option<String>,
-    pub t_amount: Option<i64>,
-    pub t_currency: Option<String>,
-}
-
-impl HoldCheckRecord {
-    /// The hold as `ledger::holds::HoldCheck` reads it.
-    pub fn stored(&self) -> ledger::holds::StoredHold<'_> {
-        let capture = match (&self.t_kind, &self.t_from, self.t_amount, &self.t_currency) {
-            (Some(kind), Some(from), Some(amount), Some(currency)) => {
-                Some((kind.as_str(), from.as_str(), amount, currency.as_str()))
-            }
-            _ => None,
-        };
-        ledger::holds::StoredHold {
-            id: &self.hold.id,
-            account_id: &self.hold.account_id,
-            amount: self.hold.amount,
-            currency: &self.hold.currency,
-            status: &self.hold.status,
-            captured_amount: self.hold.captured_amount,
-            capture,
-        }
-    }
 }
 
 impl HoldRecord {
@@ -339,39 +310,6 @@ impl Store {
 
     pub async fn find_hold(&self, id: &str) -> Result<Option<HoldRecord>, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(FIND_HOLD).bind(id).fetch_optional(pool).await?))
-    }
-
-    /// Up to `limit` holds with ids after `after`, in id order, each with its capture's
-    /// transfer, for `ledger verify`.
-    pub async fn holds_after(
-        &self,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<HoldCheckRecord>, StoreError> {
-        let sql = "SELECT h.id, h.account_id, h.amount, h.currency, h.status, h.expires_at, \
-                   h.initiated_by, h.created_at, h.captured_amount, h.transfer_id, h.closed_at, \
-                   t.kind AS t_kind, t.from_account_id AS t_from, t.amount AS t_amount, \
-                   t.currency AS t_currency FROM holds AS h \
-                   LEFT JOIN transfers AS t ON t.id = h.transfer_id \
-                   WHERE h.id > $1 ORDER BY h.id LIMIT $2";
-        Ok(
-            on_pool!(self, pool => sqlx::query_as(sql).bind(after).bind(limit).fetch_all(pool).await?),
-        )
-    }
-
-    /// The audit records of holds (`ledger.hold`, `ledger.hold.void`, `ledger.hold.expire`):
-    /// `(target, action, details)`, for `ledger verify`.
-    pub async fn hold_audit_records(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let sql = "SELECT target, action, details FROM audit_log \
-                   WHERE action IN ('ledger.hold', 'ledger.hold.void', 'ledger.hold.expire') \
-                   ORDER BY seq";
-        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
-    }
-
-    /// The `capture` transfers stored, for `ledger verify`.
-    pub async fn capture_count(&self) -> Result<i64, StoreError> {
-        let sql = "SELECT count(*) FROM transfers WHERE kind = 'capture'";
-        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
     }
 }
 

@@ -132,6 +132,22 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The operator account `name` in `currency`, if it is open.
+    pub async fn find_operator_account(
+        &self,
+        name: &str,
+        currency: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE kind = 'operator' AND name = $1 AND currency = $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sql).bind(name).bind(currency).fetch_optional(pool).await?),
+        )
+    }
+
     pub async fn find_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
         let sql = concat!(
             "SELECT ",

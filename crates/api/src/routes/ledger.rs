@@ -3,6 +3,7 @@
 //! body with `Idempotent-Replayed: true`.
 
 use app::ledger::history::{HistoryRequest, TransferListRequest};
+use app::ledger::operator::OperatorAccount;
 use app::ledger::{IdempotencyKey, Movement as MovementKind, Posted};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -348,7 +349,8 @@ pub async fn internal_account(
     Ok(Json(state.app.customer_account(&ctx, &id).await?.into()))
 }
 
-/// Open an operator account (scope `ledger:admin`): 201 the account; 409 `account_exists`.
+/// Open an operator account (scope `ledger:admin`): 201 the account; 200 the account when it
+/// was open already.
 pub async fn create_operator_account(
     State(state): State<AppState>,
     ServiceCtx(ctx): ServiceCtx,
@@ -358,8 +360,12 @@ pub async fn create_operator_account(
         name: body.name,
         currency: body.currency,
     };
-    let account = state.app.create_operator_account(&ctx, request).await?;
-    Ok((StatusCode::CREATED, Json(account.into())))
+    Ok(
+        match state.app.create_operator_account(&ctx, request).await? {
+            OperatorAccount::Opened(account) => (StatusCode::CREATED, Json(account.into())),
+            OperatorAccount::Existing(account) => (StatusCode::OK, Json(account.into())),
+        },
+    )
 }
 
 /// Freeze a customer account (scope `ledger:freeze`): it can still receive, but not send.

@@ -21,12 +21,12 @@ pub struct OperatorAccountRequest {
 }
 
 impl App {
-    /// Opens operator account `name` in `currency`: 409 `account_exists` if it exists.
+    /// Opens operator account `name` in `currency`, or finds it open already.
     pub async fn create_operator_account(
         &self,
         ctx: &RequestContext,
         request: OperatorAccountRequest,
-    ) -> Result<AccountRecord> {
+    ) -> Result<OperatorAccount> {
         let service = ctx.service(LEDGER_ADMIN_SCOPE)?;
         let valid = !request.name.is_empty()
             && request.name.len() <= OPERATOR_NAME_CHARS_MAX
@@ -46,10 +46,17 @@ impl App {
             held: 0,
             status: "active".to_owned(),
             created_at: self.clock.now_ms(),
-            name: Some(request.name),
+            name: Some(request.name.clone()),
         };
         if !self.store.create_account(&account).await? {
-            return Err(Error::AccountExists);
+            // Opening it again answers the open account, so a client that lost the first
+            // answer learns its id.
+            return self
+                .store
+                .find_operator_account(&request.name, currency.as_str())
+                .await?
+                .map(OperatorAccount::Existing)
+                .ok_or(Error::AccountExists);
         }
         let entry = self.audit_entry(
             ctx,
@@ -60,6 +67,14 @@ impl App {
         );
         self.store.append_audit(&[entry]).await?;
         tracing::info!(account = %account.id, service = %service.name, "operator account opened");
-        Ok(account)
+        Ok(OperatorAccount::Opened(account))
     }
+}
+
+/// What opening an operator account did.
+#[derive(Debug)]
+pub enum OperatorAccount {
+    Opened(AccountRecord),
+    /// It was open already: the account as it is.
+    Existing(AccountRecord),
 }

@@ -132,6 +132,30 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Opens an operator account with its audit record, in one transaction; `false` (and no
+    /// record) when one of that name is open in that currency already.
+    pub async fn create_operator_account(
+        &self,
+        account: &AccountRecord,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO accounts (id, user_id, kind, currency, balance, status, created_at, \
+                   name) VALUES ($1, NULL, 'operator', $2, 0, $3, $4, $5) ON CONFLICT DO NOTHING";
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(sql)
+                .bind(&account.id).bind(&account.currency).bind(&account.status)
+                .bind(account.created_at).bind(&account.name)
+                .execute(&mut *tx).await?.rows_affected();
+            if changed == 1 {
+                append_audit!(tx, std::slice::from_ref(audit));
+            }
+            tx.commit().await?;
+            changed
+        });
+        Ok(changed == 1)
+    }
+
     /// The operator account `name` in `currency`, if it is open.
     pub async fn find_operator_account(
         &self,

@@ -48,7 +48,14 @@ impl App {
             created_at: self.clock.now_ms(),
             name: Some(request.name.clone()),
         };
-        if !self.store.create_account(&account).await? {
+        let entry = self.audit_entry(
+            ctx,
+            "ledger.operator_account",
+            &format!("account:{}", account.id),
+            "success",
+            serde_json::json!({ "name": account.name, "currency": account.currency }),
+        );
+        if !self.store.create_operator_account(&account, &entry).await? {
             // Opening it again answers the open account, so a client that lost the first
             // answer learns its id.
             return self
@@ -58,14 +65,6 @@ impl App {
                 .map(OperatorAccount::Existing)
                 .ok_or(Error::AccountExists);
         }
-        let entry = self.audit_entry(
-            ctx,
-            "ledger.operator_account",
-            &format!("account:{}", account.id),
-            "success",
-            serde_json::json!({ "name": account.name, "currency": account.currency }),
-        );
-        self.store.append_audit(&[entry]).await?;
         tracing::info!(account = %account.id, service = %service.name, "operator account opened");
         Ok(OperatorAccount::Opened(account))
     }

@@ -43,6 +43,21 @@ async fn customer(api: &Api, email: &str) -> (String, String) {
     (token, account)
 }
 
+/// Freezes or unfreezes `account` as the `payments` service (scope `ledger:freeze`).
+async fn set_frozen(server: &TestServer, account: &str, frozen: bool) {
+    let action = if frozen { "freeze" } else { "unfreeze" };
+    let response = server
+        .service_client("payments")
+        .post(format!(
+            "{}/internal/v1/accounts/{account}/{action}",
+            server.internal_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{action}");
+}
+
 async fn send(api: &Api, token: &str, from: &str, to: &str, amount: i64, key: &str) -> String {
     let body =
         json!({"from_account_id": from, "to_account_id": to, "amount": amount, "currency": "EUR"});
@@ -127,17 +142,8 @@ async fn reversals_behave(first: &TestServer, second: &TestServer) {
         (status, refusal["code"].as_str()),
         (422, Some("insufficient_funds"))
     );
-    // A frozen account still gives back what it was paid.
-    let freeze = second
-        .service_client("payments")
-        .post(format!(
-            "{}/internal/v1/accounts/{bo}/freeze",
-            second.internal_url
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(freeze.status(), 200);
+    // The account is frozen, then funded: the reversal still waits for the unfreeze.
+    set_frozen(second, &bo, true).await;
     let (status, _, _) =
         answer(movement(second, "deposits", &bo, 1_000, "d-2", "bank-2").await).await;
     assert_eq!(status, 201);
@@ -149,16 +155,7 @@ async fn reversals_behave(first: &TestServer, second: &TestServer) {
         (status, frozen["code"].as_str()),
         (422, Some("account_frozen"))
     );
-    let unfreeze = first
-        .service_client("payments")
-        .post(format!(
-            "{}/internal/v1/accounts/{bo}/unfreeze",
-            first.internal_url
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unfreeze.status(), 200);
+    set_frozen(first, &bo, false).await;
     let (status, _, taken_back) = reverse(second, &second_payment, "r-8", "chargeback").await;
     assert_eq!(status, 201, "{taken_back}");
     assert_eq!(balance(&other, &bo_token, &bo).await, 600);

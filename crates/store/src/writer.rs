@@ -18,10 +18,10 @@
 //! transactions of up to `WRITER_BATCH_MAX` like any queue batch; atomic, in one transaction
 //! that is rolled back when any posting is refused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use ledger::AccountState;
 use ledger::batch::{self, BatchError, StoredKey, StoredRef};
-use ledger::{AccountKind, AccountState};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -266,12 +266,15 @@ async fn timed_apply(
     result
 }
 
+mod fast;
 mod holds;
+mod reads;
 mod rows;
 mod sql;
 
 pub use holds::{HoldCheckRecord, HoldOutcome, HoldRecord, HoldSnapshot, HoldVoid, NewHold};
 
+use reads::{cache_accounts, missing_accounts, stored_keys, stored_refs};
 use rows::{to_json, writes};
 use sql::BatchSql;
 
@@ -290,6 +293,9 @@ struct Writer {
     accounts: HashMap<String, AccountState>,
     /// The `ledger_head.generation` the cached accounts are exact for.
     generation: Option<i64>,
+    /// Both heads as this writer's last transaction left them (its generation is
+    /// `generation`): what the PostgreSQL fast path decides from.
+    heads: Option<sql::Heads>,
 }
 
 impl Writer {
@@ -299,6 +305,7 @@ impl Writer {
             connection: None,
             accounts: HashMap::new(),
             generation: None,
+            heads: None,
         }
     }
 
@@ -314,7 +321,13 @@ impl Writer {
                     .await?;
                 WriteConnection::Sqlite(connection)
             }
-            Pool::Postgres(pool) => WriteConnection::Postgres(pool.acquire().await?.detach()),
+            Pool::Postgres(pool) => {
+                let mut connection = pool.acquire().await?.detach();
+                sqlx::raw_sql(sql::POSTGRES_WRITER_SESSION)
+                    .execute(&mut connection)
+                    .await?;
+                WriteConnection::Postgres(connection)
+            }
         })
     }
 
@@ -347,6 +360,7 @@ impl Writer {
             Err(error) => {
                 self.accounts.clear();
                 self.generation = None;
+                self.heads = None;
                 Err(error)
             }
         }
@@ -361,10 +375,12 @@ impl Writer {
         }
     }
 
-    /// After a commit: the cache takes the new balances and the generation.
-    fn committed(&mut self, generation: i64, touched: Vec<(String, AccountState)>) {
+    /// After a commit: the cache takes the new balances, and the heads as the commit left
+    /// them.
+    fn committed(&mut self, heads: sql::Heads, touched: Vec<(String, AccountState)>) {
         self.accounts.extend(touched);
-        self.generation = Some(generation);
+        self.generation = Some(heads.generation);
+        self.heads = Some(heads);
     }
 }
 
@@ -422,6 +438,11 @@ async fn apply_batch<C: BatchSql>(
     requests: &[&PostingRequest],
     atomic: bool,
 ) -> Result<Vec<PostingOutcome>, StoreError> {
+    if C::ONE_ROUND_TRIP
+        && let Some(outcomes) = fast::post(conn, writer, requests, atomic).await?
+    {
+        return Ok(outcomes);
+    }
     let mut timer = BatchTimer::start();
     let sql::Heads {
         ledger: (head_seq, head_hash),
@@ -438,34 +459,25 @@ async fn apply_batch<C: BatchSql>(
         let rows = conn.load_accounts(to_json(&missing)?).await?;
         cache_accounts(&mut writer.accounts, rows);
     }
-    let decision = batch::decide(
+    let decision = decide(
         &writer.accounts,
         &stored,
         &refs,
         (head_seq, &head_hash),
         requests,
-    )
-    .map_err(|error| match error {
-        BatchError::SequenceExhausted => StoreError::Invariant("ledger sequence exhausted"),
-        BatchError::Unbalanced => StoreError::Invariant("a decided transfer does not net to zero"),
-        BatchError::BalanceDrift => {
-            StoreError::Invariant("a balance moved by other than its entries")
-        }
-    })?;
+    )?;
     timer.phase(2);
-    let refused = |outcome: &PostingOutcome| {
-        !matches!(
-            outcome,
-            PostingOutcome::Posted | PostingOutcome::Replayed { .. }
-        )
-    };
-    let nothing_new = decision.passed.is_empty() && decision.refused.is_empty();
-    if nothing_new || (atomic && decision.outcomes.iter().any(refused)) {
+    if !writes_anything(&decision, atomic) {
         // Nothing to write, or an atomic batch with a refusal (whose keys are not kept: the
         // batch may be sent again once its cause is fixed): roll back the head's bump, so the
         // cache stays exact for the generation before it.
         conn.end(false).await?;
         writer.generation = generation.checked_sub(1);
+        writer.heads = writer.generation.map(|generation| sql::Heads {
+            ledger: (head_seq, head_hash.clone()),
+            generation,
+            audit: audit_head,
+        });
         return Ok(decision.outcomes);
     }
     let writes = writes(&decision, (head_seq, &head_hash), audit_head)?;
@@ -478,118 +490,44 @@ async fn apply_batch<C: BatchSql>(
     conn.end(true).await?;
     timer.phase(4);
     timer.finish(requests.len());
-    let touched = decision
-        .touched
-        .into_iter()
-        .map(|touched| (touched.id.to_owned(), touched.state))
-        .collect();
-    writer.committed(generation, touched);
+    writer.committed(writes.heads_after(generation), touched(decision.touched));
     Ok(decision.outcomes)
 }
 
-/// The stored idempotency keys the batch's postings name.
-async fn stored_keys<C: BatchSql>(
-    conn: &mut C,
-    requests: &[&PostingRequest],
-) -> Result<Vec<StoredKey>, StoreError> {
-    Ok(conn
-        .find_keys(key_lookups(requests)?)
-        .await?
-        .into_iter()
-        .map(stored_key)
-        .collect())
-}
-
-/// A key row as `decide` reads it.
-fn stored_key((scope, key, request_hash, state, response_body): KeyRow) -> StoredKey {
-    StoredKey {
-        scope,
-        key,
-        request_hash,
-        state,
-        response_body,
-    }
-}
-
-/// The stored movements with the external references the batch's postings carry; no round
-/// trip when none carries one.
-async fn stored_refs<C: BatchSql>(
-    conn: &mut C,
-    requests: &[&PostingRequest],
-) -> Result<Vec<StoredRef>, StoreError> {
-    let (reversals, lookups): (Vec<[&str; 3]>, Vec<[&str; 3]>) = requests
-        .iter()
-        .filter_map(|request| batch::ref_lookup(request))
-        .partition(|[caller, _, _]| *caller == batch::ANY_CALLER);
-    let mut rows = Vec::new();
-    if !lookups.is_empty() {
-        rows = conn.find_refs(to_json(&lookups)?).await?;
-    }
-    if !reversals.is_empty() {
-        rows.extend(conn.find_reversals(to_json(&reversals)?).await?);
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(scope, kind, external_ref, transfer_id)| StoredRef {
-            scope,
-            kind,
-            external_ref,
-            transfer_id,
-        })
-        .collect())
-}
-
-fn key_lookups(requests: &[&PostingRequest]) -> Result<String, StoreError> {
-    let lookups: Vec<[&str; 2]> = requests
-        .iter()
-        .map(|request| {
-            [
-                request.idempotency.scope.as_str(),
-                request.idempotency.key.as_str(),
-            ]
-        })
-        .collect();
-    to_json(&lookups)
-}
-
-/// Account ids the batch names that the cache does not hold.
-fn missing_accounts<'a>(
-    cache: &HashMap<String, AccountState>,
+/// `batch::decide`, its broken invariants as store errors.
+fn decide<'a>(
+    accounts: &HashMap<String, AccountState>,
+    stored: &[StoredKey],
+    refs: &[StoredRef],
+    head: (i64, &[u8]),
     requests: &[&'a PostingRequest],
-) -> Vec<&'a str> {
-    let mut seen = HashSet::new();
-    requests
-        .iter()
-        .flat_map(|request| {
-            [
-                request.from_account_id.as_str(),
-                request.to_account_id.as_str(),
-            ]
-        })
-        .filter(|id| !cache.contains_key(*id) && seen.insert(*id))
-        .collect()
+) -> Result<batch::Decision<'a>, StoreError> {
+    batch::decide(accounts, stored, refs, head, requests).map_err(|error| match error {
+        BatchError::SequenceExhausted => StoreError::Invariant("ledger sequence exhausted"),
+        BatchError::Unbalanced => StoreError::Invariant("a decided transfer does not net to zero"),
+        BatchError::BalanceDrift => {
+            StoreError::Invariant("a balance moved by other than its entries")
+        }
+    })
 }
 
-fn cache_accounts(cache: &mut HashMap<String, AccountState>, rows: Vec<AccountRow>) {
-    for (id, user_id, kind, currency, balance, held, status) in rows {
-        // An account of a kind this build does not know cannot take part in postings.
-        let Some(kind) = AccountKind::parse(&kind) else {
-            continue;
-        };
-        // A closed account (its owner closed their account) takes part in no posting.
-        if status == "closed" {
-            continue;
-        }
-        cache.insert(
-            id,
-            AccountState {
-                user_id,
-                kind,
-                currency,
-                balance,
-                held,
-                active: status == "active",
-            },
-        );
-    }
+/// Whether a decided batch is written: not when it has nothing new, nor when it is atomic and
+/// a posting was refused.
+fn writes_anything(decision: &batch::Decision<'_>, atomic: bool) -> bool {
+    let refused = |outcome: &PostingOutcome| {
+        !matches!(
+            outcome,
+            PostingOutcome::Posted | PostingOutcome::Replayed { .. }
+        )
+    };
+    let nothing_new = decision.passed.is_empty() && decision.refused.is_empty();
+    !(nothing_new || (atomic && decision.outcomes.iter().any(refused)))
+}
+
+/// The accounts a committed batch changed, for the cache.
+fn touched(touched: Vec<batch::Touched<'_>>) -> Vec<(String, AccountState)> {
+    touched
+        .into_iter()
+        .map(|touched| (touched.id.to_owned(), touched.state))
+        .collect()
 }

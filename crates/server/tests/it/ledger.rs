@@ -361,6 +361,12 @@ async fn ledger_on_postgres() {
         &env,
     )
     .await;
+    // With nobody else writing, batches went the one-round-trip way (migration 0021).
+    let metrics = crate::metrics_text(&server).await;
+    assert!(
+        metrics.contains("strongroom_ledger_fast_batches_total{answer=\"posted\"}"),
+        "{metrics}"
+    );
 
     // The database itself refuses to change or delete an entry, even for its owner...
     for sql in [

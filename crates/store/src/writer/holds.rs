@@ -13,9 +13,10 @@ use ledger::holds::{self, HoldRefusal, HoldState, HoldStatus};
 use ledger::{AccountState, Money, Refusal};
 
 use self::sql::{Close, Event, FIND_HOLD, HoldSql, KeyRow};
+use super::reads::{cache_accounts, stored_key};
 use super::rows::{actor, to_json, writes};
 use super::sql::{BatchSql, Heads};
-use super::{IdempotencyRecord, PostingRequest, cache_accounts, stored_key};
+use super::{IdempotencyRecord, PostingRequest};
 use crate::audit::{ActorKind, AuditEntry};
 use crate::limits::HOLD_LANE_WAIT;
 use crate::{Pool, Store, StoreError, on_pool};

@@ -73,50 +73,40 @@ const SQLITE_WRITES: &str = "\
     unhex(value ->> 10), unhex(value ->> 11) FROM jsonb_each($7); \
     UPDATE audit_head SET seq = $8, hash = $9 WHERE id = 1";
 
+/// The writer's PostgreSQL session: every statement it runs looks rows up by key, so each
+/// lookup must probe an index once per element of its JSON array. A cached generic plan made
+/// while a table was small (a sequential scan, or a hash join over one) would otherwise scan
+/// the idempotency keys or the transfers whole, on every batch, at a cost that grows with every
+/// key ever stored (seen in a profile: most of the database's time in one batch function).
+pub(super) const POSTGRES_WRITER_SESSION: &str =
+    "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+
+// Each lookup probes its index once per element of its array (a LATERAL subquery names the
+// element, so the plan is a nested loop whatever the statistics say).
 const POSTGRES_FIND_KEYS: &str = "SELECT k.scope, k.key, k.request_hash, k.state, \
-    k.response_body FROM jsonb_array_elements($1::jsonb) AS j \
-    JOIN idempotency_keys AS k ON k.scope = j ->> 0 AND k.key = j ->> 1";
+    k.response_body FROM jsonb_array_elements($1::jsonb) AS j, LATERAL (SELECT * \
+    FROM idempotency_keys WHERE scope = j ->> 0 AND key = j ->> 1) AS k";
 const POSTGRES_FIND_REFS: &str = "SELECT t.initiated_by, t.kind, t.external_ref, t.id \
-    FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t \
-    ON t.initiated_by = j ->> 0 AND t.kind = j ->> 1 AND t.external_ref = j ->> 2 \
-    WHERE t.external_ref IS NOT NULL ORDER BY t.created_at, t.id";
+    FROM jsonb_array_elements($1::jsonb) AS j, LATERAL (SELECT * FROM transfers \
+    WHERE initiated_by = j ->> 0 AND kind = j ->> 1 AND external_ref = j ->> 2 \
+    AND external_ref IS NOT NULL) AS t ORDER BY t.created_at, t.id";
 const POSTGRES_FIND_REVERSALS: &str = "SELECT '*', 'reversal', t.reverses, t.id \
-    FROM jsonb_array_elements($1::jsonb) AS j JOIN transfers AS t ON t.reverses = j ->> 2";
+    FROM jsonb_array_elements($1::jsonb) AS j, LATERAL (SELECT * FROM transfers \
+    WHERE reverses = j ->> 2 AND reverses IS NOT NULL) AS t";
 const POSTGRES_LOAD_ACCOUNTS: &str = "SELECT a.id, a.user_id, a.kind, a.currency, a.balance, a.held, \
     CASE WHEN u.status IN ('quarantined', 'locked') THEN u.status ELSE a.status END \
     FROM accounts AS a LEFT JOIN users AS u ON u.id = a.user_id \
     WHERE a.id IN (SELECT jsonb_array_elements_text($1::jsonb))";
-/// Every write of a batch in one statement (data-modifying CTEs), counting what each wrote.
-const POSTGRES_WRITES: &str = "\
-    WITH t AS (INSERT INTO transfers (id, kind, from_account_id, to_account_id, amount, currency, \
-    memo, external_ref, initiated_by, created_at, reverses) SELECT j ->> 0, j ->> 1, j ->> 2, \
-    j ->> 3, (j ->> 4)::bigint, j ->> 5, j ->> 6, j ->> 7, j ->> 8, (j ->> 9)::bigint, j ->> 10 \
-    FROM jsonb_array_elements($1::jsonb) AS j RETURNING 1), \
-    v AS (INSERT INTO ledger_events (kind, transfer_id, created_at) SELECT e.kind, \
-    x.j ->> 0, (x.j ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(j, n) \
-    CROSS JOIN (VALUES ('transfer_posted', 1), ('transfer_reversed', 2)) AS e(kind, o) \
-    WHERE e.o = 1 OR x.j ->> 10 IS NOT NULL ORDER BY x.n, e.o RETURNING 1), \
-    e AS (INSERT INTO entries (seq, id, transfer_id, account_id, direction, amount, \
-    balance_after, currency, created_at, prev_hash, hash) SELECT (j ->> 0)::bigint, j ->> 1, \
-    j ->> 2, j ->> 3, j ->> 4, (j ->> 5)::bigint, (j ->> 6)::bigint, j ->> 7, (j ->> 8)::bigint, \
-    decode(j ->> 9, 'hex'), decode(j ->> 10, 'hex') FROM jsonb_array_elements($2::jsonb) AS j \
-    RETURNING 1), \
-    k AS (INSERT INTO idempotency_keys (scope, key, request_hash, state, response_status, \
-    response_body, created_at) SELECT j ->> 0, j ->> 1, decode(j ->> 2, 'hex'), j ->> 3, NULL, \
-    j ->> 4, (j ->> 5)::bigint FROM jsonb_array_elements($3::jsonb) AS j RETURNING 1), \
-    b AS (UPDATE accounts SET balance = (j ->> 1)::bigint \
-    FROM jsonb_array_elements($4::jsonb) AS j \
-    WHERE accounts.id = j ->> 0 AND accounts.balance = (j ->> 2)::bigint RETURNING 1), \
-    h AS (UPDATE ledger_head SET seq = $5, hash = $6 WHERE id = 1 RETURNING 1), \
-    a AS (INSERT INTO audit_log (seq, at, actor_kind, actor_id, action, target, outcome, \
-    request_id, ip, details, prev_hash, hash) SELECT (j ->> 0)::bigint, (j ->> 1)::bigint, \
-    j ->> 2, j ->> 3, j ->> 4, j ->> 5, j ->> 6, j ->> 7, j ->> 8, j ->> 9, \
-    decode(j ->> 10, 'hex'), decode(j ->> 11, 'hex') FROM jsonb_array_elements($7::jsonb) AS j \
-    RETURNING 1), \
-    ah AS (UPDATE audit_head SET seq = $8, hash = $9 WHERE id = 1 RETURNING 1) \
-    SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM v) + (SELECT count(*) FROM e) + (SELECT count(*) FROM k) \
-    + (SELECT count(*) FROM b) + (SELECT count(*) FROM h) + (SELECT count(*) FROM a) \
-    + (SELECT count(*) FROM ah)";
+/// Every write of a batch in one statement, counting what each wrote: the function of
+/// migration 0021, whose data-modifying CTEs mirror `SQLITE_WRITES`.
+const POSTGRES_WRITES: &str = "SELECT strongroom_ledger_write_batch($1::jsonb, $2::jsonb, \
+    $3::jsonb, $4::jsonb, $5, $6, $7::jsonb, $8, $9)";
+/// The fast path (migration 0021): a batch decided from the writer's own state, checked
+/// against the heads and the stored keys and references and written, in one autocommit
+/// statement whose end is the commit.
+const POSTGRES_POST_BATCH: &str = "SELECT strongroom_ledger_post_batch($1, $2, $3, $4, $5, \
+    $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14, \
+    $15::jsonb, $16, $17, $18)";
 
 /// What a batch writes once its postings are decided: the rows of each statement as JSON.
 pub(super) struct Writes {
@@ -133,16 +123,68 @@ pub(super) struct Writes {
     pub(super) expected_rows: u64,
 }
 
-/// A backend's statements for one batch. On error the caller drops the connection, which
-/// rolls back whatever the transaction had done.
-/// The heads a batch starts from, both locked.
+impl Writes {
+    /// The heads once these writes are committed at `generation`.
+    pub(super) fn heads_after(&self, generation: i64) -> Heads {
+        Heads {
+            ledger: (self.last_seq, self.last_hash.clone()),
+            generation,
+            audit: (self.audit_seq, self.audit_hash.clone()),
+        }
+    }
+}
+
+/// The heads a batch starts from: the chain head (sequence, hash), its generation, and the
+/// audit head (sequence, hash).
+#[derive(Clone)]
 pub(super) struct Heads {
     pub(super) ledger: (i64, Vec<u8>),
     pub(super) generation: i64,
     pub(super) audit: (i64, Vec<u8>),
 }
 
+/// The lookups a fast-path batch must find nothing for, as JSON arrays: idempotency keys,
+/// external references, reversed transfers (shapes as in `find_keys`, `find_refs`,
+/// `find_reversals`).
+pub(super) struct Lookups {
+    pub(super) keys: String,
+    pub(super) refs: String,
+    pub(super) reversals: String,
+}
+
+/// What the fast path's statement answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FastAnswer {
+    /// Written and committed.
+    Posted,
+    /// Someone wrote since the writer's last commit: nothing written.
+    Stale,
+    /// A key, reference or reversal the batch names is stored: nothing written.
+    Stored,
+}
+
+/// A backend's statements for one batch. On error the caller drops the connection, which
+/// rolls back whatever the transaction had done.
+/// Binds a batch's writes, in the order every write statement takes them.
+macro_rules! bind_writes {
+    ($query:expr, $writes:expr) => {
+        $query
+            .bind(&$writes.transfers)
+            .bind(&$writes.entries)
+            .bind(&$writes.keys)
+            .bind(&$writes.balances)
+            .bind($writes.last_seq)
+            .bind(&$writes.last_hash)
+            .bind(&$writes.audit)
+            .bind($writes.audit_seq)
+            .bind(&$writes.audit_hash)
+    };
+}
+
 pub(super) trait BatchSql {
+    /// Whether `post_batch` exists: a batch in one round trip, worth it where each statement
+    /// is a round trip to a server.
+    const ONE_ROUND_TRIP: bool;
     /// Opens the write transaction and locks the ledger head, then the audit head.
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError>;
     async fn find_keys(&mut self, lookups: String) -> Result<Vec<KeyRow>, StoreError>;
@@ -152,9 +194,18 @@ pub(super) trait BatchSql {
     /// Every write of the batch; the rows touched.
     async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError>;
     async fn end(&mut self, commit: bool) -> Result<(), StoreError>;
+    /// The fast path, outside any transaction: check `expected` and `lookups`, write, commit.
+    async fn post_batch(
+        &mut self,
+        expected: &Heads,
+        lookups: &Lookups,
+        writes: &Writes,
+    ) -> Result<FastAnswer, StoreError>;
 }
 
 impl BatchSql for SqliteConnection {
+    const ONE_ROUND_TRIP: bool = false;
+
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError> {
         let (seq, hash, generation, audit_seq, audit_hash): (i64, Vec<u8>, i64, i64, Vec<u8>) =
             sqlx::query_as(SQLITE_BEGIN_AND_LOCK)
@@ -196,16 +247,7 @@ impl BatchSql for SqliteConnection {
     }
 
     async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
-        Ok(sqlx::query(SQLITE_WRITES)
-            .bind(&writes.transfers)
-            .bind(&writes.entries)
-            .bind(&writes.keys)
-            .bind(&writes.balances)
-            .bind(writes.last_seq)
-            .bind(&writes.last_hash)
-            .bind(&writes.audit)
-            .bind(writes.audit_seq)
-            .bind(&writes.audit_hash)
+        Ok(bind_writes!(sqlx::query(SQLITE_WRITES), writes)
             .execute(&mut *self)
             .await?
             .rows_affected())
@@ -216,9 +258,20 @@ impl BatchSql for SqliteConnection {
         sqlx::query(sql).execute(&mut *self).await?;
         Ok(())
     }
+
+    async fn post_batch(
+        &mut self,
+        _expected: &Heads,
+        _lookups: &Lookups,
+        _writes: &Writes,
+    ) -> Result<FastAnswer, StoreError> {
+        Err(StoreError::Invariant("SQLite has no one-round-trip batch"))
+    }
 }
 
 impl BatchSql for PgConnection {
+    const ONE_ROUND_TRIP: bool = true;
+
     async fn begin_and_lock(&mut self) -> Result<Heads, StoreError> {
         let rows = sqlx::raw_sql(POSTGRES_BEGIN_AND_LOCK)
             .fetch_all(&mut *self)
@@ -262,16 +315,7 @@ impl BatchSql for PgConnection {
     }
 
     async fn write(&mut self, writes: &Writes) -> Result<u64, StoreError> {
-        let written: i64 = sqlx::query_scalar(POSTGRES_WRITES)
-            .bind(&writes.transfers)
-            .bind(&writes.entries)
-            .bind(&writes.keys)
-            .bind(&writes.balances)
-            .bind(writes.last_seq)
-            .bind(&writes.last_hash)
-            .bind(&writes.audit)
-            .bind(writes.audit_seq)
-            .bind(&writes.audit_hash)
+        let written: i64 = bind_writes!(sqlx::query_scalar(POSTGRES_WRITES), writes)
             .fetch_one(&mut *self)
             .await?;
         Ok(u64::try_from(written).unwrap_or(0))
@@ -281,6 +325,33 @@ impl BatchSql for PgConnection {
         let sql = if commit { "COMMIT" } else { "ROLLBACK" };
         sqlx::query(sql).execute(&mut *self).await?;
         Ok(())
+    }
+
+    async fn post_batch(
+        &mut self,
+        expected: &Heads,
+        lookups: &Lookups,
+        writes: &Writes,
+    ) -> Result<FastAnswer, StoreError> {
+        let query = sqlx::query_scalar(POSTGRES_POST_BATCH)
+            .bind(expected.generation)
+            .bind(expected.ledger.0)
+            .bind(&expected.ledger.1)
+            .bind(expected.audit.0)
+            .bind(&expected.audit.1)
+            .bind(&lookups.keys)
+            .bind(&lookups.refs)
+            .bind(&lookups.reversals);
+        let answer: String = bind_writes!(query, writes)
+            .bind(i64::try_from(writes.expected_rows).unwrap_or(i64::MAX))
+            .fetch_one(&mut *self)
+            .await?;
+        match answer.as_str() {
+            "posted" => Ok(FastAnswer::Posted),
+            "stale" => Ok(FastAnswer::Stale),
+            "stored" => Ok(FastAnswer::Stored),
+            _ => Err(StoreError::Invariant("the batch function answered oddly")),
+        }
     }
 }
 

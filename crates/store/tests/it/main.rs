@@ -15,6 +15,7 @@ mod conformance;
 mod holds;
 mod protection;
 mod schema;
+mod stale;
 mod wal;
 
 use secrecy::SecretString;

@@ -8,6 +8,8 @@ use std::process::Command;
 use crate::process::{free_port, run_checked};
 
 const START_ATTEMPTS_MAX: usize = 3;
+/// Rows a durable cluster writes to warm its WAL up (about 600 MB of WAL; see `start_durable`).
+const WARM_WAL_ROWS: u64 = 2_000_000;
 
 pub struct PgCluster {
     dir: tempfile::TempDir,
@@ -66,9 +68,24 @@ impl PgCluster {
     }
 
     /// As `start`, but durable: `fsync` and `synchronous_commit` on, as users run it (for
-    /// benchmarks).
+    /// benchmarks), and warmed up like a cluster that has run a while: a fresh cluster creates
+    /// each 16 MB WAL segment as it needs it, zero-filling and syncing it while every commit
+    /// waits (tens of milliseconds, every second or two under load), where a running one
+    /// reuses the segments its checkpoints retired. So before it is handed out, the cluster
+    /// writes `WARM_WAL_ROWS` rows' worth of WAL and checkpoints, keeping the retired segments
+    /// (`min_wal_size`) for reuse.
     pub fn start_durable() -> PgCluster {
-        Self::start_with(true, None)
+        let cluster = Self::start_with(true, None);
+        let warmed = cluster.psql(
+            "postgres",
+            &format!(
+                "CREATE TABLE strongroom_warm_wal AS SELECT g, repeat('x', 200) AS pad \
+                 FROM generate_series(1, {WARM_WAL_ROWS}) AS g; \
+                 DROP TABLE strongroom_warm_wal; CHECKPOINT;"
+            ),
+        );
+        assert!(warmed.status.success(), "{warmed:?}");
+        cluster
     }
 
     fn start_with(durable: bool, tls: Option<&PgTls>) -> PgCluster {
@@ -181,7 +198,7 @@ impl PgCluster {
 
     fn try_start(&mut self) -> bool {
         let durability = if self.durable {
-            "-c fsync=on -c synchronous_commit=on"
+            "-c fsync=on -c synchronous_commit=on -c min_wal_size=1GB"
         } else {
             "-c fsync=off"
         };

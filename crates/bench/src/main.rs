@@ -383,6 +383,8 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
     let cpu = rows::Cpu::of(&server);
     let database_cpu = cluster.as_ref().map(rows::Cpu::of_cluster);
     let seconds = options.seconds;
+    // Each measured phase is announced on stderr, so that a profiler can be started on it.
+    eprintln!("{store}: phase spread starts");
     let spread = rows::per_transfer(
         &cpu,
         database_cpu.as_ref(),
@@ -423,6 +425,7 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
         percentile(&calm, 0.999),
         p99_flood / p99
     );
+    eprintln!("{store}: phase hot account starts");
     let hot = rows::per_transfer(
         &cpu,
         database_cpu.as_ref(),
@@ -435,12 +438,14 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
         ),
     )
     .await;
+    eprintln!("{store}: phase batch endpoint starts");
     let batched = rows::per_transfer(
         &cpu,
         database_cpu.as_ref(),
         rows::batches(&server, &funded, seconds),
     )
     .await;
+    eprintln!("{store}: phase holds starts");
     let held = rows::per_transfer(
         &cpu,
         database_cpu.as_ref(),

@@ -1,4 +1,4 @@
-//! `cargo run --release -p bench -- [--seconds N] [--accounts N] [--concurrency N] [--store sqlite|postgres|both] [--redis]`
+//! `cargo run --release -p bench -- [--seconds N] [--accounts N] [--concurrency N] [--store sqlite|postgres|both] [--redis] [--writer-only]`
 //!
 //! Starts a real `strongroom` (release build at `target/release/strongroom`, or `$STRONGROOM_BIN`)
 //! on SQLite and/or a throwaway PostgreSQL cluster, funds N accounts, and measures transfers
@@ -34,6 +34,8 @@ struct Options {
     stores: Vec<&'static str>,
     /// Start a Redis and set `redis.url`: every rate-limit decision is a GCRA script on it.
     redis: bool,
+    /// Measure the ledger writer alone, in this process (`writer.rs`), and nothing else.
+    writer_only: bool,
 }
 
 fn options() -> Options {
@@ -61,11 +63,13 @@ fn options() -> Options {
             .unwrap_or(32),
         stores,
         redis: args.iter().any(|arg| arg == "--redis"),
+        writer_only: args.iter().any(|arg| arg == "--writer-only"),
     }
 }
 
 mod flood;
 mod rows;
+mod writer;
 
 struct Funded {
     tokens: Vec<String>,
@@ -501,6 +505,24 @@ async fn run_store(binary: &Path, store: &str, options: &Options) -> StoreRows {
 #[tokio::main]
 async fn main() {
     let options = options();
+    if options.writer_only {
+        println!("commit {} (bench run in this checkout)", commit());
+        println!();
+        println!("{}", writer::HEADER);
+        println!("|---|---|---|---|---|");
+        for store in &options.stores {
+            let rows = writer::run(
+                store,
+                options.accounts,
+                options.concurrency,
+                options.seconds,
+            );
+            for row in rows.await {
+                println!("{row}");
+            }
+        }
+        return;
+    }
     let binary = std::env::var("STRONGROOM_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from("target/release/strongroom"));

@@ -65,6 +65,11 @@ impl Cpu {
         }
     }
 
+    /// Any one process (this one, say).
+    pub fn of_pid(pid: u32) -> Cpu {
+        Cpu::new(pid, false)
+    }
+
     /// The server process (every thread, the embedded SQLite store included).
     pub fn of(server: &TestServer) -> Cpu {
         Cpu::new(server.pid(), false)

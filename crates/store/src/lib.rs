@@ -250,6 +250,10 @@ impl Store {
                     // Deleted content (shredded keys, revoked secrets) is overwritten, not left
                     // in free pages.
                     .pragma("secure_delete", "ON")
+                    // Statement journals (each multi-row write keeps one, to undo itself alone)
+                    // and other temporary data stay in memory: no temporary file written and
+                    // read back on every ledger batch, and nothing of it left on disk.
+                    .pragma("temp_store", "MEMORY")
                     .pragma("journal_size_limit", SQLITE_WAL_FILE_BYTES_MAX.to_string());
                 let pool = SqlitePoolOptions::new()
                     .max_connections(SQLITE_POOL_CONNECTIONS_MAX)

@@ -514,6 +514,8 @@ async fn on_postgresql_the_runtime_role_cannot_rewrite_history() {
     let (pia, _) = api.login("pia@example.com").await;
     let account = open_account(&api, &pia, "EUR").await;
     assert_eq!(deposit(&server, &account, 700, "pg-1").await.status(), 201);
+    // The second posting takes the writer's one-round-trip function, as the runtime role.
+    assert_eq!(deposit(&server, &account, 300, "pg-2").await.status(), 201);
 
     // The runtime role's own attempts to rewrite history fail.
     let mut app = sqlx::PgConnection::connect(&app_url).await.unwrap();
@@ -530,6 +532,9 @@ async fn on_postgresql_the_runtime_role_cannot_rewrite_history() {
         "DROP TABLE audit_log",
         "CREATE TABLE shadow (id INT)",
         "DELETE FROM _sqlx_migrations",
+        "DROP FUNCTION strongroom_ledger_post_batch",
+        "CREATE OR REPLACE FUNCTION strongroom_ledger_write_batch() RETURNS bigint \
+         LANGUAGE sql AS 'SELECT 0::bigint'",
     ] {
         let error = sqlx::query(attack).execute(&mut app).await.unwrap_err();
         let text = error.to_string();

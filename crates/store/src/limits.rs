@@ -48,6 +48,10 @@ pub const WRITER_BATCH_MAX: usize = 512;
 pub const WRITER_QUEUE_MAX: usize = 8_192;
 /// Accounts the writer keeps in memory; the cache is dropped and refilled beyond this.
 pub const WRITER_CACHE_ACCOUNTS_MAX: usize = 100_000;
+/// Batches the PostgreSQL writer sends the general way after its one-round-trip batch found
+/// that someone else had written: with two busy instances, most attempts would fail, each
+/// costing a round trip and a wait for the other's lock.
+pub const WRITER_FAST_PATH_BACKOFF_BATCHES: u32 = 8;
 /// Audit records or checkpoints per page (admin API, export, verify).
 pub const AUDIT_PAGE_LEN_MAX: i64 = 1_000;
 /// Notifications served per outbox page.

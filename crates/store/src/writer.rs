@@ -296,6 +296,8 @@ struct Writer {
     /// Both heads as this writer's last transaction left them (its generation is
     /// `generation`): what the PostgreSQL fast path decides from.
     heads: Option<sql::Heads>,
+    /// Batches to send the general way before trying the fast path again.
+    fast_backoff: u32,
 }
 
 impl Writer {
@@ -306,6 +308,7 @@ impl Writer {
             accounts: HashMap::new(),
             generation: None,
             heads: None,
+            fast_backoff: 0,
         }
     }
 

@@ -12,16 +12,21 @@ use super::sql::{BatchSql, FastAnswer, Lookups};
 use super::{
     PostingOutcome, PostingRequest, StoreError, Writer, decide, rows, touched, writes_anything,
 };
-use crate::limits::WRITER_CACHE_ACCOUNTS_MAX;
+use crate::limits::{WRITER_CACHE_ACCOUNTS_MAX, WRITER_FAST_PATH_BACKOFF_BATCHES};
 
 /// Posts the batch on the fast path: `None` when it does not apply or its assumptions failed
-/// (nothing was written; the general path must decide the batch).
+/// (nothing was written; the general path must decide the batch). After finding that someone
+/// else wrote, the next `WRITER_FAST_PATH_BACKOFF_BATCHES` batches go the general way.
 pub(super) async fn post<C: BatchSql>(
     conn: &mut C,
     writer: &mut Writer,
     requests: &[&PostingRequest],
     atomic: bool,
 ) -> Result<Option<Vec<PostingOutcome>>, StoreError> {
+    if writer.fast_backoff > 0 {
+        writer.fast_backoff -= 1;
+        return Ok(None);
+    }
     let Some(heads) = writer.heads.clone() else {
         return Ok(None);
     };
@@ -62,8 +67,13 @@ pub(super) async fn post<C: BatchSql>(
         FastAnswer::Stored => "stored",
     };
     metrics::counter!("strongroom_ledger_fast_batches_total", "answer" => label).increment(1);
-    if answer != FastAnswer::Posted {
-        return Ok(None);
+    match answer {
+        FastAnswer::Posted => {}
+        FastAnswer::Stale => {
+            writer.fast_backoff = WRITER_FAST_PATH_BACKOFF_BATCHES;
+            return Ok(None);
+        }
+        FastAnswer::Stored => return Ok(None),
     }
     let Some(generation) = heads.generation.checked_add(1) else {
         return Err(StoreError::Invariant("ledger generation exhausted"));

@@ -16,9 +16,11 @@
 --     its last commit, so its cached balances and statuses are exact ('stale' otherwise);
 --   * none of the batch's idempotency keys, external references or reversed transfers is
 --     stored yet: the decision assumed so ('stored' otherwise).
--- On 'stale' or 'stored' the writer decides the batch again on the general path, from fresh
--- reads under the locks. A write that touches other than the expected rows raises, which
--- rolls the whole statement back.
+-- Either way it raises (SQLSTATE 'SRSTL' stale, 'SRSTO' stored), so that the statement rolls
+-- back: returning would commit the row locks taken, a commit PostgreSQL flushes to disk while
+-- the head is still locked. The writer then decides the batch again on the general path,
+-- from fresh reads under the locks. A write that touches other than the expected rows raises
+-- too, which rolls the whole statement back.
 
 CREATE FUNCTION strongroom_ledger_write_batch(
     p_transfers jsonb, p_entries jsonb, p_keys jsonb, p_balances jsonb,
@@ -83,12 +85,12 @@ BEGIN
     SELECT * INTO head FROM ledger_head WHERE id = 1 FOR UPDATE;
     IF head.generation IS DISTINCT FROM p_generation OR head.seq IS DISTINCT FROM p_seq
         OR head.hash IS DISTINCT FROM p_hash THEN
-        RETURN 'stale';
+        RAISE EXCEPTION 'the ledger head moved' USING ERRCODE = 'SRSTL';
     END IF;
     SELECT * INTO audit FROM audit_head WHERE id = 1 FOR UPDATE;
     IF audit.seq IS DISTINCT FROM p_audit_head_seq
         OR audit.hash IS DISTINCT FROM p_audit_head_hash THEN
-        RETURN 'stale';
+        RAISE EXCEPTION 'the audit head moved' USING ERRCODE = 'SRSTL';
     END IF;
     -- Each lookup probes its index once per element (LATERAL ... LIMIT 1; the writer's session
     -- also turns sequential scans and hash and merge joins off): a plan that scans a whole
@@ -103,7 +105,8 @@ BEGIN
         OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_reversal_lookups) AS j,
             LATERAL (SELECT 1 FROM transfers AS t
                 WHERE t.reverses = j ->> 2 AND t.reverses IS NOT NULL LIMIT 1) AS found) THEN
-        RETURN 'stored';
+        RAISE EXCEPTION 'a key, reference or reversal of the batch is stored'
+            USING ERRCODE = 'SRSTO';
     END IF;
     UPDATE ledger_head SET generation = generation + 1 WHERE id = 1;
     written := strongroom_ledger_write_batch(p_transfers, p_entries, p_keys, p_balances,

@@ -10,7 +10,8 @@
 use super::reads::{key_lookups, missing_accounts, ref_lookups};
 use super::sql::{BatchSql, FastAnswer, Lookups};
 use super::{
-    PostingOutcome, PostingRequest, StoreError, Writer, decide, rows, touched, writes_anything,
+    PostingOutcome, PostingRequest, SLOW_BATCH, StoreError, Writer, decide, rows, touched,
+    writes_anything,
 };
 use crate::limits::{WRITER_CACHE_ACCOUNTS_MAX, WRITER_FAST_PATH_BACKOFF_BATCHES};
 
@@ -60,7 +61,16 @@ pub(super) async fn post<C: BatchSql>(
         refs: rows::to_json(&refs)?,
         reversals: rows::to_json(&reversals)?,
     };
+    let started = std::time::Instant::now();
     let answer = conn.post_batch(&heads, &lookups, &writes).await?;
+    let took = started.elapsed();
+    if took >= SLOW_BATCH {
+        tracing::warn!(
+            postings = requests.len(),
+            total_us = took.as_micros(),
+            "slow ledger batch (one round trip)"
+        );
+    }
     let label = match answer {
         FastAnswer::Posted => "posted",
         FastAnswer::Stale => "stale",

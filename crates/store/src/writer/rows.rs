@@ -2,6 +2,8 @@
 //! transfers, the chained entries, the idempotency keys with their answers, the balances
 //! (compare-and-set) and the chained audit records.
 
+use std::borrow::Cow;
+
 use ledger::batch::{Decision, PostingRequest};
 
 use super::sql::Writes;
@@ -25,30 +27,31 @@ pub(super) fn writes(
     ledger_head: (i64, &[u8]),
     audit_head: (i64, Vec<u8>),
 ) -> Result<Writes, StoreError> {
-    let transfers: Vec<serde_json::Value> = decision
+    // Each row a tuple, which serde writes as a JSON array: no `Value` tree built per row.
+    let transfers: Vec<_> = decision
         .passed
         .iter()
         .map(|request| {
-            serde_json::json!([
-                request.transfer_id,
+            (
+                &request.transfer_id,
                 request.kind.as_str(),
-                request.from_account_id,
-                request.to_account_id,
+                &request.from_account_id,
+                &request.to_account_id,
                 request.amount.minor_units(),
-                request.currency,
-                request.memo,
-                request.external_ref,
-                request.initiated_by,
+                &request.currency,
+                &request.memo,
+                &request.external_ref,
+                &request.initiated_by,
                 request.created_at,
-                request.reverses,
-            ])
+                &request.reverses,
+            )
         })
         .collect();
-    let journal: Vec<serde_json::Value> = decision
+    let journal: Vec<_> = decision
         .entries
         .iter()
         .map(|entry| {
-            serde_json::json!([
+            (
                 entry.seq,
                 entry.id,
                 entry.transfer_id,
@@ -60,16 +63,14 @@ pub(super) fn writes(
                 entry.created_at,
                 hex(&entry.prev_hash),
                 hex(&entry.hash),
-            ])
+            )
         })
         .collect();
     let keys = key_rows(decision);
-    let balances: Vec<serde_json::Value> = decision
+    let balances: Vec<_> = decision
         .touched
         .iter()
-        .map(|touched| {
-            serde_json::json!([touched.id, touched.state.balance, touched.balance_before])
-        })
+        .map(|touched| (touched.id, touched.state.balance, touched.balance_before))
         .collect();
     let (last_seq, last_hash) = decision.head().unwrap_or(ledger_head);
     let (audit, audit_seq, audit_hash) = audit_rows(decision, audit_head)?;
@@ -103,26 +104,31 @@ pub(super) fn writes(
 
 /// The idempotency keys of the passed postings (`done`, with their receipts) and of the
 /// refused ones (`refused`, with their refusals).
-fn key_rows(decision: &Decision<'_>) -> Vec<serde_json::Value> {
-    let row = |request: &PostingRequest, state: &str, body: &str| {
+type KeyRow<'a> = (&'a str, &'a str, String, &'static str, Cow<'a, str>, i64);
+
+fn key_rows<'a>(decision: &'a Decision<'_>) -> Vec<KeyRow<'a>> {
+    let row = |request: &'a PostingRequest, state: &'static str, body: Cow<'a, str>| {
         let record = &request.idempotency;
-        serde_json::json!([
-            record.scope,
-            record.key,
+        (
+            record.scope.as_str(),
+            record.key.as_str(),
             hex(&record.request_hash),
             state,
             body,
             request.created_at,
-        ])
+        )
     };
-    let passed = decision
-        .passed
-        .iter()
-        .map(|request| row(request, "done", request.idempotency.response_body.as_str()));
+    let passed = decision.passed.iter().map(|request| {
+        row(
+            request,
+            "done",
+            Cow::Borrowed(&request.idempotency.response_body),
+        )
+    });
     let refused = decision
         .refused
         .iter()
-        .map(|(request, refusal)| row(request, "refused", &refusal.stored()));
+        .map(|(request, refusal)| row(request, "refused", Cow::Owned(refusal.stored())));
     passed.chain(refused).collect()
 }
 
@@ -138,23 +144,23 @@ fn audit_rows(
         .last()
         .map(|record| (record.seq, record.hash.clone()))
         .unwrap_or(audit_head);
-    let rows: Vec<serde_json::Value> = records
+    let rows: Vec<_> = records
         .iter()
         .map(|r| {
-            serde_json::json!([
+            (
                 r.seq,
                 r.at,
-                r.actor_kind,
-                r.actor_id,
-                r.action,
-                r.target,
-                r.outcome,
-                r.request_id,
-                r.ip,
-                r.details,
+                &r.actor_kind,
+                &r.actor_id,
+                &r.action,
+                &r.target,
+                &r.outcome,
+                &r.request_id,
+                &r.ip,
+                &r.details,
                 hex(&r.prev_hash),
                 hex(&r.hash),
-            ])
+            )
         })
         .collect();
     Ok((to_json(&rows)?, seq, hash))

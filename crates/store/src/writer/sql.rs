@@ -104,6 +104,10 @@ const POSTGRES_WRITES: &str = "SELECT strongroom_ledger_write_batch($1::jsonb, $
 /// The fast path (migration 0021): a batch decided from the writer's own state, checked
 /// against the heads and the stored keys and references and written, in one autocommit
 /// statement whose end is the commit.
+/// The SQLSTATEs `strongroom_ledger_post_batch` raises (rolling back) when someone wrote
+/// since the writer's last commit, or a key, reference or reversal of the batch is stored.
+const POSTGRES_STALE: &str = "SRSTL";
+const POSTGRES_STORED: &str = "SRSTO";
 const POSTGRES_POST_BATCH: &str = "SELECT strongroom_ledger_post_batch($1, $2, $3, $4, $5, \
     $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14, \
     $15::jsonb, $16, $17, $18)";
@@ -342,15 +346,20 @@ impl BatchSql for PgConnection {
             .bind(&lookups.keys)
             .bind(&lookups.refs)
             .bind(&lookups.reversals);
-        let answer: String = bind_writes!(query, writes)
+        let answer: Result<String, sqlx::Error> = bind_writes!(query, writes)
             .bind(i64::try_from(writes.expected_rows).unwrap_or(i64::MAX))
             .fetch_one(&mut *self)
-            .await?;
-        match answer.as_str() {
-            "posted" => Ok(FastAnswer::Posted),
-            "stale" => Ok(FastAnswer::Stale),
-            "stored" => Ok(FastAnswer::Stored),
-            _ => Err(StoreError::Invariant("the batch function answered oddly")),
+            .await;
+        let code = match &answer {
+            Err(sqlx::Error::Database(error)) => error.code().map(|code| code.into_owned()),
+            _ => None,
+        };
+        match (answer, code.as_deref()) {
+            (_, Some(POSTGRES_STALE)) => Ok(FastAnswer::Stale),
+            (_, Some(POSTGRES_STORED)) => Ok(FastAnswer::Stored),
+            (Ok(answer), _) if answer == "posted" => Ok(FastAnswer::Posted),
+            (Ok(_), _) => Err(StoreError::Invariant("the batch function answered oddly")),
+            (Err(error), _) => Err(error.into()),
         }
     }
 }

@@ -291,10 +291,9 @@ struct Writer {
     store: Store,
     connection: Option<WriteConnection>,
     accounts: HashMap<String, AccountState>,
-    /// The `ledger_head.generation` the cached accounts are exact for.
-    generation: Option<i64>,
-    /// Both heads as this writer's last transaction left them (its generation is
-    /// `generation`): what the PostgreSQL fast path decides from.
+    /// Both heads as this writer's last transaction left them, with the
+    /// `ledger_head.generation` the cached accounts are exact for: what the next batch checks
+    /// the cache against, and what the PostgreSQL fast path decides from.
     heads: Option<sql::Heads>,
     /// Batches to send the general way before trying the fast path again.
     fast_backoff: u32,
@@ -306,7 +305,6 @@ impl Writer {
             store,
             connection: None,
             accounts: HashMap::new(),
-            generation: None,
             heads: None,
             fast_backoff: 0,
         }
@@ -362,7 +360,6 @@ impl Writer {
             }
             Err(error) => {
                 self.accounts.clear();
-                self.generation = None;
                 self.heads = None;
                 Err(error)
             }
@@ -371,7 +368,7 @@ impl Writer {
 
     /// Under the head lock: the cache is exact only if nobody wrote since our last commit.
     fn check_generation(&mut self, generation: i64) {
-        if self.generation != generation.checked_sub(1)
+        if self.heads.as_ref().map(|heads| heads.generation) != generation.checked_sub(1)
             || self.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
         {
             self.accounts.clear();
@@ -382,7 +379,6 @@ impl Writer {
     /// them.
     fn committed(&mut self, heads: sql::Heads, touched: Vec<(String, AccountState)>) {
         self.accounts.extend(touched);
-        self.generation = Some(heads.generation);
         self.heads = Some(heads);
     }
 }
@@ -475,8 +471,7 @@ async fn apply_batch<C: BatchSql>(
         // batch may be sent again once its cause is fixed): roll back the head's bump, so the
         // cache stays exact for the generation before it.
         conn.end(false).await?;
-        writer.generation = generation.checked_sub(1);
-        writer.heads = writer.generation.map(|generation| sql::Heads {
+        writer.heads = generation.checked_sub(1).map(|generation| sql::Heads {
             ledger: (head_seq, head_hash.clone()),
             generation,
             audit: audit_head,

@@ -32,8 +32,7 @@ pub(super) async fn post<C: BatchSql>(
         return Ok(None);
     };
     // Every account must be cached: one read outside the locks could not be trusted.
-    if writer.generation != Some(heads.generation)
-        || writer.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
+    if writer.accounts.len() > WRITER_CACHE_ACCOUNTS_MAX
         || !missing_accounts(&writer.accounts, requests).is_empty()
     {
         return Ok(None);
